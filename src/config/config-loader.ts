@@ -1,0 +1,159 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigLoadError, ConfigValidationError, type ConfigProblem } from '../errors';
+import { declaredKeys, validateSection, type ConfigClass } from './validate-config';
+
+/** Where configuration comes from: a plain object, or the path of a JSON file. */
+export type ConfigSource = string | Record<string, unknown>;
+
+/** Validated configuration: one instance per known section. */
+export type ValidatedConfig = ReadonlyMap<string, object>;
+
+/** Prefix of environment overrides: `UNIPOOL_<SECTION>_<KEY>`, e.g. `UNIPOOL_HTTP_MAX_CONNECTIONS`. */
+export const ENV_PREFIX = 'UNIPOOL_';
+
+/** Environment variables with the prefix that are not overrides. */
+const ENV_RESERVED = new Set(['UNIPOOL_CONFIG', 'UNIPOOL_LOG_LEVEL']);
+
+/** `maxConnections` -> `MAX_CONNECTIONS`. */
+export function toEnvName(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+function parseEnvValue(raw: string): unknown {
+  const text = raw.trim();
+  if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  if (text === 'true' || text === 'false') return text === 'true';
+  if (text.startsWith('{') || text.startsWith('[')) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+/** Maps env names to key paths for one config class, nested classes included. */
+function envPaths(cls: ConfigClass, envPrefix: string, keyPrefix: string[], out: Map<string, string[]>): void {
+  const defaults = new cls() as Record<string, unknown>;
+  for (const key of declaredKeys(cls)) {
+    const nested = defaults[key];
+    const path = [...keyPrefix, key];
+    if (nested !== null && typeof nested === 'object' && !Array.isArray(nested) && nested.constructor !== Object) {
+      envPaths(nested.constructor as ConfigClass, `${envPrefix}${toEnvName(key)}_`, path, out);
+    } else {
+      out.set(`${envPrefix}${toEnvName(key)}`, path);
+    }
+  }
+}
+
+/** Reads a JSON config file into a plain object. */
+export function readConfigFile(file: string): Record<string, unknown> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigLoadError(`cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigLoadError(`config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigLoadError(`config file ${path} must hold one JSON object with a key per section`);
+  }
+  return data as Record<string, unknown>;
+}
+
+function clonePlain(value: Record<string, unknown>): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (v === undefined ? null : v), 0), (_k, v: unknown) => (v === null ? undefined : v)) as Record<string, unknown>;
+}
+
+/**
+ * Loads and validates configuration against the known sections, in one pass, and throws one
+ * `ConfigValidationError` listing every problem (unknown sections and env overrides included).
+ */
+export class ConfigLoader {
+  /**
+   * @param sections every section the application knows, by name
+   * @param required sections validated even when absent (their defaults must hold); the others only when present
+   */
+  constructor(
+    private readonly sections: ReadonlyMap<string, ConfigClass>,
+    private readonly required: ReadonlySet<string> = new Set(sections.keys()),
+  ) {}
+
+  /** The raw plain object from a source with environment overrides applied; problems are collected. */
+  raw(source: ConfigSource | undefined, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): Record<string, unknown> {
+    const base = source === undefined ? {} : typeof source === 'string' ? readConfigFile(source) : clonePlain(source);
+    for (const [name, value] of Object.entries(env)) {
+      if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || value === undefined) continue;
+      const match = this.envTarget(name);
+      if (!match) {
+        problems.push({ path: `env.${name}`, rule: 'unknownEnv', message: `does not name a config key (expected ${ENV_PREFIX}<SECTION>_<KEY>, e.g. UNIPOOL_HTTP_MAX_CONNECTIONS)`, value });
+        continue;
+      }
+      const [section, path] = match;
+      let node = (base[section] ??= {}) as Record<string, unknown>;
+      if (typeof node !== 'object' || node === null) continue; // the section itself is reported invalid
+      for (const key of path.slice(0, -1)) {
+        const next = node[key];
+        if (next === undefined) node = node[key] = {};
+        else if (typeof next === 'object' && next !== null) node = next as Record<string, unknown>;
+        else break;
+      }
+      node[path[path.length - 1]] = parseEnvValue(value);
+    }
+    return base;
+  }
+
+  private envTarget(name: string): [string, string[]] | undefined {
+    for (const [section, cls] of this.sections) {
+      const prefix = `${ENV_PREFIX}${toEnvName(section)}_`;
+      if (!name.startsWith(prefix)) continue;
+      const map = new Map<string, string[]>();
+      envPaths(cls, prefix, [], map);
+      const path = map.get(name);
+      if (path) return [section, path];
+    }
+    return undefined;
+  }
+
+  /** Loads `source`, applies `env`, validates every section, and returns the validated sections. */
+  load(source: ConfigSource | undefined, env: NodeJS.ProcessEnv = process.env): ValidatedConfig {
+    const problems: ConfigProblem[] = [];
+    const raw = this.raw(source, env, problems);
+    const result = new Map<string, object>();
+    for (const key of Object.keys(raw)) {
+      if (!this.sections.has(key)) {
+        problems.push({ path: key, rule: 'unknownSection', message: `is not a known section (known: ${[...this.sections.keys()].join(', ')})` });
+      }
+    }
+    for (const [section, cls] of this.sections) {
+      if (raw[section] === undefined && !this.required.has(section)) continue;
+      const { value, problems: found } = validateSection(cls, raw[section], section);
+      problems.push(...found);
+      if (value) result.set(section, value);
+    }
+    problems.push(...distinctPorts(result));
+    if (problems.length) throw new ConfigValidationError(problems, typeof source === 'string' ? source : undefined);
+    return result;
+  }
+}
+
+function distinctPorts(sections: ReadonlyMap<string, object>): ConfigProblem[] {
+  const seen = new Map<number, string>();
+  const problems: ConfigProblem[] = [];
+  for (const [section, value] of sections) {
+    const port = (value as { port?: unknown }).port;
+    if (typeof port !== 'number' || port === 0) continue;
+    const other = seen.get(port);
+    if (other) problems.push({ path: `${section}.port`, rule: 'distinctPorts', message: `is already used by ${other}.port`, value: port });
+    else seen.set(port, section);
+  }
+  return problems;
+}

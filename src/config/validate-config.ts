@@ -1,0 +1,65 @@
+import 'reflect-metadata';
+import { plainToInstance } from 'class-transformer';
+import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
+import type { ConfigProblem } from '../errors';
+
+/** A class-validator decorated config class with a no-argument constructor. */
+export type ConfigClass<T extends object = object> = new () => T;
+
+/** Whether `cls` carries class-validator metadata, i.e. can serve as a config class. */
+export function isConfigClass(cls: unknown): cls is ConfigClass {
+  if (typeof cls !== 'function') return false;
+  const metas = getMetadataStorage().getTargetValidationMetadatas(cls as ConfigClass, '', true, false);
+  return metas.length > 0;
+}
+
+/** Names of the keys a config class declares (every decorated property, inherited ones too). */
+export function declaredKeys(cls: ConfigClass): string[] {
+  const metas = getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false);
+  return [...new Set(metas.map((m) => m.propertyName))];
+}
+
+/** Copies plain data, dropping keys whose value is `undefined`, so an explicit undefined never erases a default. */
+export function withoutUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutUndefined);
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (v !== undefined) out[key] = withoutUndefined(v);
+  }
+  return out;
+}
+
+const RULE_MESSAGES: Record<string, string> = {
+  whitelistValidation: 'is not a known key',
+  nestedValidation: 'must be an object',
+};
+
+function flatten(errors: ValidationError[], prefix: string, out: ConfigProblem[]): void {
+  for (const error of errors) {
+    const path = prefix ? `${prefix}.${error.property}` : error.property;
+    for (const [rule, raw] of Object.entries(error.constraints ?? {})) {
+      const message = RULE_MESSAGES[rule] ?? (raw.startsWith(`${error.property} `) ? raw.slice(error.property.length + 1) : raw);
+      out.push({ path, rule, message, value: error.value });
+    }
+    if (error.children?.length) flatten(error.children, path, out);
+  }
+}
+
+/**
+ * Turns plain data into a validated instance of `cls`, applying defaults for absent keys.
+ * Returns every problem found, paths prefixed with `section`.
+ */
+export function validateSection<T extends object>(cls: ConfigClass<T>, plain: unknown, section: string): { value?: T; problems: ConfigProblem[] } {
+  if (plain !== undefined && (plain === null || typeof plain !== 'object' || Array.isArray(plain))) {
+    return { problems: [{ path: section, rule: 'isObject', message: 'must be an object', value: plain }] };
+  }
+  const instance = plainToInstance(cls, withoutUndefined(plain ?? {}) as object, { exposeDefaultValues: true });
+  const problems: ConfigProblem[] = [];
+  flatten(validateSync(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true }), section, problems);
+  if (problems.length === 0) {
+    const cross = (instance as { crossCheck?: () => ConfigProblem[] }).crossCheck?.() ?? [];
+    for (const p of cross) problems.push({ ...p, path: `${section}.${p.path}` });
+  }
+  return problems.length ? { problems } : { value: instance, problems };
+}

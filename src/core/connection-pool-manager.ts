@@ -1,0 +1,532 @@
+import { performance } from 'node:perf_hooks';
+import { instanceToPlain } from 'class-transformer';
+import { PoolSettings } from '../config/pool-config';
+import { validateSection, type ConfigClass } from '../config/validate-config';
+import { ConfigValidationError } from '../errors';
+import { LatencyHistogram, bucketIndex, LATENCY_BUCKETS_MS } from './latency-histogram';
+import { ConnectionPoolEvent, PoolEventEmitter } from './pool-events';
+import { PoolHealth, PoolHealthStatus, type HealthReport } from './pool-health';
+import { PooledConnection } from './pooled-connection';
+import type { CloseReason, ConfigUpdateResult, DrainResult, PoolMetricsSnapshot, RejectReason } from './pool-types';
+import { SlidingWindow } from './sliding-window';
+
+/** Upper bounds (ms) of the connection-duration buckets: 10 ms to 1 h. */
+export const CONNECTION_DURATION_BUCKETS_MS: readonly number[] = Object.freeze([
+  10, 50, 100, 500, 1000, 5000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000,
+]);
+
+/** Marker that lets decorators tell pool classes from anything else. */
+export const POOL_CLASS_MARKER = Symbol.for('unipool.poolClass');
+
+const EMPTY_EXTRA: ReadonlyArray<{ status: PoolHealthStatus; reason: string }> = [];
+
+function increment(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+/**
+ * The protocol-free registry of one protocol's live inbound connections and the policy around
+ * them: admission, tracking, timeouts, health, metrics, events, live config and drain.
+ *
+ * Protocols subclass it and say how to close (`closeConnection`) and destroy
+ * (`destroyConnection`) their kind of connection; the server feeds it `add`, `beginWork`,
+ * `endWork` and `remove`. Every operation on a single connection is O(1).
+ */
+export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSettings> {
+  static readonly [POOL_CLASS_MARKER] = true;
+
+  /** Protocol label: `http`, `https`, `grpc`, `ws`. */
+  abstract readonly protocol: string;
+  /** Typed event emitter; see `ConnectionPoolEvent`. */
+  readonly events = new PoolEventEmitter();
+
+  private currentConfig: C;
+  private readonly connections = new Map<number, PooledConnection<T>>();
+  private nextId = 1;
+  private idleCount = 0;
+  private inFlightTotal = 0;
+  private admittedTotal = 0;
+  private requestsTotal = 0;
+  private requestsFailed = 0;
+  private rejectedTotal = 0;
+  private readonly rejectedByReason = new Map<string, number>();
+  private readonly timeoutsByKind = new Map<string, number>();
+  private errorsTotal = 0;
+  private readonly errorsByType = new Map<string, number>();
+  private closedBytesIn = 0;
+  private closedBytesOut = 0;
+  private atLimit = false;
+
+  /** Request latency since the pool was created (Prometheus buckets). */
+  readonly requestLatency = new LatencyHistogram(LATENCY_BUCKETS_MS);
+  /** Lifetime of closed connections (ms). */
+  readonly connectionDurations = new LatencyHistogram(CONNECTION_DURATION_BUCKETS_MS);
+  private window: SlidingWindow;
+  private readonly healthJudge: PoolHealth;
+  private lastHealth: HealthReport;
+  private healthTimer: NodeJS.Timeout | undefined;
+
+  private listening = false;
+  private draining = false;
+  private destroyed = false;
+  private drainPromise: Promise<DrainResult> | undefined;
+  private drainState: { graceful: number; forced: number; done: (() => void) | undefined } | undefined;
+
+  constructor(readonly configClass: ConfigClass<C>) {
+    this.currentConfig = new configClass();
+    this.window = new SlidingWindow(this.currentConfig.health.window);
+    this.healthJudge = new PoolHealth(this.currentConfig.health);
+    this.lastHealth = this.healthJudge.evaluate(this.healthInputs(), Date.now());
+  }
+
+  // ---------------------------------------------------------------- config
+
+  /** The effective configuration (read-only; change it with `updateConfig`). */
+  get config(): Readonly<C> {
+    return this.currentConfig;
+  }
+
+  /** Keys that cannot change on a running pool; the protocol lists its own (host, port...). */
+  protected restartKeys(): ReadonlySet<string> {
+    return new Set(['host', 'port']);
+  }
+
+  /**
+   * Called with the old and new config before a live update is committed. Apply the change to
+   * live connections here; throw to refuse it (the old config stays).
+   */
+  protected applyConfig(_previous: C, _next: C): void {}
+
+  /** Sets the whole validated configuration at boot (before any connection exists). */
+  configure(config: C): void {
+    if (!(config instanceof this.configClass)) {
+      const { value, problems } = validateSection(this.configClass, config, this.protocol);
+      if (!value) throw new ConfigValidationError(problems);
+      config = value;
+    }
+    this.currentConfig = config;
+    this.healthJudge.thresholds = config.health;
+    this.window = new SlidingWindow(config.health.window);
+  }
+
+  /**
+   * Validates `partial` merged over the current config and applies it atomically: either every
+   * key takes effect (live connections included) or none does and the error lists every problem.
+   */
+  updateConfig(partial: Partial<Record<keyof C, unknown>> | Record<string, unknown>): ConfigUpdateResult {
+    const previous = this.currentConfig;
+    const before = instanceToPlain(previous) as Record<string, unknown>;
+    const merged: Record<string, unknown> = { ...before };
+    for (const [key, value] of Object.entries(partial)) {
+      if (value === undefined) continue;
+      const old = before[key];
+      merged[key] = old && typeof old === 'object' && value && typeof value === 'object' && !Array.isArray(value) ? { ...(old as object), ...(value as object) } : value;
+    }
+    const { value: next, problems } = validateSection(this.configClass, merged, this.protocol);
+    if (!next) throw new ConfigValidationError(problems, 'updateConfig');
+
+    const after = instanceToPlain(next) as Record<string, unknown>;
+    const restart = this.restartKeys();
+    const applied: string[] = [];
+    const restartRequired: string[] = [];
+    for (const key of Object.keys(after)) {
+      if (JSON.stringify(before[key]) === JSON.stringify(after[key])) continue;
+      if (restart.has(key)) {
+        restartRequired.push(key);
+        (next as Record<string, unknown>)[key] = (previous as Record<string, unknown>)[key];
+      } else {
+        applied.push(key);
+      }
+    }
+    if (applied.length === 0) return { applied, restartRequired };
+
+    this.applyConfig(previous, next);
+    this.currentConfig = next;
+    this.healthJudge.thresholds = next.health;
+    if (next.health.window !== previous.health.window) this.window = new SlidingWindow(next.health.window);
+    if (next.idleTimeout !== previous.idleTimeout || next.connectionTimeout !== previous.connectionTimeout) {
+      for (const conn of this.connections.values()) this.rearmTimer(conn);
+    }
+    if (next.health.checkInterval !== previous.health.checkInterval && this.healthTimer) this.startHealthTimer();
+    if (this.connections.size < next.maxConnections) this.atLimit = false;
+    const result = { applied, restartRequired };
+    this.events.emit(ConnectionPoolEvent.ConfigUpdated, result);
+    this.checkHealth();
+    return result;
+  }
+
+  // ---------------------------------------------------------------- admission and tracking
+
+  /** Connections open now. */
+  get size(): number {
+    return this.connections.size;
+  }
+
+  /** Whether the pool is draining (admits nothing). */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Whether the pool admits a new connection right now; `undefined` if it does, else the reason it would refuse. */
+  admissionRefusal(): RejectReason | undefined {
+    if (this.draining || this.destroyed) return 'draining';
+    if (this.connections.size >= this.currentConfig.maxConnections) return 'max_connections';
+    return undefined;
+  }
+
+  /**
+   * Admits a connection or refuses it. Synchronous, so concurrent connects can never over-admit.
+   * Returns the tracked connection, or `undefined` when refused (the refusal is counted).
+   */
+  add(raw: T, remoteAddress = '', remotePort = 0): PooledConnection<T> | undefined {
+    const refusal = this.admissionRefusal();
+    if (refusal !== undefined) {
+      this.reject(refusal, remoteAddress);
+      return undefined;
+    }
+    const conn = new PooledConnection(this.nextId++, this.protocol, raw, remoteAddress, remotePort, Date.now());
+    this.connections.set(conn.id, conn);
+    this.idleCount++;
+    this.admittedTotal++;
+    this.window.recordConnection();
+    this.rearmTimer(conn);
+    if (this.events.listenerCount(ConnectionPoolEvent.ConnectionAdded)) {
+      this.events.emit(ConnectionPoolEvent.ConnectionAdded, { connection: conn.toJSON(), active: this.connections.size });
+    }
+    if (!this.atLimit && this.connections.size >= this.currentConfig.maxConnections) {
+      this.atLimit = true;
+      this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.connections.size, maxConnections: this.currentConfig.maxConnections });
+    }
+    return conn;
+  }
+
+  /** Counts a refusal by reason (for refusals decided outside `add`, e.g. a failed handshake). */
+  reject(reason: RejectReason, remoteAddress?: string): void {
+    this.rejectedTotal++;
+    increment(this.rejectedByReason, reason);
+    if (this.events.listenerCount(ConnectionPoolEvent.ConnectionRejected)) {
+      this.events.emit(ConnectionPoolEvent.ConnectionRejected, { reason, remoteAddress, active: this.connections.size });
+    }
+  }
+
+  /** Looks a connection up by id, O(1). */
+  get(id: number): PooledConnection<T> | undefined {
+    return this.connections.get(id);
+  }
+
+  /** Iterates the live connections (for drain, broadcast and `/status`; not for the hot path). */
+  values(): IterableIterator<PooledConnection<T>> {
+    return this.connections.values();
+  }
+
+  /** Forgets a connection that has closed. Idempotent. */
+  remove(conn: PooledConnection<T>, reason?: CloseReason): void {
+    if (conn.removed) return;
+    conn.removed = true;
+    this.connections.delete(conn.id);
+    if (conn.inFlight === 0) this.idleCount--;
+    else this.inFlightTotal -= conn.inFlight;
+    if (conn.timer) clearTimeout(conn.timer);
+    conn.timer = undefined;
+    const [bytesIn, bytesOut] = this.connectionBytes(conn);
+    this.closedBytesIn += bytesIn;
+    this.closedBytesOut += bytesOut;
+    this.connectionDurations.observe(Date.now() - conn.startedAt);
+    if (this.atLimit && this.connections.size < this.currentConfig.maxConnections) this.atLimit = false;
+    const why = reason ?? conn.closeReason ?? 'closed';
+    if (this.events.listenerCount(ConnectionPoolEvent.ConnectionRemoved)) {
+      this.events.emit(ConnectionPoolEvent.ConnectionRemoved, { connection: conn.toJSON(), reason: why, active: this.connections.size });
+    }
+    const drain = this.drainState;
+    if (drain) {
+      if (conn.forced) drain.forced++;
+      else drain.graceful++;
+      if (this.connections.size === 0) drain.done?.();
+    }
+  }
+
+  /** Marks the start of a unit of work (request, call, message handler). Returns a start stamp for `endWork`. */
+  beginWork(conn: PooledConnection<T>): number {
+    if (conn.inFlight++ === 0) {
+      this.idleCount--;
+      if (!this.draining) conn.state = 'active';
+    }
+    this.inFlightTotal++;
+    conn.requests++;
+    if (!conn.started) {
+      conn.started = true;
+      if (conn.timerKind === 'connection') {
+        clearTimeout(conn.timer);
+        conn.timer = undefined;
+        conn.timerKind = undefined;
+      }
+    }
+    return performance.now();
+  }
+
+  /** Marks the end of a unit of work started at `startedAt` (from `beginWork`); `failed` counts it as an error. */
+  endWork(conn: PooledConnection<T>, startedAt: number, failed: boolean): void {
+    const now = performance.now();
+    this.recordLatency(now - startedAt, failed);
+    if (conn.removed) return;
+    conn.lastActivityAt = Date.now();
+    this.inFlightTotal--;
+    if (--conn.inFlight === 0) {
+      this.idleCount++;
+      if (this.draining) {
+        conn.closeReason = 'drain';
+        this.closeConnection(conn, 'drain');
+      } else {
+        conn.state = 'idle';
+        this.armIdle(conn);
+      }
+    }
+  }
+
+  /** Records one finished unit of work that no connection owns (or whose connection is gone). */
+  recordLatency(ms: number, failed: boolean): void {
+    const index = bucketIndex(ms, LATENCY_BUCKETS_MS);
+    this.requestLatency.observeAt(index, ms);
+    this.window.recordRequest(index, ms, failed);
+    this.requestsTotal++;
+    if (failed) this.requestsFailed++;
+  }
+
+  /** Notes activity that is not a unit of work (a pong, a keep-alive ping) so an idle timer restarts. */
+  touch(conn: PooledConnection<T>): void {
+    conn.lastActivityAt = Date.now();
+    if (conn.inFlight === 0 && conn.timerKind === 'idle') conn.timer?.refresh();
+  }
+
+  /** Counts an error by type, optionally tied to a connection. */
+  recordError(type: string, error?: Error, conn?: PooledConnection<T>): void {
+    this.errorsTotal++;
+    increment(this.errorsByType, type);
+    if (this.events.listenerCount(ConnectionPoolEvent.ConnectionError)) {
+      this.events.emit(ConnectionPoolEvent.ConnectionError, { connection: conn?.toJSON(), type, error });
+    }
+  }
+
+  /** Counts a timeout by kind (for timeouts a protocol enforces itself, e.g. headers or heartbeat). */
+  recordTimeout(kind: string, conn?: PooledConnection<T>): void {
+    increment(this.timeoutsByKind, kind);
+    if (conn && this.events.listenerCount(ConnectionPoolEvent.ConnectionTimeout)) {
+      this.events.emit(ConnectionPoolEvent.ConnectionTimeout, { connection: conn.toJSON(), kind });
+    }
+  }
+
+  // ---------------------------------------------------------------- timeouts
+
+  private rearmTimer(conn: PooledConnection<T>): void {
+    if (conn.timer) clearTimeout(conn.timer);
+    conn.timer = undefined;
+    conn.timerKind = undefined;
+    const { connectionTimeout, idleTimeout } = this.currentConfig;
+    if (!conn.started && connectionTimeout > 0) {
+      conn.timerKind = 'connection';
+      conn.timer = setTimeout(() => this.onTimer(conn), connectionTimeout).unref();
+    } else if (idleTimeout > 0) {
+      conn.timerKind = 'idle';
+      conn.timer = setTimeout(() => this.onTimer(conn), idleTimeout).unref();
+    }
+  }
+
+  /** Starts (or restarts) the idle timer of a connection that just went idle; reuses its timer object. */
+  private armIdle(conn: PooledConnection<T>): void {
+    if (conn.timerKind === 'idle' && conn.timer) conn.timer.refresh();
+    else if (this.currentConfig.idleTimeout > 0) this.rearmTimer(conn);
+  }
+
+  private onTimer(conn: PooledConnection<T>): void {
+    if (conn.removed || this.destroyed) return;
+    // A busy connection is never idle: the timer simply lapses and restarts when work ends.
+    if (conn.inFlight > 0) return;
+    const kind = conn.timerKind === 'connection' ? 'connection' : 'idle';
+    conn.timer = undefined;
+    conn.timerKind = undefined;
+    this.recordTimeout(kind, conn);
+    conn.closeReason = kind === 'connection' ? 'connection_timeout' : 'idle_timeout';
+    this.closeConnection(conn, conn.closeReason);
+  }
+
+  // ---------------------------------------------------------------- protocol hooks
+
+  /** Closes a connection politely (idle, timed out, or drained); its server calls `remove` when it is gone. */
+  protected abstract closeConnection(conn: PooledConnection<T>, reason: CloseReason): void;
+
+  /** Destroys a connection at once (drain deadline, forced stop). */
+  protected abstract destroyConnection(conn: PooledConnection<T>): void;
+
+  /**
+   * Starts draining one connection. The default closes an idle one now; a busy one is closed
+   * by `endWork` when its last unit of work ends. Protocols with their own goodbye (GOAWAY,
+   * close 1001) override this.
+   */
+  protected drainConnection(conn: PooledConnection<T>): void {
+    if (conn.inFlight === 0) {
+      conn.closeReason = 'drain';
+      this.closeConnection(conn, 'drain');
+    }
+  }
+
+  /** Bytes read and written on a connection; protocols that know better override it. */
+  protected connectionBytes(conn: PooledConnection<T>): [number, number] {
+    return [conn.bytesIn, conn.bytesOut];
+  }
+
+  /** Extra health findings of the protocol (e.g. a certificate close to expiry). */
+  protected healthFindings(): ReadonlyArray<{ status: PoolHealthStatus; reason: string }> {
+    return EMPTY_EXTRA;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Tells the pool whether its server is listening (a pool that is not listening is UNAVAILABLE). */
+  setListening(listening: boolean): void {
+    this.listening = listening;
+    if (listening && !this.healthTimer && !this.destroyed) this.startHealthTimer();
+    this.checkHealth();
+  }
+
+  private startHealthTimer(): void {
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.healthTimer = setInterval(() => this.checkHealth(), this.currentConfig.health.checkInterval).unref();
+  }
+
+  /**
+   * Stops admitting, lets work in flight finish, closes idle connections, and at `timeoutMs` (if
+   * given) or when `signal` aborts destroys what is left. Resolves with graceful and forced counts.
+   * Calling it again returns the same promise.
+   */
+  drain(timeoutMs?: number, signal?: AbortSignal): Promise<DrainResult> {
+    if (this.drainPromise) return this.drainPromise;
+    const started = performance.now();
+    this.draining = true;
+    const state: { graceful: number; forced: number; done: (() => void) | undefined } = { graceful: 0, forced: 0, done: undefined };
+    this.drainState = state;
+    this.events.emit(ConnectionPoolEvent.DrainStarted, { active: this.connections.size, deadlineMs: timeoutMs });
+    this.checkHealth();
+    this.drainPromise = new Promise<DrainResult>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => this.forceAll();
+      const finish = (): void => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        state.done = undefined;
+        this.drainState = undefined;
+        const result: DrainResult = { graceful: state.graceful, forced: state.forced, durationMs: performance.now() - started };
+        this.events.emit(ConnectionPoolEvent.DrainFinished, result);
+        resolve(result);
+      };
+      state.done = finish;
+      for (const conn of this.connections.values()) {
+        conn.state = 'draining';
+        this.drainConnection(conn);
+      }
+      if (this.connections.size === 0) return finish();
+      if (signal?.aborted) return this.forceAll();
+      if (timeoutMs !== undefined) timer = setTimeout(() => this.forceAll(), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    return this.drainPromise;
+  }
+
+  /** Destroys every connection now, counting each as forced. */
+  forceAll(): void {
+    for (const conn of [...this.connections.values()]) {
+      conn.forced = true;
+      conn.closeReason = 'forced';
+      this.destroyConnection(conn);
+      this.remove(conn, 'forced');
+    }
+  }
+
+  /** Destroys the pool: closes every connection, stops every timer, drops every listener. Idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.listening = false;
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.healthTimer = undefined;
+    this.forceAll();
+    this.drainState?.done?.();
+    this.events.removeAllListeners();
+  }
+
+  // ---------------------------------------------------------------- health and metrics
+
+  private healthInputs() {
+    const w = this.window.snapshot();
+    return {
+      listening: this.listening,
+      draining: this.draining,
+      active: this.connections.size,
+      maxConnections: this.currentConfig.maxConnections,
+      requests: w.requests,
+      errors: w.errors,
+      p95LatencyMs: w.latency.quantile(0.95),
+      extra: this.healthFindings(),
+    };
+  }
+
+  /** Re-evaluates health now, emitting `HealthChanged` if the status moved. */
+  checkHealth(): HealthReport {
+    const current = this.healthJudge.evaluate(this.healthInputs(), Date.now());
+    const previous = this.lastHealth;
+    this.lastHealth = current;
+    if (current.status !== previous.status) this.events.emit(ConnectionPoolEvent.HealthChanged, { previous, current });
+    return current;
+  }
+
+  /** The current health (re-evaluated). */
+  getHealth(): HealthReport {
+    return this.checkHealth();
+  }
+
+  /** A copy of every figure the pool measures. */
+  getMetrics(): PoolMetricsSnapshot {
+    const w = this.window.snapshot();
+    let bytesIn = this.closedBytesIn;
+    let bytesOut = this.closedBytesOut;
+    for (const conn of this.connections.values()) {
+      const [i, o] = this.connectionBytes(conn);
+      bytesIn += i;
+      bytesOut += o;
+    }
+    const active = this.connections.size;
+    return {
+      protocol: this.protocol,
+      active,
+      idle: this.idleCount,
+      maxConnections: this.currentConfig.maxConnections,
+      utilization: active / this.currentConfig.maxConnections,
+      totalConnections: this.admittedTotal,
+      rejected: { total: this.rejectedTotal, byReason: Object.fromEntries(this.rejectedByReason) },
+      timeouts: Object.fromEntries(this.timeoutsByKind),
+      errors: { total: this.errorsTotal, byType: Object.fromEntries(this.errorsByType) },
+      connectionsPerSecond: w.connectionsPerSecond,
+      requests: {
+        total: this.requestsTotal,
+        failed: this.requestsFailed,
+        inFlight: this.inFlightTotal,
+        errorRate: w.requests > 0 ? w.errors / w.requests : 0,
+        windowTotal: w.requests,
+      },
+      latency: {
+        count: w.latency.count,
+        avgMs: w.latency.mean(),
+        p50Ms: w.latency.quantile(0.5),
+        p95Ms: w.latency.quantile(0.95),
+        p99Ms: w.latency.quantile(0.99),
+        maxMs: w.latency.max,
+      },
+      bytes: { in: bytesIn, out: bytesOut },
+      windowMs: this.window.windowMs,
+    };
+  }
+}
+
+/** Whether `value` is a pool class (a subclass of `ConnectionPoolManager`). */
+export function isPoolClass(value: unknown): value is abstract new (...args: never[]) => ConnectionPoolManager<unknown> {
+  return typeof value === 'function' && (value as unknown as Record<symbol, unknown>)[POOL_CLASS_MARKER] === true;
+}

@@ -1,0 +1,71 @@
+/** Why a connection was refused at admission. */
+export type RejectReason = 'max_connections' | 'draining' | 'not_listening' | (string & {});
+
+/** Why a connection left the pool. */
+export type CloseReason = 'closed' | 'idle_timeout' | 'connection_timeout' | 'drain' | 'forced' | 'error' | (string & {});
+
+/** Lifecycle state of a tracked connection. */
+export type ConnectionState = 'active' | 'idle' | 'draining';
+
+/** Read-only view of a tracked connection, as events and `/status` show it. */
+export interface ConnectionInfo {
+  readonly id: number;
+  readonly protocol: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly startedAt: number;
+  readonly state: ConnectionState;
+  readonly inFlight: number;
+  readonly requests: number;
+  readonly messages: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly lastActivityAt: number;
+}
+
+/** Outcome of `drain()`. */
+export interface DrainResult {
+  /** Connections that closed on their own or were closed while idle. */
+  graceful: number;
+  /** Connections still open at the deadline (or at a forced stop) and destroyed. */
+  forced: number;
+  durationMs: number;
+}
+
+/** Outcome of `updateConfig()`. */
+export interface ConfigUpdateResult {
+  /** Keys whose new values are in effect, live connections included. */
+  applied: string[];
+  /** Keys that changed but only take effect after a restart (a port change, say). */
+  restartRequired: string[];
+}
+
+/** A point-in-time copy of a pool's figures. Every number is measured. */
+export interface PoolMetricsSnapshot {
+  protocol: string;
+  /** Connections open now (active + idle + draining). */
+  active: number;
+  /** Connections with nothing in flight. */
+  idle: number;
+  maxConnections: number;
+  utilization: number;
+  /** Connections admitted since the pool was created. */
+  totalConnections: number;
+  rejected: { total: number; byReason: Record<string, number> };
+  timeouts: Record<string, number>;
+  errors: { total: number; byType: Record<string, number> };
+  /** Admitted connections per second over the sliding window. */
+  connectionsPerSecond: number;
+  requests: {
+    total: number;
+    failed: number;
+    inFlight: number;
+    /** Failed / total over the sliding window. */
+    errorRate: number;
+    windowTotal: number;
+  };
+  /** Request latency over the sliding window (ms). */
+  latency: { count: number; avgMs: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number };
+  bytes: { in: number; out: number };
+  windowMs: number;
+}

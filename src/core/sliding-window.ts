@@ -1,0 +1,77 @@
+import { LatencyHistogram } from './latency-histogram';
+
+/** Number of slots a sliding window is cut into; memory is fixed at this many slots. */
+export const WINDOW_SLOTS = 10;
+
+/**
+ * Request, error, connection and latency figures over a sliding time window, kept in a ring of
+ * `WINDOW_SLOTS` slots. Each slot covers `window / WINDOW_SLOTS` ms; expired slots are cleared
+ * lazily when time moves on, so recording is O(1) and memory is constant.
+ */
+export class SlidingWindow {
+  private readonly connections = new Float64Array(WINDOW_SLOTS);
+  private readonly requests = new Float64Array(WINDOW_SLOTS);
+  private readonly errors = new Float64Array(WINDOW_SLOTS);
+  private readonly latency: LatencyHistogram[] = [];
+  private readonly slotMs: number;
+  /** Absolute slot number (time / slotMs) of the newest slot. */
+  private head: number;
+  private readonly createdAt: number;
+
+  constructor(
+    readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.slotMs = Math.max(1, Math.floor(windowMs / WINDOW_SLOTS));
+    for (let i = 0; i < WINDOW_SLOTS; i++) this.latency.push(new LatencyHistogram());
+    this.createdAt = this.now();
+    this.head = Math.floor(this.createdAt / this.slotMs);
+  }
+
+  private advance(): number {
+    const slot = Math.floor(this.now() / this.slotMs);
+    if (slot !== this.head) {
+      const steps = Math.min(slot - this.head, WINDOW_SLOTS);
+      for (let s = 1; s <= steps; s++) {
+        const i = (this.head + s) % WINDOW_SLOTS;
+        this.connections[i] = 0;
+        this.requests[i] = 0;
+        this.errors[i] = 0;
+        this.latency[i].reset();
+      }
+      this.head = slot;
+    }
+    return slot % WINDOW_SLOTS;
+  }
+
+  recordConnection(): void {
+    this.connections[this.advance()]++;
+  }
+
+  recordRequest(bucket: number, ms: number, error: boolean): void {
+    const i = this.advance();
+    this.requests[i]++;
+    if (error) this.errors[i]++;
+    this.latency[i].observeAt(bucket, ms);
+  }
+
+  /** Figures over the window. The newest slot is partial, so rates use the time actually covered. */
+  snapshot(): { connectionsPerSecond: number; requests: number; errors: number; latency: LatencyHistogram } {
+    this.advance();
+    let connections = 0;
+    let requests = 0;
+    let errors = 0;
+    const latency = new LatencyHistogram();
+    for (let i = 0; i < WINDOW_SLOTS; i++) {
+      connections += this.connections[i];
+      requests += this.requests[i];
+      errors += this.errors[i];
+      latency.merge(this.latency[i]);
+    }
+    // Time the ring actually covers: the full slots plus the partial newest one, but never more
+    // than the window has existed, and never under one second (a rate is "per second").
+    const now = this.now();
+    const covered = Math.max(1000, Math.min((WINDOW_SLOTS - 1) * this.slotMs + (now % this.slotMs) + 1, now - this.createdAt + 1));
+    return { connectionsPerSecond: (connections * 1000) / covered, requests, errors, latency };
+  }
+}

@@ -1,0 +1,347 @@
+import { performance } from 'node:perf_hooks';
+import { Container } from 'inversify';
+import { ShutdownConfig } from '../config/pool-config';
+import { ConfigLoader, type ConfigSource, type ValidatedConfig } from '../config/config-loader';
+import type { ConfigClass } from '../config/validate-config';
+import { ConnectionPoolManager } from '../core/connection-pool-manager';
+import { createDefaultLogger, type Logger } from '../core/logger';
+import { ManagedServer } from '../core/managed-server';
+import { ConnectionPoolEvent } from '../core/pool-events';
+import { TypedEmitter } from '../core/typed-emitter';
+import { poolConfigParameters, usedPool } from '../di/decorators';
+import { LOGGER, configToken } from '../di/tokens';
+import { DecoratorError, LifecycleStateError } from '../errors';
+import { PROTOCOLS } from '../protocols';
+import { runHook } from './hook-runner';
+import { ShutdownOrchestrator, type PhaseResult, type ShutdownResult } from './shutdown-orchestrator';
+import { SignalHandler } from './signal-handler';
+
+/** A server class: a `ManagedServer` subclass decorated with `@UsePool` and `@PoolConfig`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ServerClass<S extends ManagedServer = ManagedServer> = new (...args: any[]) => S;
+/** Any class the container can build. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ProviderClass = new (...args: any[]) => object;
+
+/** Options of `createApp`. */
+export interface AppOptions {
+  /** Server classes to run, in startup order. */
+  servers: readonly ServerClass[];
+  /** A config object, or the path of a JSON config file. Absent: every default. */
+  config?: ConfigSource;
+  /** Other injectables; their lifecycle hooks run before the servers' (onShutdown after). */
+  providers?: readonly ProviderClass[];
+  /** Extra config sections for your own `@PoolConfig` classes. */
+  sections?: Readonly<Record<string, ConfigClass>>;
+  /** Logger (pino or compatible); defaults to pino on stdout. */
+  logger?: Logger;
+  /** Environment for `UNIPOOL_<SECTION>_<KEY>` overrides; defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Install SIGTERM/SIGINT handlers on `start` (removed on stop). Default true. */
+  handleSignals?: boolean;
+}
+
+/** Application states. */
+export type AppState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+/** Events of an application. */
+export interface AppEventMap {
+  started: { durationMs: number };
+  readinessChanged: { ready: boolean };
+  shutdownPhase: PhaseResult;
+  stopped: ShutdownResult;
+}
+
+const BUILTIN_SECTIONS: Readonly<Record<string, ConfigClass>> = { shutdown: ShutdownConfig };
+
+function isSubclassOrSame(child: unknown, parent: unknown): boolean {
+  return typeof child === 'function' && typeof parent === 'function' && (child === parent || child.prototype instanceof parent);
+}
+
+/**
+ * Boots servers and their pools from validated config, runs lifecycle hooks, and shuts
+ * everything down in phases. Create it with `createApp`.
+ */
+export class Application {
+  /** The Inversify container: rebind a pool class here before `start()` to swap it in tests. */
+  readonly container = new Container();
+  readonly events = new TypedEmitter<AppEventMap>();
+  readonly logger: Logger;
+
+  private appState: AppState = 'created';
+  private readonly sections = new Map<string, ConfigClass>();
+  private readonly requiredSections = new Set<string>(['shutdown']);
+  private readonly serverSections = new Map<ServerClass, string>();
+  private validated: ValidatedConfig | undefined;
+  private serverInstances: ManagedServer[] = [];
+  private poolInstances: ConnectionPoolManager<unknown>[] = [];
+  private hookTargets: object[] = [];
+  private ready = false;
+  private stopping: Promise<ShutdownResult> | undefined;
+  private orchestrator: ShutdownOrchestrator | undefined;
+  private readonly signals: SignalHandler;
+  private readonly rejectLog = new Map<string, { last: number; suppressed: number }>();
+
+  constructor(private readonly options: AppOptions) {
+    this.logger = options.logger ?? createDefaultLogger();
+    for (const p of PROTOCOLS) this.sections.set(p.section, p.configClass);
+    for (const [name, cls] of Object.entries({ ...BUILTIN_SECTIONS, ...options.sections })) this.sections.set(name, cls);
+    this.checkServers();
+    this.container.bind(LOGGER).toConstantValue(this.logger);
+    for (const provider of options.providers ?? []) this.container.bind(provider).toSelf().inSingletonScope();
+    for (const server of options.servers) {
+      this.container.bind(server).toSelf().inSingletonScope();
+      const pool = usedPool(server);
+      if (pool && !this.container.isBound(pool)) this.container.bind(pool as ProviderClass).toSelf().inSingletonScope();
+    }
+    this.signals = new SignalHandler(
+      (signal) => {
+        this.logger.info({ signal }, 'signal received: shutting down gracefully (send it again to force)');
+        void this.stop().then((result) => {
+          process.exitCode = result.ok ? 0 : 1;
+        });
+      },
+      (signal) => {
+        this.logger.warn({ signal }, 'signal received again: forcing shutdown');
+        void this.stop({ force: true });
+      },
+    );
+  }
+
+  /** Decorator misuse is a programming error: report all of it at once, before anything runs. */
+  private checkServers(): void {
+    const problems: string[] = [];
+    if (!this.options.servers?.length) problems.push('createApp needs at least one server class in `servers`');
+    const sectionOwner = new Map<string, ConfigClass>();
+    for (const server of this.options.servers ?? []) {
+      const name = typeof server === 'function' ? server.name : String(server);
+      if (!isSubclassOrSame(server, ManagedServer)) {
+        problems.push(`${name} is not a server class (extend HttpServer or another protocol server)`);
+        continue;
+      }
+      const pool = usedPool(server);
+      const poolType = (server as unknown as typeof ManagedServer).poolType;
+      if (!pool) problems.push(`${name} is not decorated with @UsePool(PoolClass)`);
+      else if (poolType && !isSubclassOrSame(pool, poolType)) problems.push(`${name} uses @UsePool(${pool.name}), but its server type needs ${poolType.name} or a subclass of it`);
+      const params = poolConfigParameters(server);
+      if (params.length !== 1) {
+        problems.push(`${name} needs exactly one constructor parameter decorated with @PoolConfig(ConfigClass, 'section'), found ${params.length}`);
+        continue;
+      }
+      const { section, configClass } = params[0];
+      const known = this.sections.get(section);
+      if (!known) {
+        problems.push(`${name}: @PoolConfig section '${section}' is not a known section (known: ${[...this.sections.keys()].join(', ')}; add your own with the \`sections\` option)`);
+        continue;
+      }
+      if (!isSubclassOrSame(configClass, known)) {
+        problems.push(`${name}: @PoolConfig(${configClass.name}, '${section}') must use ${known.name} or a subclass of it for section '${section}'`);
+        continue;
+      }
+      const owner = sectionOwner.get(section);
+      if (owner && owner !== configClass) problems.push(`${name}: section '${section}' is already read as ${owner.name} by another server`);
+      sectionOwner.set(section, configClass);
+      this.sections.set(section, configClass);
+      this.requiredSections.add(section);
+      this.serverSections.set(server, section);
+    }
+    if (problems.length) throw new DecoratorError(problems.length === 1 ? problems[0] : `invalid server classes:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+
+  /** Current state. */
+  get state(): AppState {
+    return this.appState;
+  }
+
+  /** True between the end of boot and the first phase of shutdown. */
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  /** The validated configuration (after `start`). */
+  get config(): ValidatedConfig | undefined {
+    return this.validated;
+  }
+
+  /** The running servers, in startup order. */
+  get servers(): readonly ManagedServer[] {
+    return this.serverInstances;
+  }
+
+  /** The distinct pools the servers use. */
+  get pools(): readonly ConnectionPoolManager<unknown>[] {
+    return this.poolInstances;
+  }
+
+  /** The instance of one server class (after `start`). */
+  server<S extends ManagedServer>(cls: ServerClass<S>): S {
+    const found = this.serverInstances.find((s) => s instanceof cls);
+    if (!found) throw new LifecycleStateError(`${cls.name} is not running in this application (state: ${this.appState})`);
+    return found as S;
+  }
+
+  private setReady(ready: boolean): void {
+    if (this.ready === ready) return;
+    this.ready = ready;
+    for (const server of this.serverInstances) server.onReadinessChange(ready);
+    this.logger.info({ ready }, 'readiness changed');
+    this.events.emit('readinessChanged', { ready });
+  }
+
+  /**
+   * Boots: load and validate every config section (one error listing every problem, before any
+   * port opens), resolve pools and servers, `onInit`, listen, `onReady`, readiness true.
+   * A failed boot closes whatever it opened and rethrows.
+   */
+  async start(): Promise<void> {
+    if (this.appState !== 'created') throw new LifecycleStateError(`start() needs a new application (state: ${this.appState})`);
+    this.appState = 'starting';
+    const started = performance.now();
+    let initialized = false;
+    try {
+      const loader = new ConfigLoader(this.sections, this.requiredSections);
+      const config = loader.load(this.options.config, this.options.env ?? process.env);
+      this.validated = config;
+      for (const [section, value] of config) this.container.bind(configToken(section)).toConstantValue(value);
+
+      const providers = (this.options.providers ?? []).map((p) => this.container.get<object>(p));
+      this.serverInstances = this.options.servers.map((cls) => this.container.get<ManagedServer>(cls));
+      this.configurePools(config);
+      this.hookTargets = [...providers, ...this.poolInstances, ...this.serverInstances];
+      for (const server of this.serverInstances) server.attachLogger(this.logger.child({ server: server.name, protocol: server.pool.protocol }));
+
+      await runHook(this.hookTargets, 'onInit', { timeoutMs: this.shutdownConfig.hookTimeout, logger: this.logger, collect: false });
+      initialized = true;
+      for (const server of this.serverInstances) {
+        await server.listen();
+        const addr = server.address();
+        this.logger.info({ server: server.name, protocol: server.pool.protocol, host: addr?.address, port: addr?.port }, 'listening');
+      }
+      await runHook(this.hookTargets, 'onReady', { timeoutMs: this.shutdownConfig.hookTimeout, logger: this.logger, collect: false });
+      this.appState = 'running';
+      this.setReady(true);
+      if (this.options.handleSignals !== false) this.signals.install();
+      const durationMs = performance.now() - started;
+      this.logger.info({ durationMs: Math.round(durationMs), servers: this.serverInstances.length }, 'started');
+      this.events.emit('started', { durationMs });
+    } catch (err) {
+      this.appState = 'failed';
+      this.logger.error({ err, code: (err as { code?: string }).code }, 'boot failed');
+      await this.cleanupFailedBoot(initialized);
+      throw err;
+    }
+  }
+
+  private get shutdownConfig(): ShutdownConfig {
+    return (this.validated?.get('shutdown') as ShutdownConfig | undefined) ?? new ShutdownConfig();
+  }
+
+  /** Each distinct pool gets the config section of the first server using it; sharers must agree on pool keys. */
+  private configurePools(config: ValidatedConfig): void {
+    const seen = new Map<ConnectionPoolManager<unknown>, { server: string; section: string }>();
+    const problems: string[] = [];
+    for (const server of this.serverInstances) {
+      const cls = server.constructor as ServerClass;
+      const section = this.serverSections.get(cls) as string;
+      const pool = server.pool as ConnectionPoolManager<unknown> | undefined;
+      const poolType = (cls as unknown as typeof ManagedServer).poolType;
+      if (!(pool instanceof ConnectionPoolManager) || (poolType && !(pool instanceof poolType))) {
+        problems.push(`${server.name} received ${(pool as object | undefined)?.constructor?.name ?? 'no pool'} from the container, which is not a ${poolType?.name ?? 'pool'}`);
+        continue;
+      }
+      const first = seen.get(pool);
+      const sectionConfig = config.get(section) as ManagedServer['config'];
+      if (!first) {
+        seen.set(pool, { server: server.name, section });
+        pool.configure(sectionConfig);
+        this.watchPool(pool);
+      } else if (first.section !== section) {
+        const a = config.get(first.section) as Record<string, unknown>;
+        const b = sectionConfig as unknown as Record<string, unknown>;
+        for (const key of ['maxConnections', 'connectionTimeout', 'idleTimeout', 'health']) {
+          if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) problems.push(`${server.name} shares ${pool.constructor.name} with ${first.server}, but ${section}.${key} differs from ${first.section}.${key}`);
+        }
+      }
+    }
+    if (problems.length) throw new DecoratorError(problems.join('\n'));
+    this.poolInstances = [...seen.keys()];
+  }
+
+  /** Logs what an operator needs from a pool's events; refusals at most once per second per reason. */
+  private watchPool(pool: ConnectionPoolManager<unknown>): void {
+    const log = this.logger.child({ protocol: pool.protocol });
+    pool.events.on(ConnectionPoolEvent.HealthChanged, ({ previous, current }) => {
+      log[current.status === 'HEALTHY' ? 'info' : 'warn']({ from: previous.status, to: current.status, reason: current.reason }, 'pool health changed');
+    });
+    pool.events.on(ConnectionPoolEvent.ConnectionRejected, ({ reason, active }) => {
+      const key = `${pool.protocol}:${reason}`;
+      const now = Date.now();
+      const entry = this.rejectLog.get(key) ?? { last: 0, suppressed: 0 };
+      if (now - entry.last >= 1000) {
+        log.warn({ reason, active, suppressed: entry.suppressed }, 'connection refused');
+        entry.last = now;
+        entry.suppressed = 0;
+      } else {
+        entry.suppressed++;
+      }
+      this.rejectLog.set(key, entry);
+    });
+    pool.events.on(ConnectionPoolEvent.DrainFinished, (result) => {
+      log.info({ graceful: result.graceful, forced: result.forced, durationMs: Math.round(result.durationMs) }, 'pool drained');
+    });
+  }
+
+  private async cleanupFailedBoot(initialized: boolean): Promise<void> {
+    this.setReady(false);
+    for (const pool of this.poolInstances) pool.forceAll();
+    await Promise.all(this.serverInstances.map((s) => s.close().catch(() => undefined)));
+    if (initialized) {
+      await runHook([...this.hookTargets].reverse(), 'onShutdown', { timeoutMs: this.shutdownConfig.hookTimeout, logger: this.logger, collect: true });
+    }
+    for (const pool of this.poolInstances) pool.destroy();
+    this.signals.uninstall();
+  }
+
+  /**
+   * Shuts down in phases (readiness off, stop accepting, drain, force at `shutdown.timeout`,
+   * onShutdown hooks). Calling it again returns the same promise; `{ force: true }` cuts the
+   * drain short, even on a shutdown already under way.
+   */
+  stop(options: { force?: boolean } = {}): Promise<ShutdownResult> {
+    if (this.stopping) {
+      if (options.force) this.orchestrator?.force();
+      return this.stopping;
+    }
+    if (this.appState !== 'running') {
+      throw new LifecycleStateError(`stop() needs a running application (state: ${this.appState})`);
+    }
+    this.appState = 'stopping';
+    const orchestrator = new ShutdownOrchestrator(this.shutdownConfig, this.logger);
+    this.orchestrator = orchestrator;
+    if (options.force) orchestrator.force();
+    this.logger.info({ timeoutMs: this.shutdownConfig.timeout, drainDelayMs: this.shutdownConfig.drainDelay }, 'shutdown started');
+    this.stopping = orchestrator
+      .run({
+        servers: this.serverInstances,
+        pools: this.poolInstances,
+        hookTargets: this.hookTargets,
+        setReady: (ready) => this.setReady(ready),
+        onPhase: (phase) => this.events.emit('shutdownPhase', phase),
+      })
+      .then((result) => {
+        this.appState = 'stopped';
+        this.signals.uninstall();
+        const summary = { ok: result.ok, graceful: result.graceful, forced: result.forced, errors: result.errors.map((e) => e.message), durationMs: Math.round(result.durationMs) };
+        if (result.ok) this.logger.info(summary, 'stopped');
+        else this.logger.warn(summary, 'stopped with forced connections or failed hooks');
+        this.events.emit('stopped', result);
+        return result;
+      });
+    return this.stopping;
+  }
+}
+
+/** Creates an application; see `Application`. Decorator misuse throws here, before anything runs. */
+export function createApp(options: AppOptions): Application {
+  return new Application(options);
+}

@@ -1,0 +1,149 @@
+import { performance } from 'node:perf_hooks';
+import type { ShutdownConfig } from '../config/pool-config';
+import type { ConnectionPoolManager } from '../core/connection-pool-manager';
+import type { Logger } from '../core/logger';
+import type { ManagedServer } from '../core/managed-server';
+import type { UnipoolError } from '../errors';
+import { runHook } from './hook-runner';
+
+/** The shutdown phases, in order. */
+export const SHUTDOWN_PHASES = ['readiness', 'stopAccepting', 'drain', 'force', 'hooks'] as const;
+export type ShutdownPhase = (typeof SHUTDOWN_PHASES)[number];
+
+/** Timing of one phase. */
+export interface PhaseResult {
+  phase: ShutdownPhase;
+  durationMs: number;
+}
+
+/** What a shutdown did. `ok` is false if anything had to be forced or any hook failed. */
+export interface ShutdownResult {
+  ok: boolean;
+  /** True when a second signal or `stop({ force: true })` cut the drain short. */
+  forcedByUser: boolean;
+  phases: PhaseResult[];
+  /** Connections that finished or closed on their own during the drain. */
+  graceful: number;
+  /** Connections destroyed at the deadline or by a forced stop. */
+  forced: number;
+  errors: UnipoolError[];
+  durationMs: number;
+}
+
+/** What the orchestrator drives. */
+export interface ShutdownTargets {
+  servers: readonly ManagedServer[];
+  pools: readonly ConnectionPoolManager<unknown>[];
+  /** Every hook target in startup order (providers, pools, servers); onShutdown runs in reverse. */
+  hookTargets: readonly object[];
+  setReady(ready: boolean): void;
+  onPhase(result: PhaseResult): void;
+}
+
+/**
+ * Runs the five shutdown phases once for all servers: readiness off (+ drainDelay), stop
+ * accepting, drain, force at the deadline, onShutdown hooks in reverse order of startup.
+ */
+export class ShutdownOrchestrator {
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly config: ShutdownConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Cuts the drain short: whatever is still open is destroyed now. */
+  force(): void {
+    this.abort.abort();
+  }
+
+  private record(targets: ShutdownTargets, result: PhaseResult, extra: Record<string, unknown> = {}): void {
+    const level = result.phase === 'force' && (extra.forced as number) > 0 ? 'warn' : 'info';
+    this.logger[level]({ phase: result.phase, durationMs: Math.round(result.durationMs * 10) / 10, ...extra }, 'shutdown phase done');
+    targets.onPhase(result);
+  }
+
+  private async phase<T>(name: ShutdownPhase, targets: ShutdownTargets, work: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const value = await work();
+    this.record(targets, { phase: name, durationMs: performance.now() - started });
+    return value;
+  }
+
+  /** Waits `ms`, or less if the shutdown is forced. */
+  private wait(ms: number): Promise<void> {
+    if (ms <= 0 || this.abort.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.abort.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.abort.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async run(targets: ShutdownTargets): Promise<ShutdownResult> {
+    const started = performance.now();
+    const errors: UnipoolError[] = [];
+    const phases: PhaseResult[] = [];
+    const onPhase = targets.onPhase;
+    const tracked: ShutdownTargets = { ...targets, onPhase: (r) => (phases.push(r), onPhase(r)) };
+    const hookOptions = { timeoutMs: this.config.hookTimeout, logger: this.logger, collect: true };
+
+    await this.phase('readiness', tracked, async () => {
+      targets.setReady(false);
+      await this.wait(this.config.drainDelay);
+    });
+
+    await this.phase('stopAccepting', tracked, async () => {
+      errors.push(...(await runHook(targets.hookTargets, 'beforeShutdown', hookOptions)));
+      await Promise.all(targets.servers.map((s) => s.stopAccepting()));
+    });
+
+    let deadlineAt: number | undefined;
+    const deadline = setTimeout(() => {
+      deadlineAt = performance.now();
+      this.abort.abort();
+    }, this.config.timeout);
+    let forcedByUser = false;
+    const onUserForce = (): void => {
+      if (deadlineAt === undefined) {
+        forcedByUser = true;
+        deadlineAt = performance.now();
+      }
+    };
+    this.abort.signal.addEventListener('abort', onUserForce, { once: true });
+    if (this.abort.signal.aborted) onUserForce();
+
+    const drainStarted = performance.now();
+    const results = await Promise.all(targets.pools.map((p) => p.drain(undefined, this.abort.signal)));
+    const drainEnded = performance.now();
+    clearTimeout(deadline);
+    this.abort.signal.removeEventListener('abort', onUserForce);
+    const graceful = results.reduce((n, r) => n + r.graceful, 0);
+    const forced = results.reduce((n, r) => n + r.forced, 0);
+    // The drain phase ends when the pools are empty or at the deadline; the force phase runs
+    // from the deadline (if one was hit) until the last server has closed.
+    const forceStarted = deadlineAt ?? drainEnded;
+    this.record(tracked, { phase: 'drain', durationMs: forceStarted - drainStarted }, { graceful });
+    await Promise.all(targets.servers.map((s) => s.close()));
+    this.record(tracked, { phase: 'force', durationMs: performance.now() - forceStarted }, { forced });
+
+    await this.phase('hooks', tracked, async () => {
+      errors.push(...(await runHook([...targets.hookTargets].reverse(), 'onShutdown', hookOptions)));
+      for (const pool of targets.pools) pool.destroy();
+    });
+
+    return {
+      ok: errors.length === 0 && forced === 0,
+      forcedByUser,
+      phases,
+      graceful,
+      forced,
+      errors,
+      durationMs: performance.now() - started,
+    };
+  }
+}

@@ -1,0 +1,56 @@
+import type { Socket } from 'node:net';
+import type { CloseReason } from '../../core/pool-types';
+import { ConnectionPoolManager } from '../../core/connection-pool-manager';
+import type { PooledConnection } from '../../core/pooled-connection';
+import { HttpPoolConfig } from './http-config';
+
+/** What the pool needs of a server that uses it: applying live timeout changes. */
+export interface HttpTimeoutTarget {
+  applyTimeouts(config: HttpPoolConfig): void;
+}
+
+/** Pool of HTTP/1.1 connections (one TCP socket each). Also the base of the HTTPS pool. */
+export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> extends ConnectionPoolManager<Socket, C> {
+  readonly protocol: string = 'http';
+  private readonly servers = new Set<HttpTimeoutTarget>();
+
+  constructor(configClass: new () => C = HttpPoolConfig as new () => C) {
+    super(configClass);
+  }
+
+  /** @internal Registers a server whose node timeouts follow this pool's config. */
+  attachServer(server: HttpTimeoutTarget): void {
+    this.servers.add(server);
+  }
+
+  protected override applyConfig(_previous: C, next: C): void {
+    for (const server of this.servers) server.applyTimeouts(next);
+  }
+
+  /** Ends the socket once what was written is flushed (an idle keep-alive socket has nothing pending). */
+  protected closeConnection(conn: PooledConnection<Socket>, _reason: CloseReason): void {
+    conn.raw.destroySoon();
+  }
+
+  protected destroyConnection(conn: PooledConnection<Socket>): void {
+    conn.raw.destroy();
+  }
+
+  /**
+   * Idle sockets close now. A busy socket's current response gets `Connection: close` if its
+   * headers are not out yet; either way the socket closes when its last response ends.
+   */
+  protected override drainConnection(conn: PooledConnection<Socket>): void {
+    if (conn.inFlight === 0) {
+      super.drainConnection(conn);
+      return;
+    }
+    // `_httpMessage` is the response being written on this socket (stable in node:http since v0.x).
+    const res = (conn.raw as Socket & { _httpMessage?: { headersSent: boolean; shouldKeepAlive: boolean } })._httpMessage;
+    if (res && !res.headersSent) res.shouldKeepAlive = false;
+  }
+
+  protected override connectionBytes(conn: PooledConnection<Socket>): [number, number] {
+    return [conn.raw.bytesRead, conn.raw.bytesWritten];
+  }
+}

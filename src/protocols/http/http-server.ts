@@ -1,0 +1,211 @@
+import * as http from 'node:http';
+import * as net from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { ManagedServer } from '../../core/managed-server';
+import type { PooledConnection } from '../../core/pooled-connection';
+import type { RejectReason } from '../../core/pool-types';
+import { ListenError } from '../../errors';
+import { HttpPoolConfig } from './http-config';
+import { HttpConnectionPool } from './http-connection-pool';
+
+const CONN = Symbol('unipool.http.connection');
+const REFUSED = Symbol('unipool.http.refused');
+const OWNER = Symbol('unipool.http.owner');
+const STARTED = Symbol('unipool.http.started');
+
+type TrackedSocket = Socket & { [CONN]?: PooledConnection<Socket>; [REFUSED]?: RejectReason };
+type TrackedResponse = http.ServerResponse & { [OWNER]?: HttpServer<HttpPoolConfig>; [STARTED]?: number };
+
+/** How long a refused socket may take to send the request its 503 answers. */
+const REFUSED_SOCKET_TIMEOUT_MS = 5000;
+
+/** Status Node's own server sends for each client error code; the rest get 400. */
+const CLIENT_ERROR_STATUS: Record<string, string> = {
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: '413 Payload Too Large',
+};
+
+/** Shared 'close' listener of responses: one function for all, so a request allocates no closure. */
+function onResponseClose(this: TrackedResponse): void {
+  const owner = this[OWNER];
+  const conn = (this.socket as TrackedSocket | null)?.[CONN] ?? (this.req.socket as TrackedSocket)[CONN];
+  if (owner === undefined || conn === undefined) return;
+  const aborted = !this.writableFinished;
+  if (aborted) owner.pool.recordError('aborted', undefined, conn);
+  owner.pool.endWork(conn, this[STARTED] as number, this.statusCode >= 500);
+}
+
+/**
+ * An HTTP/1.1 server on `node:http` whose connections `HttpConnectionPool` admits and tracks.
+ * Subclass it, decorate the subclass with `@UsePool(HttpConnectionPool)`, take the config with
+ * `@PoolConfig(HttpPoolConfig, 'http')`, and implement `handle`.
+ */
+export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> extends ManagedServer<HttpConnectionPool<C>, C> {
+  static override readonly poolType = HttpConnectionPool;
+
+  /** The node server, once `listen` ran. */
+  protected server: http.Server | undefined;
+  /** Refused sockets waiting for their 503; the pool does not track them, so the server does. */
+  private readonly refused = new Set<Socket>();
+  private closed: Promise<void> | undefined;
+
+  /** Handles one admitted request. A throw or rejection becomes a 500 (if nothing was sent yet). */
+  abstract handle(req: http.IncomingMessage, res: http.ServerResponse): void | Promise<void>;
+
+  /** Creates the node server; HTTPS overrides it. */
+  protected createNodeServer(options: http.ServerOptions): http.Server {
+    return http.createServer(options);
+  }
+
+  /** The event that hands over a new connection (`secureConnection` for HTTPS). */
+  protected get connectionEvent(): string {
+    return 'connection';
+  }
+
+  /** Timeouts mapped onto the node server; `connectionsCheckingInterval` is fine enough to enforce them promptly. */
+  protected serverOptions(): http.ServerOptions {
+    const c = this.config;
+    const shortest = Math.min(c.headersTimeout, c.requestTimeout || c.headersTimeout);
+    return {
+      keepAliveTimeout: c.keepAliveTimeout,
+      headersTimeout: c.headersTimeout,
+      requestTimeout: c.requestTimeout,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(shortest / 4))),
+    };
+  }
+
+  /** Applies live timeout changes to the node server (called by the pool on `updateConfig`). */
+  applyTimeouts(config: HttpPoolConfig): void {
+    if (!this.server) return;
+    this.server.keepAliveTimeout = config.keepAliveTimeout;
+    this.server.headersTimeout = config.headersTimeout;
+    this.server.requestTimeout = config.requestTimeout;
+  }
+
+  async listen(): Promise<void> {
+    const server = this.createNodeServer(this.serverOptions());
+    this.server = server;
+    this.pool.attachServer(this);
+    server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket as TrackedSocket));
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res as TrackedResponse));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket as TrackedSocket));
+    const { host, port } = this.config;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        server.off('listening', onListening);
+        reject(new ListenError(this.name, `${host}:${port}`, err));
+      };
+      const onListening = (): void => {
+        server.off('error', onError);
+        resolve();
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(port, host);
+    });
+    this.pool.setListening(true);
+  }
+
+  private onConnection(socket: TrackedSocket): void {
+    const conn = this.pool.add(socket, socket.remoteAddress, socket.remotePort);
+    if (conn === undefined) {
+      this.refuse(socket, this.pool.isDraining ? 'draining' : 'max_connections');
+      return;
+    }
+    socket[CONN] = conn;
+    socket.once('close', () => this.pool.remove(conn));
+  }
+
+  /** Keeps a refused socket just long enough to read its request and answer 503. */
+  private refuse(socket: TrackedSocket, reason: RejectReason): void {
+    socket[REFUSED] = reason;
+    this.refused.add(socket);
+    socket.setTimeout(REFUSED_SOCKET_TIMEOUT_MS, () => socket.destroy());
+    socket.once('close', () => this.refused.delete(socket));
+  }
+
+  private onRequest(req: http.IncomingMessage, res: TrackedResponse): void {
+    const socket = req.socket as TrackedSocket;
+    const conn = socket[CONN];
+    if (conn === undefined) {
+      this.respondRefused(res, socket[REFUSED] ?? 'max_connections');
+      return;
+    }
+    if (this.pool.isDraining) res.shouldKeepAlive = false;
+    res[OWNER] = this as unknown as HttpServer<HttpPoolConfig>;
+    res[STARTED] = this.pool.beginWork(conn);
+    res.once('close', onResponseClose);
+    try {
+      const result = this.handle(req, res);
+      if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+        (result as Promise<void>).then(undefined, (err: unknown) => this.onHandlerError(err, res, conn));
+      }
+    } catch (err) {
+      this.onHandlerError(err, res, conn);
+    }
+  }
+
+  private respondRefused(res: http.ServerResponse, reason: RejectReason): void {
+    const body = reason === 'draining' ? 'server is shutting down\n' : 'server is at its connection limit\n';
+    res.writeHead(503, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+      'Retry-After': String(this.config.retryAfter),
+      Connection: 'close',
+    });
+    res.end(body);
+  }
+
+  private onHandlerError(err: unknown, res: http.ServerResponse, conn: PooledConnection<Socket>): void {
+    this.pool.recordError('handler', err instanceof Error ? err : new Error(String(err)), conn);
+    this.logger?.error({ protocol: this.pool.protocol, err }, 'request handler failed');
+    if (!res.headersSent) {
+      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+      res.end('internal server error\n');
+    } else {
+      res.destroy();
+    }
+  }
+
+  /** Malformed requests and slow headers: counted, answered as node would, socket closed. */
+  private onClientError(err: NodeJS.ErrnoException, socket: TrackedSocket): void {
+    const conn = socket[CONN];
+    const code = err.code ?? 'unknown';
+    if (code === 'ERR_HTTP_REQUEST_TIMEOUT') this.pool.recordTimeout(conn && conn.inFlight > 0 ? 'request' : 'headers', conn);
+    else if (code !== 'ECONNRESET') this.pool.recordError('client_error', err, conn);
+    if (socket.writable && !(socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage?.headersSent) {
+      const status = CLIENT_ERROR_STATUS[code] ?? '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    }
+    socket.destroySoon();
+  }
+
+  async stopAccepting(): Promise<void> {
+    const server = this.server;
+    if (!server || this.closed) return;
+    // net.Server's close stops listening only; http.Server's own close would also drop idle
+    // sockets and stop the headers-timeout checks, both of which the drain phase still needs.
+    // Its callback runs once every connection is gone.
+    this.closed = new Promise<void>((resolve) => {
+      net.Server.prototype.close.call(server, () => resolve());
+    });
+    this.pool.setListening(false);
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    for (const socket of this.refused) socket.destroy();
+    this.refused.clear();
+    if (!this.closed) await this.stopAccepting();
+    server.closeAllConnections();
+    server.close(); // http.Server's close: stops its connection-checking timer
+    await this.closed;
+  }
+
+  address(): AddressInfo | undefined {
+    const addr = this.server?.address();
+    return addr && typeof addr === 'object' ? addr : undefined;
+  }
+}

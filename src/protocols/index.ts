@@ -1,0 +1,13 @@
+import type { ConfigClass } from '../config/validate-config';
+import { HttpPoolConfig } from './http/http-config';
+
+/** What the application needs to know of a protocol: its config section and class. */
+export interface ProtocolDescriptor {
+  section: string;
+  configClass: ConfigClass;
+}
+
+/** Every protocol unipool ships; adding a protocol adds one line here. */
+export const PROTOCOLS: readonly ProtocolDescriptor[] = [
+  { section: 'http', configClass: HttpPoolConfig },
+];

@@ -1,0 +1,83 @@
+import 'reflect-metadata';
+import { Application, type AppOptions } from '../lifecycle/application';
+import type { Logger } from '../core/logger';
+import { poolConfigParameters } from '../di/decorators';
+import type { ConnectionPoolManager } from '../core/connection-pool-manager';
+
+/** One line a `CapturingLogger` received. */
+export interface LogRecord {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string | undefined;
+  fields: Record<string, unknown>;
+}
+
+/** A logger that keeps every line in memory, for assertions. Children share the parent's list. */
+export class CapturingLogger implements Logger {
+  constructor(
+    readonly records: LogRecord[] = [],
+    private readonly bindings: Record<string, unknown> = {},
+  ) {}
+  private write(level: LogRecord['level'], obj: object, msg?: string): void {
+    this.records.push({ level, msg, fields: { ...this.bindings, ...obj } });
+  }
+  debug(obj: object, msg?: string): void {
+    this.write('debug', obj, msg);
+  }
+  info(obj: object, msg?: string): void {
+    this.write('info', obj, msg);
+  }
+  warn(obj: object, msg?: string): void {
+    this.write('warn', obj, msg);
+  }
+  error(obj: object, msg?: string): void {
+    this.write('error', obj, msg);
+  }
+  child(bindings: Record<string, unknown>): Logger {
+    return new CapturingLogger(this.records, { ...this.bindings, ...bindings });
+  }
+  /** Records whose message is `msg`. */
+  find(msg: string): LogRecord[] {
+    return this.records.filter((r) => r.msg === msg);
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type PoolClass = abstract new (...args: any[]) => ConnectionPoolManager<any, any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Replacement = (new (...args: any[]) => ConnectionPoolManager<any, any>) | ConnectionPoolManager<any, any>;
+
+/** Options of `createTestApp`: those of `createApp`, plus pools to swap. */
+export interface TestAppOptions extends AppOptions {
+  /** Pairs of [pool class, replacement class or instance], rebound before start. */
+  pools?: ReadonlyArray<readonly [PoolClass, Replacement]>;
+}
+
+/**
+ * An application set up for tests: no signal handlers, a `CapturingLogger`, an empty
+ * environment, every server section on 127.0.0.1 port 0 unless the config says otherwise, and
+ * any pool replaced as asked.
+ */
+export function createTestApp(options: TestAppOptions): Application & { logs: CapturingLogger } {
+  const logger = options.logger instanceof CapturingLogger ? options.logger : new CapturingLogger();
+  let config = options.config;
+  if (config === undefined || typeof config === 'object') {
+    const merged: Record<string, unknown> = { ...(config ?? {}) };
+    for (const server of options.servers) {
+      for (const { section } of poolConfigParameters(server)) {
+        const given = (merged[section] ?? {}) as Record<string, unknown>;
+        merged[section] = { host: '127.0.0.1', port: 0, ...given };
+      }
+    }
+    config = merged;
+  }
+  const app = new Application({ ...options, config, logger: options.logger ?? logger, env: options.env ?? {}, handleSignals: options.handleSignals ?? false });
+  for (const [poolClass, replacement] of options.pools ?? []) overridePool(app, poolClass, replacement);
+  return Object.assign(app, { logs: logger });
+}
+
+/** Rebinds `poolClass` in the app's container to a replacement class (as a singleton) or instance. Call before `start()`. */
+export function overridePool(app: Application, poolClass: PoolClass, replacement: Replacement): void {
+  const binding = app.container.rebind(poolClass);
+  if (typeof replacement === 'function') binding.to(replacement).inSingletonScope();
+  else binding.toConstantValue(replacement);
+}
