@@ -18,6 +18,8 @@ type TrackedResponse = http.ServerResponse & { [OWNER]?: HttpServer<HttpPoolConf
 
 /** How long a refused socket may take to send the request its 503 answers. */
 const REFUSED_SOCKET_TIMEOUT_MS = 5000;
+/** Refused sockets kept waiting for their request at once; past this a refusal is a plain close, so a flood cannot pin file descriptors. */
+const MAX_PENDING_REFUSALS = 1024;
 
 /** Status Node's own server sends for each client error code; the rest get 400. */
 const CLIENT_ERROR_STATUS: Record<string, string> = {
@@ -119,6 +121,10 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
 
   /** Keeps a refused socket just long enough to read its request and answer 503. */
   private refuse(socket: TrackedSocket, reason: RejectReason): void {
+    if (this.refused.size >= MAX_PENDING_REFUSALS) {
+      socket.destroy();
+      return;
+    }
     socket[REFUSED] = reason;
     this.refused.add(socket);
     socket.setTimeout(REFUSED_SOCKET_TIMEOUT_MS, () => socket.destroy());
@@ -135,7 +141,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     if (this.pool.isDraining) res.shouldKeepAlive = false;
     res[OWNER] = this as unknown as HttpServer<HttpPoolConfig>;
     res[STARTED] = this.pool.beginWork(conn);
-    res.once('close', onResponseClose);
+    res.on('close', onResponseClose); // 'close' fires once; `on` avoids once()'s wrapper allocation
     try {
       const result = this.handle(req, res);
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
