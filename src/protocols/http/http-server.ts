@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { ManagedServer } from '../../core/managed-server';
+import { ConnectionPoolEvent } from '../../core/pool-events';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { RejectReason } from '../../core/pool-types';
 import { ListenError } from '../../errors';
@@ -89,6 +90,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     const server = this.createNodeServer(this.serverOptions());
     this.server = server;
     this.pool.attachServer(this);
+    this.pool.events.on(ConnectionPoolEvent.DrainStarted, () => server.closeIdleConnections());
     server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket as TrackedSocket));
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res as TrackedResponse));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket as TrackedSocket));
