@@ -409,7 +409,11 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.drainPromise = new Promise<DrainResult>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const onAbort = (): void => this.forceAll();
+      let finished = false;
+      // Connections that close synchronously in drainConnection already finish the drain from remove().
       const finish = (): void => {
+        if (finished) return;
+        finished = true;
         if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         state.done = undefined;
