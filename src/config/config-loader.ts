@@ -69,8 +69,9 @@ export function readConfigFile(file: string): Record<string, unknown> {
   return data as Record<string, unknown>;
 }
 
+/** A copy to apply env overrides to; undefined keys drop out, null stays null (an error, as in a JSON file). */
 function clonePlain(value: Record<string, unknown>): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (v === undefined ? null : v), 0), (_k, v: unknown) => (v === null ? undefined : v)) as Record<string, unknown>;
+  return JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
 }
 
 /**
