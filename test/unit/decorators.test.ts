@@ -258,6 +258,16 @@ describe('Application container', () => {
     expect(result).to.deep.include({ ok: true, graceful: 0, forced: 0 });
   });
 
+  it('drains a server through its pool', async () => {
+    running = createTestApp({ servers: [AlphaServer], sections: SECTIONS });
+    await running.start();
+    const server = running.server(AlphaServer);
+    const pool = server.pool;
+    pool.add({ name: 'idle', closed: false, destroyed: false });
+    expect(await server.drain(1000)).to.deep.include({ graceful: 1, forced: 0 });
+    expect(pool.isDraining).to.equal(true);
+  });
+
   it('refuses to share one pool between sections whose pool settings differ', async () => {
     running = createTestApp({ servers: [AlphaServer, BetaServer], sections: SECTIONS, config: { fake: { maxConnections: 7 }, fake2: { maxConnections: 8 } } });
     let error: unknown;
