@@ -69,8 +69,9 @@ export function readConfigFile(file: string): Record<string, unknown> {
   return data as Record<string, unknown>;
 }
 
+/** A copy to apply env overrides to; undefined keys drop out, null stays null (an error, as in a JSON file). */
 function clonePlain(value: Record<string, unknown>): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (v === undefined ? null : v), 0), (_k, v: unknown) => (v === null ? undefined : v)) as Record<string, unknown>;
+  return JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
 }
 
 /**
@@ -98,14 +99,15 @@ export class ConfigLoader {
         continue;
       }
       const [section, path] = match;
-      let node = (base[section] ??= {}) as Record<string, unknown>;
-      if (typeof node !== 'object' || node === null) continue; // the section itself is reported invalid
+      if (base[section] === undefined) base[section] = {};
+      let node = base[section] as Record<string, unknown> | null;
       for (const key of path.slice(0, -1)) {
-        const next = node[key];
-        if (next === undefined) node = node[key] = {};
-        else if (typeof next === 'object' && next !== null) node = next as Record<string, unknown>;
-        else break;
+        if (typeof node !== 'object' || node === null) break;
+        if (node[key] === undefined) node[key] = {};
+        node = node[key] as Record<string, unknown> | null;
       }
+      // A section or nested object that is not an object is reported invalid by validation.
+      if (typeof node !== 'object' || node === null || Array.isArray(node)) continue;
       node[path[path.length - 1]] = parseEnvValue(value);
     }
     return base;

@@ -40,6 +40,8 @@ function flatten(errors: ValidationError[], prefix: string, out: ConfigProblem[]
     const path = prefix ? `${prefix}.${error.property}` : error.property;
     for (const [rule, raw] of Object.entries(error.constraints ?? {})) {
       const message = RULE_MESSAGES[rule] ?? (raw.startsWith(`${error.property} `) ? raw.slice(error.property.length + 1) : raw);
+      // isObject and nestedValidation both say "must be an object" for the same key: say it once.
+      if (out.some((p) => p.path === path && p.message === message)) continue;
       out.push({ path, rule, message, value: error.value });
     }
     if (error.children?.length) flatten(error.children, path, out);

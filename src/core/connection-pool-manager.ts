@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { instanceToPlain } from 'class-transformer';
 import { PoolSettings } from '../config/pool-config';
-import { validateSection, type ConfigClass } from '../config/validate-config';
+import { validateSection, withoutUndefined, type ConfigClass } from '../config/validate-config';
 import { ConfigValidationError } from '../errors';
 import { LatencyHistogram, bucketIndex, LATENCY_BUCKETS_MS } from './latency-histogram';
 import { ConnectionPoolEvent, PoolEventEmitter } from './pool-events';
@@ -121,7 +121,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     for (const [key, value] of Object.entries(partial)) {
       if (value === undefined) continue;
       const old = before[key];
-      merged[key] = old && typeof old === 'object' && value && typeof value === 'object' && !Array.isArray(value) ? { ...(old as object), ...(value as object) } : value;
+      merged[key] = old && typeof old === 'object' && value && typeof value === 'object' && !Array.isArray(value) ? { ...(old as object), ...(withoutUndefined(value) as object) } : value;
     }
     const { value: next, problems } = validateSection(this.configClass, merged, this.protocol);
     if (!next) throw new ConfigValidationError(problems, 'updateConfig');
@@ -410,7 +410,11 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.drainPromise = new Promise<DrainResult>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const onAbort = (): void => this.forceAll();
+      let finished = false;
+      // Connections that close synchronously in drainConnection already finish the drain from remove().
       const finish = (): void => {
+        if (finished) return;
+        finished = true;
         if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         state.done = undefined;
