@@ -150,6 +150,10 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     }
     if (next.health.checkInterval !== previous.health.checkInterval && this.healthTimer) this.startHealthTimer();
     if (this.connections.size < next.maxConnections) this.atLimit = false;
+    else if (!this.atLimit) {
+      this.atLimit = true;
+      this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.connections.size, maxConnections: next.maxConnections });
+    }
     const result = { applied, restartRequired };
     this.events.emit(ConnectionPoolEvent.ConfigUpdated, result);
     this.checkHealth();

@@ -319,3 +319,17 @@ describe('ConfigLoader', () => {
     });
   });
 });
+
+describe('validateSection: one pass lists everything', () => {
+  it('reports a wrongly typed value once, by its type rule, not with misleading range rules', () => {
+    const { problems } = validateSection(HttpPoolConfig, { port: '80' }, 'http');
+    expect(problems).to.deep.equal([{ path: 'http.port', rule: 'isInt', message: 'must be an integer number', value: '80' }]);
+  });
+
+  it('runs cross-field rules alongside field errors, leaving out rules on keys that already failed', () => {
+    const { problems } = validateSection(HttpPoolConfig, { maxConnections: 0, headersTimeout: 5000, requestTimeout: 1000 }, 'http');
+    expect(problems.map((p) => p.path)).to.deep.equal(['http.maxConnections', 'http.headersTimeout']);
+    const again = validateSection(HttpPoolConfig, { headersTimeout: 'x', requestTimeout: 1000 }, 'http');
+    expect(again.problems.map((p) => `${p.path}:${p.rule}`)).to.deep.equal(['http.headersTimeout:isInt']);
+  });
+});

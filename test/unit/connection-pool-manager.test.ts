@@ -642,7 +642,7 @@ describe('ConnectionPoolManager', () => {
       expect(pool.config.maxConnections).to.equal(10);
     });
 
-    it('applies a lower limit without dropping live connections, and a higher one re-arms LimitReached', () => {
+    it('applies a lower limit without dropping live connections (LimitReached at once), and a higher one re-arms it', () => {
       pool = FakePool.with({ maxConnections: 5 });
       const limit = collect(pool, ConnectionPoolEvent.LimitReached);
       for (let i = 0; i < 4; i++) pool.add(fakeConn());
@@ -653,7 +653,10 @@ describe('ConnectionPoolManager', () => {
       pool.add(fakeConn());
       pool.add(fakeConn());
       expect(pool.size).to.equal(6);
-      expect(limit).to.deep.equal([{ active: 6, maxConnections: 6 }]);
+      expect(limit).to.deep.equal([
+        { active: 4, maxConnections: 2 },
+        { active: 6, maxConnections: 6 },
+      ]);
     });
 
     it('applies a new window length', () => {
