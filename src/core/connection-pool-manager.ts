@@ -252,6 +252,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Marks the start of a unit of work (request, call, message handler). Returns a start stamp for `endWork`. */
   beginWork(conn: PooledConnection<T>): number {
+    // Work on a connection already gone (a late frame after close) is timed but not tracked.
+    if (conn.removed) return performance.now();
     if (conn.inFlight++ === 0) {
       this.idleCount--;
       if (!this.draining) conn.state = 'active';

@@ -873,3 +873,18 @@ describe('ConnectionPoolManager', () => {
     });
   });
 });
+
+describe('ConnectionPoolManager: work on a removed connection', () => {
+  it('is timed but leaves the idle and in-flight counts alone', () => {
+    const pool = FakePool.with();
+    const conn = pool.add(fakeConn())!;
+    pool.remove(conn);
+    const stamp = pool.beginWork(conn);
+    pool.endWork(conn, stamp, false);
+    const m = pool.getMetrics();
+    expect(m.idle).to.equal(0);
+    expect(m.requests.inFlight).to.equal(0);
+    expect(m.requests.total).to.equal(1);
+    pool.destroy();
+  });
+});
