@@ -7,6 +7,7 @@ import { ManagedServer } from '../../core/managed-server';
 import { ConnectionPoolEvent, type PoolEventMap } from '../../core/pool-events';
 import type { PooledConnection } from '../../core/pooled-connection';
 import { ListenError } from '../../errors';
+import { listenServer } from '../../core/listen-server';
 import { GrpcCallRecorder } from './grpc-call-recorder';
 import { GrpcPoolConfig, readTlsMaterial } from './grpc-config';
 import { GrpcConnectionPool, type GrpcConnectionState } from './grpc-connection-pool';
@@ -123,24 +124,12 @@ export abstract class GrpcServer<C extends GrpcPoolConfig = GrpcPoolConfig> exte
     injectorHttp2Server(server).on('session', (session: ServerHttp2Session) => this.onSession(session));
 
     const netServer = net.createServer((socket) => this.onConnection(socket));
-    this.netServer = netServer;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        netServer.off('listening', onListening);
-        reject(new ListenError(this.name, `${host}:${port}`, err));
-      };
-      const onListening = (): void => {
-        netServer.off('error', onError);
-        resolve();
-      };
-      netServer.once('error', onError);
-      netServer.once('listening', onListening);
-      netServer.listen(port, host);
-    }).catch((err: unknown) => {
+    await listenServer(netServer, this.name, host, port).catch((err: unknown) => {
       injector.destroy();
       server.forceShutdown();
       throw err;
     });
+    this.netServer = netServer;
     this.pool.events.on(ConnectionPoolEvent.HealthChanged, this.onPoolHealth);
     this.pool.events.on(ConnectionPoolEvent.DrainStarted, this.onDrainStarted);
     this.pool.setListening(true);
