@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { ConnectionPoolEvent, GrpcConnectionPool, GrpcPoolConfig, GrpcServer, PoolConfig, UsePool, type Application } from '../../src';
+import { ConnectionPoolEvent, GrpcConnectionPool, ListenError, GrpcPoolConfig, GrpcServer, PoolConfig, UsePool, type Application } from '../../src';
 import { createTestApp } from '../../src/testing';
 import { GrpcEchoServer } from '../../samples/multi-protocol/grpc-echo-server';
 import { Echo, closeClients, echoClient, portOf, unary, until } from '../helpers/grpc';
@@ -180,5 +180,19 @@ describe('gRPC server: calls, metrics, limits', () => {
     expect(pool.size).to.equal(0);
     expect((await unary(client, 'Echo', { message: 'again' })).code).to.equal(grpc.status.OK);
     expect(pool.getMetrics().totalConnections).to.equal(2);
+  });
+
+  it('fails the boot with a ListenError when the port is taken, leaving nothing open', async () => {
+    const { port } = await start([GrpcEchoServer]);
+    const second = createTestApp({ servers: [GrpcEchoServer], config: { grpc: { port } } });
+    let error: unknown;
+    try {
+      await second.start();
+    } catch (err) {
+      error = err;
+    }
+    expect(error).to.be.instanceOf(ListenError);
+    expect((error as ListenError).message).to.contain(`:${port}`);
+    expect(second.state).to.equal('failed');
   });
 });
