@@ -53,3 +53,14 @@ export async function until(predicate: () => boolean, timeoutMs = 5000, what = '
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** Starts `app` expecting the boot to fail; resolves with the error (rejects if it started). */
+export async function bootError(app: Application): Promise<unknown> {
+  try {
+    await app.start();
+  } catch (err) {
+    return err;
+  }
+  await app.stop({ force: true });
+  throw new Error('expected the boot to fail');
+}

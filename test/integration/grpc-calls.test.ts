@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { ConnectionPoolEvent, GrpcConnectionPool, ListenError, GrpcPoolConfig, GrpcServer, PoolConfig, UsePool, type Application } from '../../src';
 import { createTestApp } from '../../src/testing';
 import { GrpcEchoServer } from '../../samples/multi-protocol/grpc-echo-server';
-import { Echo, closeClients, echoClient, portOf, unary, until } from '../helpers/grpc';
+import { Echo, bootError, closeClients, echoClient, portOf, unary, until } from '../helpers/grpc';
 
 /** Echo whose message picks the outcome: `bad` -> INVALID_ARGUMENT, `boom` -> INTERNAL, `missing` -> NOT_FOUND. */
 @UsePool(GrpcConnectionPool)
@@ -185,12 +185,7 @@ describe('gRPC server: calls, metrics, limits', () => {
   it('fails the boot with a ListenError when the port is taken, leaving nothing open', async () => {
     const { port } = await start([GrpcEchoServer]);
     const second = createTestApp({ servers: [GrpcEchoServer], config: { grpc: { port } } });
-    let error: unknown;
-    try {
-      await second.start();
-    } catch (err) {
-      error = err;
-    }
+    const error = await bootError(second);
     expect(error).to.be.instanceOf(ListenError);
     expect((error as ListenError).message).to.contain(`:${port}`);
     expect(second.state).to.equal('failed');

@@ -7,7 +7,7 @@ import { generate } from 'selfsigned';
 import { ConfigValidationError, type Application, type GrpcConnectionPool } from '../../src';
 import { createTestApp } from '../../src/testing';
 import { GrpcEchoServer } from '../../samples/multi-protocol/grpc-echo-server';
-import { closeClients, echoClient, portOf, unary } from '../helpers/grpc';
+import { bootError, closeClients, echoClient, portOf, unary } from '../helpers/grpc';
 
 describe('gRPC server over TLS', () => {
   let dir: string;
@@ -50,12 +50,7 @@ describe('gRPC server over TLS', () => {
   it('refuses to boot when a TLS file cannot be read, naming the file, and opens no port', async () => {
     const missing = join(dir, 'absent.pem');
     app = createTestApp({ servers: [GrpcEchoServer], config: { grpc: { tls: { cert: missing, key: keyFile } } } });
-    let error: unknown;
-    try {
-      await app.start();
-    } catch (err) {
-      error = err;
-    }
+    const error = await bootError(app);
     expect(error).to.be.instanceOf(ConfigValidationError);
     const problem = (error as ConfigValidationError).problems[0];
     expect(problem.path).to.equal('grpc.tls.cert');
