@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
 import { createApp, type ServerClass } from '../../src';
+import { GrpcEchoServer } from './grpc-echo-server';
 import { HttpApiServer } from './http-api-server';
 
 /** Every server of the sample, in startup order. */
-export const SAMPLE_SERVERS: ServerClass[] = [HttpApiServer];
+export const SAMPLE_SERVERS: ServerClass[] = [HttpApiServer, GrpcEchoServer];
 
 const configFile = process.env.UNIPOOL_CONFIG ?? join(__dirname, '../../../samples/multi-protocol/config.json');
 

@@ -5,7 +5,7 @@ import { ManagedServer } from '../../core/managed-server';
 import { ConnectionPoolEvent } from '../../core/pool-events';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { RejectReason } from '../../core/pool-types';
-import { ListenError } from '../../errors';
+import { listenServer } from '../../core/listen-server';
 import { HttpPoolConfig } from './http-config';
 import { HttpConnectionPool } from './http-connection-pool';
 
@@ -95,19 +95,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res as TrackedResponse));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket as TrackedSocket));
     const { host, port } = this.config;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        server.off('listening', onListening);
-        reject(new ListenError(this.name, `${host}:${port}`, err));
-      };
-      const onListening = (): void => {
-        server.off('error', onError);
-        resolve();
-      };
-      server.once('error', onError);
-      server.once('listening', onListening);
-      server.listen(port, host);
-    });
+    await listenServer(server, this.name, host, port);
     this.pool.setListening(true);
   }
 
