@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
 import type { ConfigProblem } from '../errors';
+import { redactSecrets } from './redact';
 
 /** A class-validator decorated config class with a no-argument constructor. */
 export type ConfigClass<T extends object = object> = new () => T;
@@ -40,7 +41,8 @@ function flatten(errors: ValidationError[], prefix: string, out: ConfigProblem[]
     const path = prefix ? `${prefix}.${error.property}` : error.property;
     for (const [rule, raw] of Object.entries(error.constraints ?? {})) {
       const message = RULE_MESSAGES[rule] ?? (raw.startsWith(`${error.property} `) ? raw.slice(error.property.length + 1) : raw);
-      out.push({ path, rule, message, value: error.value });
+      // A rejected secret must not reach a log line through the error message.
+      out.push({ path, rule, message, value: redactSecrets(error.value, error.property) });
     }
     if (error.children?.length) flatten(error.children, path, out);
   }
