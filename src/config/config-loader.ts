@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigLoadError, ConfigValidationError, type ConfigProblem } from '../errors';
+import { redactSecrets } from './redact';
 import { declaredKeys, validateSection, type ConfigClass } from './validate-config';
 
 /** Where configuration comes from: a plain object, or the path of a JSON file. */
@@ -95,7 +96,7 @@ export class ConfigLoader {
       if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || value === undefined) continue;
       const match = this.envTarget(name);
       if (!match) {
-        problems.push({ path: `env.${name}`, rule: 'unknownEnv', message: `does not name a config key (expected ${ENV_PREFIX}<SECTION>_<KEY>, e.g. UNIPOOL_HTTP_MAX_CONNECTIONS)`, value });
+        problems.push({ path: `env.${name}`, rule: 'unknownEnv', message: `does not name a config key (expected ${ENV_PREFIX}<SECTION>_<KEY>, e.g. UNIPOOL_HTTP_MAX_CONNECTIONS)`, value: redactSecrets(value, name) });
         continue;
       }
       const [section, path] = match;

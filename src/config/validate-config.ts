@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
 import type { ConfigProblem } from '../errors';
+import { redactSecrets } from './redact';
 
 /** A class-validator decorated config class with a no-argument constructor. */
 export type ConfigClass<T extends object = object> = new () => T;
@@ -47,7 +48,8 @@ function flatten(errors: ValidationError[], prefix: string, out: ConfigProblem[]
       const message = RULE_MESSAGES[rule] ?? (raw.startsWith(`${error.property} `) ? raw.slice(error.property.length + 1) : raw);
       // isObject and nestedValidation both say "must be an object" for the same key: say it once.
       if (out.some((p) => p.path === path && p.message === message)) continue;
-      out.push({ path, rule, message, value: error.value });
+      // A rejected secret must not reach a log line through the error message.
+      out.push({ path, rule, message, value: redactSecrets(error.value, error.property) });
     }
     if (error.children?.length) flatten(error.children, path, out);
   }
