@@ -169,7 +169,7 @@ describe('Application decorator checks (createApp)', () => {
       }
     }
     const message = decoratorError(() => app([Unknown]));
-    expect(message).to.match(/Unknown: @PoolConfig section 'nosuch' is not a known section \(known: http, [a-z, ]*shutdown, fake, fake2;/);
+    expect(message).to.match(/Unknown: @PoolConfig section 'nosuch' is not a known section \(known: http, [a-z, ]*shutdown, [a-z, ]*fake, fake2;/);
   });
 
   it('rejects a config class that does not fit the section', () => {

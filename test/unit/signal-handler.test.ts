@@ -106,7 +106,7 @@ describe('SignalHandler', () => {
       expect(result).to.deep.include({ ok: true, forcedByUser: false });
       expect(app.state).to.equal('stopped');
       expect(counts()).to.deep.equal(before);
-      await Promise.resolve();
+      await new Promise((resolve) => setImmediate(resolve));
       expect(process.exitCode).to.equal(0);
       expect(app.logs.find('signal received: shutting down gracefully (send it again to force)')).to.have.length(1);
     });
@@ -125,7 +125,7 @@ describe('SignalHandler', () => {
       expect(conn.raw.destroyed).to.equal(true);
       expect(counts()).to.deep.equal(before);
       expect(app.logs.find('signal received again: forcing shutdown')).to.have.length(1);
-      await Promise.resolve();
+      await new Promise((resolve) => setImmediate(resolve));
       expect(process.exitCode).to.equal(1);
     });
   });
