@@ -25,3 +25,8 @@ export { SHUTDOWN_PHASES, type ShutdownPhase, type ShutdownResult, type PhaseRes
 export { HttpPoolConfig } from './protocols/http/http-config';
 export { HttpConnectionPool } from './protocols/http/http-connection-pool';
 export { HttpServer } from './protocols/http/http-server';
+
+export { WebSocketPoolConfig } from './protocols/ws/ws-config';
+export { WebSocketConnectionPool, type WebSocketData, type BroadcastFilter, type BroadcastResult, type WebSocketPoolMetrics } from './protocols/ws/ws-connection-pool';
+export { WebSocketServer } from './protocols/ws/ws-server';
+export { WS_CLOSE } from './protocols/ws/ws-constants';

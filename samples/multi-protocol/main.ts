@@ -2,9 +2,10 @@ import 'reflect-metadata';
 import { join } from 'node:path';
 import { createApp, type ServerClass } from '../../src';
 import { HttpApiServer } from './http-api-server';
+import { WsEchoServer } from './ws-echo-server';
 
 /** Every server of the sample, in startup order. */
-export const SAMPLE_SERVERS: ServerClass[] = [HttpApiServer];
+export const SAMPLE_SERVERS: ServerClass[] = [HttpApiServer, WsEchoServer];
 
 const configFile = process.env.UNIPOOL_CONFIG ?? join(__dirname, '../../../samples/multi-protocol/config.json');
 
