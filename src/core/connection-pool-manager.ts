@@ -76,7 +76,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.currentConfig = new configClass();
     this.window = new SlidingWindow(this.currentConfig.health.window);
     this.healthJudge = new PoolHealth(this.currentConfig.health);
-    this.lastHealth = this.healthJudge.evaluate(this.healthInputs(), Date.now());
+    // Not evaluated here: a subclass's healthFindings() may read fields not initialised yet.
+    this.lastHealth = { status: PoolHealthStatus.Unavailable, reason: 'not listening', utilization: 0, errorRate: 0, p95LatencyMs: 0, checkedAt: Date.now() };
   }
 
   // ---------------------------------------------------------------- config

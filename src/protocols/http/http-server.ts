@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
+import { ConnectionPoolEvent } from '../../core/pool-events';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { RejectReason } from '../../core/pool-types';
 import { HttpPoolConfig } from './http-config';
@@ -16,6 +17,8 @@ type TrackedResponse = http.ServerResponse & { [OWNER]?: HttpServer<HttpPoolConf
 
 /** How long a refused socket may take to send the request its 503 answers. */
 const REFUSED_SOCKET_TIMEOUT_MS = 5000;
+/** Refused sockets kept waiting for their request at once; past this a refusal is a plain close, so a flood cannot pin file descriptors. */
+const MAX_PENDING_REFUSALS = 1024;
 
 /** Shared 'close' listener of responses: one function for all, so a request allocates no closure. */
 function onResponseClose(this: TrackedResponse): void {
@@ -74,6 +77,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
   async listen(): Promise<void> {
     const server = this.createNodeServer(this.serverOptions());
     this.pool.attachServer(this);
+    this.pool.events.on(ConnectionPoolEvent.DrainStarted, () => server.closeIdleConnections());
     server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket as TrackedSocket));
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res as TrackedResponse));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket as TrackedSocket));
@@ -92,6 +96,10 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
 
   /** Keeps a refused socket just long enough to read its request and answer 503. */
   private refuse(socket: TrackedSocket, reason: RejectReason): void {
+    if (this.refused.size >= MAX_PENDING_REFUSALS) {
+      socket.destroy();
+      return;
+    }
     socket[REFUSED] = reason;
     this.refused.add(socket);
     socket.setTimeout(REFUSED_SOCKET_TIMEOUT_MS, () => socket.destroy());
@@ -108,7 +116,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     if (this.pool.isDraining) res.shouldKeepAlive = false;
     res[OWNER] = this as unknown as HttpServer<HttpPoolConfig>;
     res[STARTED] = this.pool.beginWork(conn);
-    res.once('close', onResponseClose);
+    res.on('close', onResponseClose); // 'close' fires once; `on` avoids once()'s wrapper allocation
     try {
       const result = this.handle(req, res);
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {

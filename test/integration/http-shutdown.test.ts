@@ -1,0 +1,140 @@
+import 'reflect-metadata';
+import { expect } from 'chai';
+import * as http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { PhaseResult } from '../../src';
+import { createTestApp } from '../../src/testing';
+import { TestHttpServer, connect, request, waitFor, type Reply } from '../helpers/http-fixtures';
+
+describe('HTTP server: graceful shutdown on real sockets', () => {
+  let app: ReturnType<typeof createTestApp> | undefined;
+  const agents: http.Agent[] = [];
+
+  async function boot(httpConfig: Record<string, unknown> = {}, shutdown: Record<string, unknown> = {}) {
+    app = createTestApp({ servers: [TestHttpServer], config: { http: { keepAliveTimeout: 5000, ...httpConfig }, shutdown: { timeout: 5000, ...shutdown } } });
+    await app.start();
+    const server = app.server(TestHttpServer);
+    return { port: server.address()!.port, pool: server.pool, server, app };
+  }
+
+  afterEach(async () => {
+    for (const a of agents.splice(0)) a.destroy();
+    if (app && app.state === 'running') await app.stop({ force: true });
+    app = undefined;
+  });
+
+  it('finishes 50 in-flight slow requests, loses none, and takes about the longest request (not keepAliveTimeout)', async () => {
+    const { port, pool, app } = await boot();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
+    agents.push(agent);
+    const pending: Array<Promise<Reply>> = [];
+    for (let i = 0; i < 50; i++) pending.push(request(port, `/slow?ms=${100 + (i % 5) * 75}`, { agent }));
+    await waitFor(() => pool.getMetrics().requests.inFlight === 50, 5000, '50 requests in flight');
+    const started = performance.now();
+    const result = await app.stop();
+    const elapsed = performance.now() - started;
+    const replies = await Promise.all(pending);
+    expect(replies.map((r) => r.status)).to.deep.equal(Array(50).fill(200));
+    for (const r of replies) expect(r.headers.connection).to.equal('close');
+    expect(result.ok).to.equal(true);
+    expect(result.graceful).to.equal(50);
+    expect(result.forced).to.equal(0);
+    // The longest request is 400 ms; keepAliveTimeout is 5000 ms. Generous bound for a loaded CI box.
+    expect(elapsed).to.be.below(2500);
+    expect(result.phases.map((p) => p.phase)).to.deep.equal(['readiness', 'stopAccepting', 'drain', 'force', 'hooks']);
+  });
+
+  it('closes idle keep-alive sockets at once', async () => {
+    const { port, pool, app } = await boot({ keepAliveTimeout: 30_000 });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
+    agents.push(agent);
+    await Promise.all(Array.from({ length: 20 }, () => request(port, '/slow?ms=20', { agent })));
+    expect(pool.size).to.equal(20);
+    const result = await app.stop();
+    expect(result.graceful).to.equal(20);
+    expect(result.forced).to.equal(0);
+    const drain = result.phases.find((p) => p.phase === 'drain') as PhaseResult;
+    expect(drain.durationMs).to.be.below(1000);
+  });
+
+  it('answers a request in flight at drain start with Connection: close, then closes its socket', async () => {
+    const { port, pool, app } = await boot();
+    const socket = await connect(port);
+    socket.setEncoding('utf8');
+    let data = '';
+    socket.on('data', (c: string) => (data += c));
+    socket.write('GET /slow?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => pool.getMetrics().requests.inFlight === 1, 2000, 'request in flight');
+    const stopping = app.stop();
+    await waitFor(() => pool.isDraining, 2000, 'drain started');
+    const closed = new Promise((r) => socket.once('close', r));
+    await stopping;
+    await closed;
+    expect(data).to.match(/^HTTP\/1.1 200/);
+    expect(data).to.match(/connection: close/i);
+  });
+
+  it('does not cut a request whose headers were arriving when the drain started: it is served with Connection: close', async () => {
+    const { port, pool, app } = await boot();
+    const socket = await connect(port);
+    socket.setEncoding('utf8');
+    let data = '';
+    socket.on('data', (c: string) => (data += c));
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.write('GET /slow?ms=10 HTTP/1.1\r\nHost: x\r\n');
+    await waitFor(() => [...pool.values()].some((c) => c.raw.bytesRead > 0), 2000, 'partial headers received');
+    const stopping = app.stop();
+    await waitFor(() => pool.isDraining, 2000, 'drain started');
+    socket.write('X-Late: yes\r\n\r\n');
+    const result = await stopping;
+    await closed;
+    expect(data).to.match(/^HTTP\/1.1 200/);
+    expect(data).to.match(/connection: close/i);
+    expect(result.graceful).to.equal(1);
+    expect(result.forced).to.equal(0);
+  });
+
+  it('force-closes what is still running at shutdown.timeout and reports it', async () => {
+    const { port, app } = await boot({}, { timeout: 300 });
+    const hung = request(port, '/hang').then(
+      () => 'answered',
+      (err: NodeJS.ErrnoException) => err.code,
+    );
+    await waitFor(() => app.server(TestHttpServer).pool.getMetrics().requests.inFlight === 1, 2000, 'request in flight');
+    const started = performance.now();
+    const result = await app.stop();
+    const elapsed = performance.now() - started;
+    expect(result.ok).to.equal(false);
+    expect(result.forced).to.equal(1);
+    expect(result.graceful).to.equal(0);
+    expect(elapsed).to.be.at.least(290);
+    expect(elapsed).to.be.below(2000);
+    expect(await hung).to.equal('ECONNRESET');
+    expect(app.logs.find('shutdown phase done').some((r) => r.fields.phase === 'force' && r.fields.forced === 1)).to.equal(true);
+  });
+
+  it('a second stop({ force: true }) cuts a long drain short', async () => {
+    const { port, app } = await boot({}, { timeout: 60_000 });
+    void request(port, '/hang').catch(() => undefined);
+    await waitFor(() => app.server(TestHttpServer).pool.getMetrics().requests.inFlight === 1, 2000, 'request in flight');
+    const first = app.stop();
+    const second = app.stop({ force: true });
+    const [a, b] = await Promise.all([first, second]);
+    expect(a).to.equal(b);
+    expect(a.forcedByUser).to.equal(true);
+    expect(a.forced).to.equal(1);
+  });
+
+  it('waits drainDelay with readiness false before closing listeners', async () => {
+    const { port, app } = await boot({}, { drainDelay: 200 });
+    const events: string[] = [];
+    app.events.on('readinessChanged', ({ ready }) => events.push(`ready=${ready}`));
+    const stopping = app.stop();
+    expect(app.isReady).to.equal(false);
+    // Still accepting during the delay: load balancers are still sending while they notice.
+    expect((await request(port, '/')).status).to.equal(200);
+    const result = await stopping;
+    expect(events).to.deep.equal(['ready=false']);
+    expect(result.phases[0].durationMs).to.be.at.least(190);
+  });
+});
