@@ -2,9 +2,7 @@ import { expect } from 'chai';
 import { performance } from 'node:perf_hooks';
 import type WebSocket from 'ws';
 import { ConnectionPoolEvent } from '../../src';
-import { closeClients, connect, poolEvent, startWsApp } from './ws-support';
-
-type Started = Awaited<ReturnType<typeof startWsApp>>;
+import { connect, poolEvent, wsTestContext } from './ws-support';
 
 /** Resolves after the client has received `count` pings. */
 function pings(ws: WebSocket, count: number): Promise<void> {
@@ -20,19 +18,13 @@ function pings(ws: WebSocket, count: number): Promise<void> {
 }
 
 describe('WebSocket heartbeat (integration)', () => {
-  let started: Started | undefined;
-  const clients: WebSocket[] = [];
-
-  afterEach(async () => {
-    await closeClients(clients.splice(0));
-    if (started && started.app.state === 'running') await started.app.stop();
-    started = undefined;
-  });
+  const ctx = wsTestContext();
+  const clients = ctx.clients;
 
   it('terminates a peer that stops answering pings within pingInterval + pongTimeout and counts a timeout', async () => {
     const pingInterval = 150;
     const pongTimeout = 100;
-    started = await startWsApp({ pingInterval, pongTimeout });
+    const started = await ctx.start({ pingInterval, pongTimeout });
     const healthy = await connect(started.url);
     clients.push(healthy);
     const removed = poolEvent(started.pool, ConnectionPoolEvent.ConnectionRemoved);
@@ -55,7 +47,7 @@ describe('WebSocket heartbeat (integration)', () => {
   });
 
   it('never idles out a peer that answers pings, even with no messages', async () => {
-    started = await startWsApp({ pingInterval: 60, pongTimeout: 50, idleTimeout: 150 });
+    const started = await ctx.start({ pingInterval: 60, pongTimeout: 50, idleTimeout: 150 });
     const client = await connect(started.url);
     clients.push(client);
     let removedEarly = false;
@@ -68,7 +60,7 @@ describe('WebSocket heartbeat (integration)', () => {
   });
 
   it('idles out a peer that neither sends nor answers, with close 1000, when idleTimeout is shorter than the heartbeat', async () => {
-    started = await startWsApp({ pingInterval: 5000, pongTimeout: 1000, idleTimeout: 100 });
+    const started = await ctx.start({ pingInterval: 5000, pongTimeout: 1000, idleTimeout: 100 });
     const client = await connect(started.url, { autoPong: false });
     clients.push(client);
     const code = await new Promise<number>((resolve) => client.once('close', resolve));

@@ -1,9 +1,7 @@
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import { ConnectionPoolEvent } from '../../src';
-import { activeReaches, closeClients, closed, connect, poolEvent, startWsApp } from './ws-support';
-
-type Started = Awaited<ReturnType<typeof startWsApp>>;
+import { activeReaches, closed, connect, poolEvent, wsTestContext } from './ws-support';
 
 function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }> {
   return new Promise((resolve) => ws.once('message', (data, isBinary) => resolve({ data: data as Buffer, isBinary })));
@@ -27,17 +25,11 @@ function messageCounter(ws: WebSocket): { reach(n: number): Promise<void> } {
 }
 
 describe('WebSocket messages and backpressure (integration)', () => {
-  let started: Started | undefined;
-  const clients: WebSocket[] = [];
-
-  afterEach(async () => {
-    await closeClients(clients.splice(0));
-    if (started && started.app.state === 'running') await started.app.stop();
-    started = undefined;
-  });
+  const ctx = wsTestContext();
+  const clients = ctx.clients;
 
   it('echoes text and binary, counting messages, payload bytes and handler latency', async () => {
-    started = await startWsApp();
+    const started = await ctx.start();
     const client = await connect(started.url);
     clients.push(client);
     client.send('hello');
@@ -62,7 +54,7 @@ describe('WebSocket messages and backpressure (integration)', () => {
   });
 
   it('counts a throwing handler as a failed message and keeps the connection', async () => {
-    started = await startWsApp();
+    const started = await ctx.start();
     const client = await connect(started.url);
     clients.push(client);
     client.send('throw now');
@@ -75,7 +67,7 @@ describe('WebSocket messages and backpressure (integration)', () => {
   });
 
   it('closes a client that sends a message over maxPayload with 1009 and counts it', async () => {
-    started = await startWsApp({ maxPayload: 1024, maxBufferedAmount: 65_536 });
+    const started = await ctx.start({ maxPayload: 1024, maxBufferedAmount: 65_536 });
     const client = await connect(started.url);
     clients.push(client);
     const removed = poolEvent(started.pool, ConnectionPoolEvent.ConnectionRemoved);
@@ -91,7 +83,7 @@ describe('WebSocket messages and backpressure (integration)', () => {
 
   it('skips a slow consumer in broadcasts, then closes it with 1008, while a fast client keeps receiving', async () => {
     const limit = 512 * 1024;
-    started = await startWsApp({ maxPayload: 1024, maxBufferedAmount: limit, pingInterval: 200, pongTimeout: 150, closeTimeout: 10_000 });
+    const started = await ctx.start({ maxPayload: 1024, maxBufferedAmount: limit, pingInterval: 200, pongTimeout: 150, closeTimeout: 10_000 });
     const { pool, server } = started;
     const fast = await connect(started.url);
     const slow = await connect(started.url);

@@ -1,25 +1,18 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import WebSocket from 'ws';
-import { closeClients, closed, connect, connectMany, activeReaches, startWsApp } from './ws-support';
-
-type Started = Awaited<ReturnType<typeof startWsApp>>;
+import { closed, connect, connectMany, activeReaches, wsTestContext } from './ws-support';
 
 describe('WebSocket broadcast, shutdown and churn at scale (integration)', function () {
   this.timeout(60_000);
-  let started: Started | undefined;
-  const clients: WebSocket[] = [];
+  const ctx = wsTestContext();
+  const clients = ctx.clients;
   let sendSpy: sinon.SinonSpy = sinon.spy();
 
-  afterEach(async () => {
-    sinon.restore();
-    await closeClients(clients.splice(0));
-    if (started && started.app.state === 'running') await started.app.stop();
-    started = undefined;
-  });
+  afterEach(() => sinon.restore());
 
   it('broadcast reaches 1,000 clients exactly once each, framed once, and a filter narrows it', async () => {
-    started = await startWsApp({ maxConnections: 2000 });
+    const started = await ctx.start({ maxConnections: 2000 });
     clients.push(...(await connectMany(started.url, 1000, 100)));
     sendSpy = sinon.spy(WebSocket.prototype, 'send');
     const received = clients.map((ws) => new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data)))));
@@ -53,7 +46,7 @@ describe('WebSocket broadcast, shutdown and churn at scale (integration)', funct
   });
 
   it('shutdown: every one of 1,000 clients gets close 1001 (none 1006), all counted graceful', async () => {
-    started = await startWsApp({ maxConnections: 2000 });
+    const started = await ctx.start({ maxConnections: 2000 });
     clients.push(...(await connectMany(started.url, 1000, 100)));
     const codes = clients.map((ws) => closed(ws));
     const result = await started.app.stop();
@@ -65,7 +58,7 @@ describe('WebSocket broadcast, shutdown and churn at scale (integration)', funct
   });
 
   it('shutdown bounds the close handshake: a client that never reads is terminated after closeTimeout and counted forced', async () => {
-    started = await startWsApp({ closeTimeout: 200 });
+    const started = await ctx.start({ closeTimeout: 200 });
     const polite = await connect(started.url);
     const stuck = await connect(started.url);
     clients.push(polite, stuck);
@@ -79,7 +72,7 @@ describe('WebSocket broadcast, shutdown and churn at scale (integration)', funct
   });
 
   it('active is back to 0 after 1,000 connect/disconnect cycles', async () => {
-    started = await startWsApp({ maxConnections: 100 });
+    const started = await ctx.start({ maxConnections: 100 });
     const { pool, url } = started;
     for (let i = 0; i < 1000; i += 50) {
       const batch = await connectMany(url, 50, 50);

@@ -102,3 +102,27 @@ export function activeReaches(pool: WebSocketConnectionPool, active: number): Pr
   if (pool.size === active) return Promise.resolve();
   return poolEvent(pool, ConnectionPoolEvent.ConnectionRemoved, (p) => p.active === active).then(() => undefined);
 }
+
+/** Started app of a test, plus the clients it opened; both are cleaned up after each test. */
+export interface WsTestContext {
+  readonly clients: WebSocket[];
+  start(ws?: Record<string, unknown>, shutdown?: Record<string, unknown>): ReturnType<typeof startWsApp>;
+}
+
+/** Registers an `afterEach` that terminates the test's clients and stops its app (if still running). */
+export function wsTestContext(): WsTestContext {
+  let started: Awaited<ReturnType<typeof startWsApp>> | undefined;
+  const clients: WebSocket[] = [];
+  afterEach(async () => {
+    await closeClients(clients.splice(0));
+    if (started && started.app.state === 'running') await started.app.stop();
+    started = undefined;
+  });
+  return {
+    clients,
+    async start(ws, shutdown) {
+      started = await startWsApp(ws, shutdown);
+      return started;
+    },
+  };
+}
