@@ -25,3 +25,8 @@ export { SHUTDOWN_PHASES, type ShutdownPhase, type ShutdownResult, type PhaseRes
 export { HttpPoolConfig } from './protocols/http/http-config';
 export { HttpConnectionPool } from './protocols/http/http-connection-pool';
 export { HttpServer } from './protocols/http/http-server';
+
+export { HttpsPoolConfig, HttpsTlsSettings, TLS_MIN_VERSIONS, type TlsMinVersion } from './protocols/https/https-config';
+export { HttpsConnectionPool, type HttpsPoolMetricsSnapshot, type TlsMetricsSnapshot, type TlsConnectionInfo } from './protocols/https/https-connection-pool';
+export { HttpsServer, DEFAULT_HANDSHAKE_TIMEOUT_MS } from './protocols/https/https-server';
+export type { CertificateInfo } from './protocols/https/tls-material';

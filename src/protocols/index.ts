@@ -1,5 +1,6 @@
 import type { ConfigClass } from '../config/validate-config';
 import { HttpPoolConfig } from './http/http-config';
+import { HttpsPoolConfig } from './https/https-config';
 
 /** What the application needs to know of a protocol: its config section and class. */
 export interface ProtocolDescriptor {
@@ -10,4 +11,5 @@ export interface ProtocolDescriptor {
 /** Every protocol unipool ships; adding a protocol adds one line here. */
 export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   { section: 'http', configClass: HttpPoolConfig },
+  { section: 'https', configClass: HttpsPoolConfig },
 ];

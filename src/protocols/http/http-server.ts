@@ -45,7 +45,7 @@ function onResponseClose(this: TrackedResponse): void {
  * `@PoolConfig(HttpPoolConfig, 'http')`, and implement `handle`.
  */
 export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> extends ManagedServer<HttpConnectionPool<C>, C> {
-  static override readonly poolType = HttpConnectionPool;
+  static override readonly poolType: typeof ManagedServer.poolType = HttpConnectionPool;
 
   /** The node server, once `listen` ran. */
   protected server: http.Server | undefined;
@@ -91,7 +91,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     this.server = server;
     this.pool.attachServer(this);
     this.pool.events.on(ConnectionPoolEvent.DrainStarted, () => server.closeIdleConnections());
-    server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket as TrackedSocket));
+    server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket));
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res as TrackedResponse));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket as TrackedSocket));
     const { host, port } = this.config;
@@ -111,14 +111,20 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     this.pool.setListening(true);
   }
 
-  private onConnection(socket: TrackedSocket): void {
+  /**
+   * Offers a new connection to the pool. Returns the tracked connection, or `undefined` when
+   * refused (the socket is then kept just long enough to answer 503). HTTPS extends it.
+   */
+  protected onConnection(socket: Socket): PooledConnection<Socket> | undefined {
+    const tracked = socket as TrackedSocket;
     const conn = this.pool.add(socket, socket.remoteAddress, socket.remotePort);
     if (conn === undefined) {
-      this.refuse(socket, this.pool.isDraining ? 'draining' : 'max_connections');
-      return;
+      this.refuse(tracked, this.pool.isDraining ? 'draining' : 'max_connections');
+      return undefined;
     }
-    socket[CONN] = conn;
+    tracked[CONN] = conn;
     socket.once('close', () => this.pool.remove(conn));
+    return conn;
   }
 
   /** Keeps a refused socket just long enough to read its request and answer 503. */
