@@ -1,17 +1,8 @@
 import { expect } from 'chai';
-import { REPO_ROOT, startSample, waitForOutput, writeTempConfig, type SampleProcess } from '../helpers/sample-process';
+import { portZeroSampleConfig, startSample, waitForOutput, writeTempConfig, type SampleProcess } from '../helpers/sample-process';
 import { request } from '../helpers/http-fixtures';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 
 const SCRIPT = 'dist/samples/multi-protocol/main.js';
-
-/** The sample's own config with every server on port 0, so the test never collides with anything. */
-function portZeroConfig(): Record<string, Record<string, unknown>> {
-  const config = JSON.parse(readFileSync(join(REPO_ROOT, 'samples/multi-protocol/config.json'), 'utf8')) as Record<string, Record<string, unknown>>;
-  for (const section of Object.values(config)) if ('port' in section) section.port = 0;
-  return config;
-}
 
 describe('samples/multi-protocol as a process (npm start)', function () {
   this.timeout(30_000);
@@ -26,7 +17,7 @@ describe('samples/multi-protocol as a process (npm start)', function () {
   });
 
   it('prints one line per endpoint, serves GET / and /slow, and exits 0 on SIGTERM', async () => {
-    sample = startSample(SCRIPT, writeTempConfig(portZeroConfig()));
+    sample = startSample(SCRIPT, writeTempConfig(portZeroSampleConfig()));
     const m = await waitForOutput(sample, /http\s+HttpApiServer listening on 127\.0\.0\.1:(\d+)/);
     const port = Number(m[1]);
     expect((await request(port, '/')).body).to.equal('hello');
