@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import * as https from 'node:https';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { createTestApp } from '../../src/testing';
 import { ConfigValidationError, ConnectionPoolEvent, PoolHealthStatus, type Application, type HttpsConnectionPool } from '../../src';
 import { get, makeTlsFixtures, nextEvent, TestHttpsServer, type TlsFixtures } from '../helpers/https-fixtures';
@@ -122,6 +123,7 @@ describe('HTTPS certificate: hot reload, expiry health, no key material shown', 
       pools: current.pools.map((p) => ({ config: p.config, metrics: p.getMetrics(), health: p.getHealth() })),
       logs: current.logs.records,
     });
+    expect(inspect(pool, { depth: 4 })).to.not.match(/PRIVATE KEY-----/);
     expect(status).to.include(certs.key);
     expect(status).to.not.match(/-----BEGIN/);
     expect(status).to.not.include(certs.clientKeyPem.split('\n')[1]);
@@ -139,5 +141,8 @@ describe('HTTPS certificate: hot reload, expiry health, no key material shown', 
     expect(text).to.not.match(/-----BEGIN/);
     expect(text).to.not.include(keyPem.split('\n')[1].slice(0, 20));
     expect(pool.config.tls.key).to.equal(certs.key);
+
+    pool.updateConfig({ tls: { cert: certs.cert2, key: certs.key2 } });
+    expect(inspect(pool, { depth: 4 })).to.not.match(/PRIVATE KEY-----/);
   });
 });

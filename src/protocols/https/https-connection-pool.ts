@@ -102,8 +102,8 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
   private readonly certRejectedByReason = new Map<string, number>();
   private reloadsApplied = 0;
   private reloadsRejected = 0;
-  /** Certificate and key in use; never logged or exposed. */
-  private material: TlsMaterial | undefined;
+  /** Certificate and key in use: an ES private field, so no serialisation or inspection of the pool shows the key. */
+  #material: TlsMaterial | undefined;
   private certificate: CertificateInfo | undefined;
 
   constructor() {
@@ -118,12 +118,12 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
   /** @internal The secure context options the server starts with (reads the files if no config did). */
   secureContext(): SecureContextOptions {
     const settings = this.config.tls;
-    if (!this.material) this.setMaterial(loadTlsMaterial(settings));
-    return secureContextOptions(settings, this.material as TlsMaterial);
+    if (!this.#material) this.setMaterial(loadTlsMaterial(settings));
+    return secureContextOptions(settings, this.#material as TlsMaterial);
   }
 
   private setMaterial(material: TlsMaterial): void {
-    this.material = material;
+    this.#material = material;
     this.certificate = describeCertificate(material.cert);
   }
 
@@ -185,7 +185,7 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
       this.reloadsRejected++;
       throw err;
     }
-    if (sameMaterial(this.material, material)) return false;
+    if (sameMaterial(this.#material, material)) return false;
     this.install(settings, material);
     this.checkHealth();
     return true;

@@ -33,6 +33,15 @@ function setServerHandshakeTimeout(server: object, ms: number): void {
 }
 
 /**
+ * `tls.Server` keeps the last key it was given as `server.key`, read only while building a secure
+ * context. Dropping it after each build keeps the PEM out of any inspection or log of the server
+ * (the key lives on inside OpenSSL's context, where it belongs).
+ */
+function forgetKey(server: object): void {
+  (server as { key?: unknown }).key = undefined;
+}
+
+/**
  * An HTTPS server on `node:https` whose connections `HttpsConnectionPool` admits and tracks
  * once their TLS handshake is done. Everything `HttpServer` does (503 + Retry-After at the
  * limit, timeouts, drain) works the same over TLS. Handshakes that fail or time out
@@ -54,6 +63,7 @@ export abstract class HttpsServer extends HttpServer<HttpsPoolConfig> {
       rejectUnauthorized: false,
       handshakeTimeout: handshakeTimeout(this.config),
     });
+    forgetKey(server);
     server.on('connection', (socket: RawSocket) => this.onTcpConnection(socket));
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: ServerTlsSocket) => this.onTlsClientError(err, socket));
     return server as unknown as http.Server;
@@ -105,6 +115,7 @@ export abstract class HttpsServer extends HttpServer<HttpsPoolConfig> {
     const server = this.server as unknown as (TlsServer & { requestCert?: boolean }) | undefined;
     if (!server) return;
     server.setSecureContext(options);
+    forgetKey(server);
     server.requestCert = settings.requestCert;
   }
 
