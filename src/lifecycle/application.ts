@@ -18,6 +18,7 @@ import { AdminServer } from '../observability/admin-server';
 import { PrometheusCollector, type ApplicationStats } from '../observability/prometheus-collector';
 import { PROTOCOLS } from '../protocols';
 import { runHook } from './hook-runner';
+import { RejectionLog } from './rejection-log';
 import { planReload, type ReloadResult, type SectionReloadPolicy } from './config-reload';
 import { ShutdownOrchestrator, type PhaseResult, type ShutdownResult } from './shutdown-orchestrator';
 import { SignalHandler } from './signal-handler';
@@ -93,7 +94,7 @@ export class Application {
   private stopping: Promise<ShutdownResult> | undefined;
   private orchestrator: ShutdownOrchestrator | undefined;
   private readonly signals: SignalHandler;
-  private readonly rejectLog = new Map<string, { last: number; suppressed: number }>();
+  private readonly rejectLog: RejectionLog;
   private readonly poolSections = new Map<string, ConnectionPoolManager<unknown>>();
   private admin: AdminServer | undefined;
   private bootStartedAt = Date.now();
@@ -104,6 +105,7 @@ export class Application {
 
   constructor(private readonly options: AppOptions) {
     this.logger = options.logger ?? createDefaultLogger();
+    this.rejectLog = new RejectionLog(this.logger);
     for (const p of PROTOCOLS) this.sections.set(p.section, p.configClass);
     for (const [name, cls] of Object.entries({ ...BUILTIN_SECTIONS, ...options.sections })) this.sections.set(name, cls);
     this.checkServers();
@@ -337,19 +339,7 @@ export class Application {
     pool.events.on(ConnectionPoolEvent.HealthChanged, ({ previous, current }) => {
       log[current.status === 'HEALTHY' ? 'info' : 'warn']({ from: previous.status, to: current.status, reason: current.reason }, 'pool health changed');
     });
-    pool.events.on(ConnectionPoolEvent.ConnectionRejected, ({ reason, active }) => {
-      const key = `${pool.protocol}:${reason}`;
-      const now = Date.now();
-      const entry = this.rejectLog.get(key) ?? { last: 0, suppressed: 0 };
-      if (now - entry.last >= 1000) {
-        log.warn({ reason, active, suppressed: entry.suppressed }, 'connection refused');
-        entry.last = now;
-        entry.suppressed = 0;
-      } else {
-        entry.suppressed++;
-      }
-      this.rejectLog.set(key, entry);
-    });
+    pool.events.on(ConnectionPoolEvent.ConnectionRejected, ({ reason, active }) => this.rejectLog.record(pool.protocol, reason, active));
     pool.events.on(ConnectionPoolEvent.DrainFinished, (result) => {
       log.info({ graceful: result.graceful, forced: result.forced, durationMs: Math.round(result.durationMs) }, 'pool drained');
     });
@@ -365,6 +355,7 @@ export class Application {
     for (const pool of this.poolInstances) pool.destroy();
     await this.closeAdmin();
     this.signals.uninstall();
+    this.rejectLog.flush();
   }
 
   /**
@@ -475,6 +466,7 @@ export class Application {
         await this.closeAdmin();
         this.appState = 'stopped';
         this.signals.uninstall();
+        this.rejectLog.flush();
         const summary = { ok: result.ok, graceful: result.graceful, forced: result.forced, errors: result.errors.map((e) => e.message), durationMs: Math.round(result.durationMs) };
         if (result.ok) this.logger.info(summary, 'stopped');
         else this.logger.warn(summary, 'stopped with forced connections or failed hooks');

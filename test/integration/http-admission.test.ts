@@ -166,9 +166,11 @@ describe('HTTP server: admission, timeouts and accounting on real sockets', () =
     agents.push(agent);
     await Promise.all([request(port, '/slow?ms=50', { agent }), request(port, '/slow?ms=50', { agent })]);
     expect(pool.size).to.equal(2);
-    const result = pool.updateConfig({ maxConnections: 2, keepAliveTimeout: 20_000 });
-    expect(result.applied).to.have.members(['maxConnections', 'keepAliveTimeout']);
-    expect((await request(port, '/')).status).to.equal(503);
+    const result = pool.updateConfig({ maxConnections: 2, keepAliveTimeout: 20_000, retryAfter: 9 });
+    expect(result.applied).to.have.members(['maxConnections', 'keepAliveTimeout', 'retryAfter']);
+    const refused = await request(port, '/');
+    expect(refused.status).to.equal(503);
+    expect(refused.headers['retry-after']).to.equal('9');
     const kept = await request(port, '/', { agent });
     expect(kept.status).to.equal(200);
     expect(kept.headers['keep-alive']).to.equal('timeout=20');

@@ -139,7 +139,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     res.writeHead(503, {
       'Content-Type': 'text/plain; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
-      'Retry-After': String(this.config.retryAfter),
+      'Retry-After': String(this.pool.config.retryAfter), // the pool's config follows live updates
       Connection: 'close',
     });
     res.end(body);
