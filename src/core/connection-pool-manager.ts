@@ -274,6 +274,21 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     }
   }
 
+  /**
+   * Marks a connection's protocol handshake as done (an HTTP/2 session set up, say) without
+   * counting work: the connection timeout ends here and the idle timeout takes over.
+   */
+  markEstablished(conn: PooledConnection<T>): void {
+    if (conn.started || conn.removed) return;
+    conn.started = true;
+    if (conn.timerKind === 'connection') {
+      clearTimeout(conn.timer);
+      conn.timer = undefined;
+      conn.timerKind = undefined;
+    }
+    if (conn.inFlight === 0) this.armIdle(conn);
+  }
+
   /** Marks the start of a unit of work (request, call, message handler). Returns a start stamp for `endWork`. */
   beginWork(conn: PooledConnection<T>): number {
     // Work on a connection already gone (a late frame after close) is timed but not tracked.

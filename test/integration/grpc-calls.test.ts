@@ -190,4 +190,20 @@ describe('gRPC server: calls, metrics, limits', () => {
     expect((error as ListenError).message).to.contain(`:${port}`);
     expect(second.state).to.equal('failed');
   });
+  it('connectionTimeout bounds the HTTP/2 handshake, not the first call: a quiet channel stays, a silent socket goes', async () => {
+    const { pool, port } = await start([GrpcEchoServer], { connectionTimeout: 200 });
+    const timeouts: string[] = [];
+    pool.events.on(ConnectionPoolEvent.ConnectionTimeout, (e) => timeouts.push(e.kind));
+    const client = echoClient(port);
+    await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 5000, (err) => (err ? reject(err) : resolve())));
+    const silent = net.connect(port, '127.0.0.1');
+    const silentClosed = new Promise((resolve) => silent.once('close', resolve));
+    silent.on('error', () => undefined);
+    await silentClosed;
+    expect(timeouts).to.deep.equal(['connection']);
+    // The quiet channel outlived connectionTimeout: its session counted as the handshake.
+    await until(() => pool.size === 1, 5000, 'silent socket removed');
+    expect(pool.getMetrics().timeouts.connection).to.equal(1);
+    expect((await unary(client, 'Echo', { message: 'still here' })).code).to.equal(grpc.status.OK);
+  });
 });

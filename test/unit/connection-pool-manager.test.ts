@@ -888,3 +888,39 @@ describe('ConnectionPoolManager: work on a removed connection', () => {
     pool.destroy();
   });
 });
+
+describe('ConnectionPoolManager: markEstablished', () => {
+  let clock: sinon.SinonFakeTimers;
+  beforeEach(() => {
+    clock = sinon.useFakeTimers();
+  });
+  afterEach(() => clock.restore());
+
+  it('ends the connection timeout at the handshake and hands over to the idle timeout', () => {
+    const pool = FakePool.with({ connectionTimeout: 100, idleTimeout: 1000 });
+    const conn = pool.add(fakeConn())!;
+    clock.tick(50);
+    pool.markEstablished(conn);
+    clock.tick(500);
+    expect(pool.size).to.equal(1);
+    expect(pool.getMetrics().timeouts.connection ?? 0).to.equal(0);
+    clock.tick(600);
+    expect(pool.size).to.equal(0);
+    expect(pool.getMetrics().timeouts.idle).to.equal(1);
+    pool.destroy();
+  });
+
+  it('is a no-op once work started or the connection is gone', () => {
+    const pool = FakePool.with({ connectionTimeout: 100 });
+    const conn = pool.add(fakeConn())!;
+    const stamp = pool.beginWork(conn);
+    pool.markEstablished(conn);
+    expect(conn.inFlight).to.equal(1);
+    pool.endWork(conn, stamp, false);
+    pool.remove(conn);
+    pool.markEstablished(conn);
+    expect(clock.countTimers()).to.be.at.most(1);
+    pool.destroy();
+    expect(clock.countTimers()).to.equal(0);
+  });
+});

@@ -22,7 +22,7 @@ export class GrpcTlsConfig {
  * Section `grpc`: a gRPC server on `@grpc/grpc-js` and its pool. Times are milliseconds, sizes
  * bytes; for the keepalive, age and idle keys 0 turns the behaviour off, for the stream and
  * message limits 0 means no limit. The pool-wide `connectionTimeout` bounds the time from connect
- * to the first call (an unfinished TLS handshake included); `idleTimeout` and `maxConnectionIdle`
+ * to an established HTTP/2 session (a TLS handshake included); `idleTimeout` and `maxConnectionIdle`
  * both send GOAWAY to a connection with no call open (the first is the pool's timer, the second
  * grpc-js's).
  */

@@ -92,11 +92,18 @@ export class GrpcConnectionPool<C extends GrpcPoolConfig = GrpcPoolConfig> exten
    */
   protected closeConnection(conn: PooledConnection<Socket>, _reason: CloseReason): void {
     const session = sessionOf(conn);
-    if (session !== undefined && !session.destroyed) session.close();
-    else conn.raw.destroy();
+    // GOAWAY means nothing to a peer that never finished its handshake: cut it.
+    if (conn.started && session !== undefined && !session.destroyed) session.close();
+    else this.destroyConnection(conn);
   }
 
   protected destroyConnection(conn: PooledConnection<Socket>): void {
+    if (!conn.started) {
+      // Before the client's preface node's HTTP/2 session holds the socket open through
+      // destroy() (seen on node 20: neither side sees a close); a reset is what ends it.
+      conn.raw.resetAndDestroy();
+      return;
+    }
     sessionOf(conn)?.destroy();
     conn.raw.destroy();
   }

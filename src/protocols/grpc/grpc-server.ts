@@ -169,6 +169,11 @@ export abstract class GrpcServer<C extends GrpcPoolConfig = GrpcPoolConfig> exte
       return;
     }
     (conn.data as GrpcConnectionState).session = session;
+    // The client's first SETTINGS frame (right after its preface) ends the gRPC handshake:
+    // connectionTimeout bounds getting there, not the first call (channels connect early and
+    // may stay quiet; maxConnectionIdle handles those). node makes the session object on
+    // connect, before a byte arrives, so the session alone proves nothing.
+    session.once('remoteSettings', () => this.pool.markEstablished(conn));
     session.on('ping', () => this.pool.touch(conn));
     // A TLS handshake that ended during a drain: say goodbye at once.
     if (this.pool.isDraining) session.close();
