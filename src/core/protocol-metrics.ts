@@ -55,7 +55,7 @@ export function countSamples(counts: Iterable<readonly [string | number, number]
  * (negative once expired), for every protocol that serves TLS. Pools of a protocol report the
  * soonest expiry (`min`), which is what an expiry alert wants.
  */
-export function certificateExpiryFamily(expiresAt: number, now = Date.now()): ProtocolMetricFamily {
+export function certificateExpiryFamily(expiresAt: number, now = Date.now()): Extract<ProtocolMetricFamily, { type: 'gauge' }> {
   return {
     name: 'unipool_tls_certificate_expiry_seconds',
     help: 'Seconds until the served TLS certificate expires (negative once expired).',
