@@ -43,6 +43,28 @@ export function histogramSampleSeconds(histogram: LatencyHistogram, labels?: Met
   return { labels, bounds: msBoundsToSeconds(histogram.bounds), counts: histogram.counts, sum: histogram.sum / 1000, count: histogram.count };
 }
 
+/** One sample per entry of a count map (`reason -> n`), the key under `label`. */
+export function countSamples(counts: Iterable<readonly [string | number, number]>, label: string): ProtocolMetricSample[] {
+  const samples: ProtocolMetricSample[] = [];
+  for (const [key, value] of counts) samples.push({ labels: { [label]: key }, value });
+  return samples;
+}
+
+/**
+ * `unipool_tls_certificate_expiry_seconds`: seconds until the served certificate expires
+ * (negative once expired), for every protocol that serves TLS. Pools of a protocol report the
+ * soonest expiry (`min`), which is what an expiry alert wants.
+ */
+export function certificateExpiryFamily(expiresAt: number, now = Date.now()): Extract<ProtocolMetricFamily, { type: 'gauge' }> {
+  return {
+    name: 'unipool_tls_certificate_expiry_seconds',
+    help: 'Seconds until the served TLS certificate expires (negative once expired).',
+    type: 'gauge',
+    aggregate: 'min',
+    samples: [{ value: (expiresAt - now) / 1000 }],
+  };
+}
+
 const SECONDS_CACHE = new WeakMap<readonly number[], readonly number[]>();
 
 /** Millisecond bucket bounds as seconds, without binary-fraction noise (0.05 ms -> 0.00005). */

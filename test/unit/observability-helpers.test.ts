@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { isSecretKey, redactSecrets, REDACTED } from '../../src/config/redact';
-import { msBoundsToSeconds } from '../../src/core/protocol-metrics';
+import { certificateExpiryFamily, countSamples, msBoundsToSeconds } from '../../src/core/protocol-metrics';
+import { closeCodeLabel } from '../../src/protocols/ws/ws-connection-pool';
 import { labelKey, mergeHistograms, mergeSamples, ScrapedFamily } from '../../src/observability/metric-family';
 
 describe('secret redaction', () => {
@@ -60,5 +61,26 @@ describe('metric families', () => {
     const ms = [0.05, 2.5, 60_000];
     expect(msBoundsToSeconds(ms)).to.deep.equal([0.00005, 0.0025, 60]);
     expect(msBoundsToSeconds(ms)).to.equal(msBoundsToSeconds(ms));
+  });
+});
+
+describe('protocol metric helpers', () => {
+  it('turns count maps and pairs into labelled samples', () => {
+    expect(countSamples(new Map([['a', 2]]), 'reason')).to.deep.equal([{ labels: { reason: 'a' }, value: 2 }]);
+    expect(countSamples([['receive', 1], ['transmit', 3]], 'direction')).to.deep.equal([
+      { labels: { direction: 'receive' }, value: 1 },
+      { labels: { direction: 'transmit' }, value: 3 },
+    ]);
+  });
+
+  it('reports certificate expiry in seconds, negative once expired, as a min gauge', () => {
+    const family = certificateExpiryFamily(10_000, 4_000);
+    expect(family).to.deep.include({ name: 'unipool_tls_certificate_expiry_seconds', type: 'gauge', aggregate: 'min' });
+    expect(family.samples).to.deep.equal([{ value: 6 }]);
+    expect(certificateExpiryFamily(1_000, 3_000).samples[0].value).to.equal(-2);
+  });
+
+  it('bounds WebSocket close code labels: RFC codes as they are, application ranges folded', () => {
+    expect([1000, 1006, 1015, 3001, 3999, 4000, 4999, 999, 1016, 2000, 5000].map(closeCodeLabel)).to.deep.equal(['1000', '1006', '1015', '3xxx', '3xxx', '4xxx', '4xxx', 'other', 'other', 'other', 'other']);
   });
 });

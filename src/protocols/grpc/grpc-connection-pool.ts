@@ -1,10 +1,12 @@
 import type { ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
+import { X509Certificate } from 'node:crypto';
 import { ConnectionPoolManager } from '../../core/connection-pool-manager';
+import { certificateExpiryFamily, histogramSampleSeconds, type ProtocolHistogramSample, type ProtocolMetricFamily, type ProtocolMetricSample } from '../../core/protocol-metrics';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { CloseReason } from '../../core/pool-types';
 import { GrpcPoolConfig } from './grpc-config';
-import { GrpcMethodStats, type GrpcMethodStatsSnapshot, type GrpcMethodType, type GrpcServiceInfo } from './grpc-method-stats';
+import { GrpcMethodStats, STATUS_NAMES, type GrpcMethodStatsSnapshot, type GrpcMethodType, type GrpcServiceInfo } from './grpc-method-stats';
 
 /** Keys the grpc-js server reads once at construction, so a change needs a restart. */
 const GRPC_RESTART_KEYS = [
@@ -37,6 +39,8 @@ export function sessionOf(conn: PooledConnection<Socket>): ServerHttp2Session | 
 export class GrpcConnectionPool<C extends GrpcPoolConfig = GrpcPoolConfig> extends ConnectionPoolManager<Socket, C> {
   readonly protocol: string = 'grpc';
   private readonly methods = new Map<string, GrpcMethodStats>();
+  /** When the certificate the server serves expires (ms since epoch), if it serves TLS. */
+  private certificateExpiresAt: number | undefined;
 
   constructor(configClass: new () => C = GrpcPoolConfig as new () => C) {
     super(configClass);
@@ -78,6 +82,40 @@ export class GrpcConnectionPool<C extends GrpcPoolConfig = GrpcPoolConfig> exten
   /** Per-method figures: calls, status codes, latency, messages in and out. */
   getMethodStats(): GrpcMethodStatsSnapshot[] {
     return [...this.methods.values()].map((s) => s.toJSON());
+  }
+
+  /** @internal The server serves this certificate (PEM) from now on; its expiry becomes a metric. */
+  recordServedCertificate(cert: Buffer | string): void {
+    this.certificateExpiresAt = Date.parse(new X509Certificate(cert).validTo);
+  }
+
+  /**
+   * Per-method families. Only registered methods are tracked (grpc-js answers unknown paths
+   * itself), so `service` and `method` are bounded by the .proto files, `code` by the 17 status
+   * codes; every method reports `code="OK"` from the start so rates begin at zero.
+   */
+  override protocolMetrics(): readonly ProtocolMetricFamily[] {
+    const calls: ProtocolMetricSample[] = [];
+    const inFlight: ProtocolMetricSample[] = [];
+    const messages: ProtocolMetricSample[] = [];
+    const durations: ProtocolHistogramSample[] = [];
+    for (const stats of this.methods.values()) {
+      const { service, method } = stats;
+      stats.codes.forEach((n, code) => {
+        if (n > 0 || code === 0) calls.push({ labels: { service, method, code: STATUS_NAMES[code] }, value: n });
+      });
+      inFlight.push({ labels: { service, method }, value: stats.inFlight });
+      messages.push({ labels: { service, method, direction: 'receive' }, value: stats.messagesIn }, { labels: { service, method, direction: 'transmit' }, value: stats.messagesOut });
+      durations.push(histogramSampleSeconds(stats.latency, { service, method }));
+    }
+    const families: ProtocolMetricFamily[] = [
+      { name: 'unipool_grpc_calls_total', help: 'Finished gRPC calls by method and status code.', type: 'counter', samples: calls },
+      { name: 'unipool_grpc_call_duration_seconds', help: 'Duration of finished gRPC calls by method.', type: 'histogram', samples: durations },
+      { name: 'unipool_grpc_messages_total', help: 'gRPC messages received and transmitted by method.', type: 'counter', samples: messages },
+      { name: 'unipool_grpc_calls_in_flight', help: 'gRPC calls running now by method.', type: 'gauge', samples: inFlight },
+    ];
+    if (this.certificateExpiresAt !== undefined) families.push(certificateExpiryFamily(this.certificateExpiresAt));
+    return families;
   }
 
   /** One method's figures, by path (`/demo.Echo/Echo`) or by `service` and `method`. */

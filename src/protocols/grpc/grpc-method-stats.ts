@@ -14,8 +14,8 @@ export const SERVER_FAULT_CODES: ReadonlySet<number> = new Set([
 /** Number of gRPC status codes (OK = 0 .. UNAUTHENTICATED = 16). */
 const STATUS_CODE_COUNT = 17;
 
-/** Name of every status code, indexed by code. */
-const STATUS_NAMES: readonly string[] = Array.from({ length: STATUS_CODE_COUNT }, (_, code) => GrpcStatus[code] ?? String(code));
+/** Name of every status code, indexed by code (`OK`, `CANCELLED`...). */
+export const STATUS_NAMES: readonly string[] = Array.from({ length: STATUS_CODE_COUNT }, (_, code) => GrpcStatus[code] ?? String(code));
 
 /** The four call shapes of gRPC. */
 export type GrpcMethodType = 'unary' | 'clientStream' | 'serverStream' | 'bidi';

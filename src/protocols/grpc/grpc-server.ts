@@ -100,6 +100,7 @@ export abstract class GrpcServer<C extends GrpcPoolConfig = GrpcPoolConfig> exte
     const tls = this.config.tls;
     if (tls === undefined) return grpc.ServerCredentials.createInsecure();
     const { cert, key, ca } = readTlsMaterial(tls);
+    this.pool.recordServedCertificate(cert);
     return grpc.ServerCredentials.createSsl(ca ?? null, [{ cert_chain: cert, private_key: key }], ca !== undefined);
   }
 

@@ -5,6 +5,7 @@ import { ConnectionPoolEvent } from '../../core/pool-events';
 import { PoolHealthStatus } from '../../core/pool-health';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { ConfigUpdateResult, PoolMetricsSnapshot } from '../../core/pool-types';
+import { certificateExpiryFamily, countSamples, histogramSampleSeconds, type ProtocolMetricFamily } from '../../core/protocol-metrics';
 import { ConfigValidationError, TlsMaterialError } from '../../errors';
 import { HttpConnectionPool, type HttpTimeoutTarget } from '../http/http-connection-pool';
 import { HttpsPoolConfig, type HttpsTlsSettings } from './https-config';
@@ -249,6 +250,28 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
     const validTo = (this.certificate as CertificateInfo).validTo;
     const reason = days < 0 ? `certificate expired on ${validTo}` : `certificate expires in ${days.toFixed(1)} days (${validTo})`;
     return [{ status: PoolHealthStatus.Degraded, reason }];
+  }
+
+  /**
+   * TLS families, read from the counters above on each scrape. Label values are bounded:
+   * `version` by the TLS versions OpenSSL negotiates, `reason` by Node/OpenSSL error codes.
+   * Handshake failures and refused client certificates also show in the generic families
+   * (`errors_total{type="tls_handshake"}`, `connection_timeouts_total{kind="handshake"}`,
+   * `connections_rejected_total{reason="client_certificate"}`); these add the detailed reason.
+   */
+  override protocolMetrics(): readonly ProtocolMetricFamily[] {
+    const families: ProtocolMetricFamily[] = [
+      { name: 'unipool_tls_handshake_duration_seconds', help: 'TLS handshake duration, TCP accept to handshake done.', type: 'histogram', samples: [histogramSampleSeconds(this.handshakeDuration)] },
+      { name: 'unipool_tls_handshake_failures_total', help: 'TLS handshakes that failed or timed out, by reason (error code).', type: 'counter', samples: countSamples(this.failuresByReason, 'reason') },
+      { name: 'unipool_tls_connections_total', help: 'Completed TLS handshakes by negotiated protocol version.', type: 'counter', samples: countSamples(this.versions, 'version') },
+      { name: 'unipool_tls_session_reused_total', help: 'Completed TLS handshakes that resumed an earlier session.', type: 'counter', samples: [{ value: this.reused }] },
+      { name: 'unipool_tls_client_certificates_total', help: 'Client certificates asked for (tls.requestCert), by verification result.', type: 'counter', samples: countSamples([['verified', this.certsVerified], ['unverified', this.certsUnverified]], 'result') },
+      { name: 'unipool_tls_client_certificate_failures_total', help: 'Client certificates that did not verify, by reason (authorizationError, or no_certificate).', type: 'counter', samples: countSamples(this.unverifiedByReason, 'reason') },
+      { name: 'unipool_tls_client_certificate_rejections_total', help: 'Connections refused by tls.rejectUnauthorized, by reason.', type: 'counter', samples: countSamples(this.certRejectedByReason, 'reason') },
+      { name: 'unipool_tls_certificate_reloads_total', help: 'Certificate reloads by result (a refused pair keeps the served certificate).', type: 'counter', samples: countSamples([['success', this.reloadsApplied], ['failure', this.reloadsRejected]], 'result') },
+    ];
+    if (this.certificate) families.push(certificateExpiryFamily(this.certificate.expiresAt));
+    return families;
   }
 
   override getMetrics(): HttpsPoolMetricsSnapshot {

@@ -2,6 +2,7 @@ import WebSocket from 'ws';
 import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { CloseReason, PoolMetricsSnapshot } from '../../core/pool-types';
+import { countSamples, type ProtocolMetricFamily } from '../../core/protocol-metrics';
 import { WebSocketPoolConfig } from './ws-config';
 import { WS_CLOSE, WS_CLOSE_REASON, WS_ERROR, WS_REMOVE_REASON, WS_TIMEOUT } from './ws-constants';
 import { PING_FRAME, frameMessage, toPayload, writeFrame } from './ws-frames';
@@ -36,6 +37,18 @@ export interface WebSocketPoolMetrics extends PoolMetricsSnapshot {
     /** Close codes of finished connections, as `ws` reported them (1006: no close frame). */
     closeCodes: Record<string, number>;
   };
+}
+
+/**
+ * Label value of a close code: the RFC 6455 codes (1000-1015) as themselves, the ranges a peer
+ * may pick freely as `3xxx` (registered) and `4xxx` (private), anything else as `other`, so a
+ * client cannot grow the label set past a couple of dozen values.
+ */
+export function closeCodeLabel(code: number): string {
+  if (code >= 1000 && code <= 1015) return String(code);
+  if (code >= 3000 && code <= 3999) return '3xxx';
+  if (code >= 4000 && code <= 4999) return '4xxx';
+  return 'other';
 }
 
 /** What the pool needs of a server that uses it: applying live config changes to `ws` and node. */
@@ -324,6 +337,28 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
   }
 
   // ---------------------------------------------------------------- metrics
+
+  /**
+   * WebSocket families. Pong timeouts, slow consumers closed and oversized messages are not
+   * repeated here: each increment of those counters is the same event as
+   * `connection_timeouts_total{kind="pong"}`, `errors_total{type="slow_consumer"}` and
+   * `errors_total{type="message_too_big"}`, which already carry them.
+   */
+  override protocolMetrics(): readonly ProtocolMetricFamily[] {
+    const closes = new Map<string, number>();
+    for (const [code, n] of this.closeCodes) {
+      const label = closeCodeLabel(code);
+      closes.set(label, (closes.get(label) ?? 0) + n);
+    }
+    return [
+      { name: 'unipool_ws_messages_total', help: 'WebSocket messages received and transmitted (a broadcast counts one per recipient).', type: 'counter', samples: countSamples([['receive', this.messagesIn], ['transmit', this.messagesOut]], 'direction') },
+      { name: 'unipool_ws_message_bytes_total', help: 'WebSocket message payload bytes received and transmitted.', type: 'counter', samples: countSamples([['receive', this.payloadBytesIn], ['transmit', this.payloadBytesOut]], 'direction') },
+      { name: 'unipool_ws_broadcasts_total', help: 'broadcast() calls.', type: 'counter', samples: [{ value: this.broadcasts }] },
+      { name: 'unipool_ws_broadcast_skipped_total', help: 'Broadcast recipients skipped because their send buffer was over maxBufferedAmount.', type: 'counter', samples: [{ value: this.broadcastSkipped }] },
+      { name: 'unipool_ws_pings_total', help: 'Heartbeat pings sent.', type: 'counter', samples: [{ value: this.pingsSent }] },
+      { name: 'unipool_ws_close_total', help: 'Finished WebSocket connections by close code (1006: no close frame; 3xxx/4xxx: application ranges).', type: 'counter', samples: countSamples(closes, 'code') },
+    ];
+  }
 
   override getMetrics(): WebSocketPoolMetrics {
     return {
