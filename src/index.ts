@@ -35,7 +35,7 @@ export { HttpConnectionPool } from './protocols/http/http-connection-pool';
 export { HttpServer } from './protocols/http/http-server';
 
 export { GrpcPoolConfig, GrpcTlsConfig } from './protocols/grpc/grpc-config';
-export { GrpcConnectionPool } from './protocols/grpc/grpc-connection-pool';
+export { GrpcConnectionPool, type GrpcPoolMetricsSnapshot } from './protocols/grpc/grpc-connection-pool';
 export { GrpcServer } from './protocols/grpc/grpc-server';
 export { GrpcHealthReporter, HEALTH_SERVICE_NAME } from './protocols/grpc/grpc-health-reporter';
 export { SERVER_FAULT_CODES, type GrpcMethodStatsSnapshot, type GrpcMethodInfo, type GrpcMethodType, type GrpcServiceInfo } from './protocols/grpc/grpc-method-stats';

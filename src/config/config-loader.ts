@@ -1,8 +1,9 @@
+import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigLoadError, ConfigValidationError, type ConfigProblem } from '../errors';
 import { redactSecrets } from './redact';
-import { declaredKeys, validateSection, type ConfigClass } from './validate-config';
+import { declaredKeys, isConfigClass, validateSection, type ConfigClass } from './validate-config';
 
 /** Where configuration comes from: a plain object, or the path of a JSON file. */
 export type ConfigSource = string | Record<string, unknown>;
@@ -35,16 +36,25 @@ function parseEnvValue(raw: string): unknown {
   return raw;
 }
 
-/** Maps env names to key paths for one config class, nested classes included. */
+/** The config class of a nested key: from its default value, else from the emitted `design:type` (optional blocks such as `tls`). */
+function nestedClass(cls: ConfigClass, key: string, value: unknown): ConfigClass | undefined {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && value.constructor !== Object) return value.constructor as ConfigClass;
+  const type: unknown = Reflect.getMetadata('design:type', cls.prototype, key);
+  return isConfigClass(type) ? type : undefined;
+}
+
+/** Maps env names to key paths for one config class, nested classes included (a nested block can also be given whole, as JSON). */
 function envPaths(cls: ConfigClass, envPrefix: string, keyPrefix: string[], out: Map<string, string[]>): void {
   const defaults = new cls() as Record<string, unknown>;
   for (const key of declaredKeys(cls)) {
-    const nested = defaults[key];
     const path = [...keyPrefix, key];
-    if (nested !== null && typeof nested === 'object' && !Array.isArray(nested) && nested.constructor !== Object) {
-      envPaths(nested.constructor as ConfigClass, `${envPrefix}${toEnvName(key)}_`, path, out);
+    const name = `${envPrefix}${toEnvName(key)}`;
+    const nested = nestedClass(cls, key, defaults[key]);
+    if (nested) {
+      envPaths(nested, `${name}_`, path, out);
+      if (defaults[key] === undefined) out.set(name, path);
     } else {
-      out.set(`${envPrefix}${toEnvName(key)}`, path);
+      out.set(name, path);
     }
   }
 }

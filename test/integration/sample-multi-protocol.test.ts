@@ -105,6 +105,11 @@ describe('samples/multi-protocol as a process (npm start)', function () {
     const report = JSON.parse((await request(port.admin, '/status')).body) as { pools: StatusPool[] };
     expect(report.pools.map((p) => p.protocol).sort()).to.deep.equal(['grpc', 'http', 'https', 'ws']);
     expect(report.pools.find((p) => p.protocol === 'ws')!.metrics.active).to.equal(1);
+    const grpcStatus = report.pools.find((p) => p.protocol === 'grpc')!.metrics as unknown as {
+      grpc: { services: Array<{ name: string; methods: Array<{ name: string }> }>; methods: Array<{ path: string; calls: number; codes: Record<string, number> }> };
+    };
+    expect(grpcStatus.grpc.services.find((x) => x.name === 'demo.Echo')!.methods.map((m) => m.name)).to.have.members(['Echo', 'EchoStream']);
+    expect(grpcStatus.grpc.methods.find((m) => m.path === '/demo.Echo/Echo')).to.deep.include({ calls: 1, codes: { OK: 1 } });
     ws.close();
   });
 

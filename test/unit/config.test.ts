@@ -333,3 +333,21 @@ describe('validateSection: one pass lists everything', () => {
     expect(again.problems.map((p) => `${p.path}:${p.rule}`)).to.deep.equal(['http.headersTimeout:isInt']);
   });
 });
+
+describe('ConfigLoader: env overrides reach optional nested blocks', () => {
+  it('maps UNIPOOL_GRPC_TLS_CERT into grpc.tls.cert although tls has no default block', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { GrpcPoolConfig } = require('../../src/protocols/grpc/grpc-config') as typeof import('../../src/protocols/grpc/grpc-config');
+    const loader = new ConfigLoader(new Map([['grpc', GrpcPoolConfig]]));
+    const err = (() => {
+      try {
+        loader.load({}, { UNIPOOL_GRPC_TLS_CERT: '/nonexistent/cert.pem', UNIPOOL_GRPC_TLS_KEY: '/nonexistent/key.pem' });
+      } catch (e) {
+        return e as ConfigValidationError;
+      }
+      throw new Error('expected a validation error');
+    })();
+    expect(err.problems.map((p) => p.path)).to.deep.equal(['grpc.tls.cert', 'grpc.tls.key']);
+    expect(err.message).to.not.contain('UNIPOOL_GRPC_TLS_CERT');
+  });
+});

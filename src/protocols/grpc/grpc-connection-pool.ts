@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import { certificateExpiryFamily, histogramSampleSeconds, type ProtocolHistogramSample, type ProtocolMetricFamily, type ProtocolMetricSample } from '../../core/protocol-metrics';
 import type { PooledConnection } from '../../core/pooled-connection';
-import type { CloseReason } from '../../core/pool-types';
+import type { CloseReason, PoolMetricsSnapshot } from '../../core/pool-types';
 import { GrpcPoolConfig } from './grpc-config';
 import { GrpcMethodStats, STATUS_NAMES, type GrpcMethodStatsSnapshot, type GrpcMethodType, type GrpcServiceInfo } from './grpc-method-stats';
 
@@ -29,6 +29,11 @@ export interface GrpcConnectionState {
 /** The HTTP/2 session of a tracked connection, if it has started. */
 export function sessionOf(conn: PooledConnection<Socket>): ServerHttp2Session | undefined {
   return (conn.data as GrpcConnectionState | undefined)?.session;
+}
+
+/** `getMetrics()` of a gRPC pool. */
+export interface GrpcPoolMetricsSnapshot extends PoolMetricsSnapshot {
+  grpc: { services: GrpcServiceInfo[]; methods: GrpcMethodStatsSnapshot[] };
 }
 
 /**
@@ -82,6 +87,11 @@ export class GrpcConnectionPool<C extends GrpcPoolConfig = GrpcPoolConfig> exten
   /** Per-method figures: calls, status codes, latency, messages in and out. */
   getMethodStats(): GrpcMethodStatsSnapshot[] {
     return [...this.methods.values()].map((s) => s.toJSON());
+  }
+
+  /** Pool figures plus the registered services and per-method figures (so `/status` shows them). */
+  override getMetrics(): GrpcPoolMetricsSnapshot {
+    return { ...super.getMetrics(), grpc: { services: this.services(), methods: this.getMethodStats() } };
   }
 
   /** @internal The server serves this certificate (PEM) from now on; its expiry becomes a metric. */
