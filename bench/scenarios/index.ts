@@ -1,0 +1,6 @@
+import type { Scenario } from '../lib/scenario';
+import { httpKeepAlive } from './http-keepalive';
+import { httpNewConnection } from './http-new-connection';
+
+/** Every scenario, in the order `npm run bench` runs them. */
+export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection];
