@@ -2,7 +2,7 @@
  * HTTP(S) load generator in its own process: on `run`, an unmeasured warm-up, then the measured
  * autocannon run; replies `result` with requests per second and error counts.
  */
-import autocannon = require('autocannon');
+import autocannon from 'autocannon';
 import { onParentMessage, toParent } from '../lib/worker';
 
 interface RunMessage {
