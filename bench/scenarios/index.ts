@@ -1,6 +1,8 @@
 import type { Scenario } from '../lib/scenario';
 import { httpKeepAlive } from './http-keepalive';
 import { httpNewConnection } from './http-new-connection';
+import { shutdownIdle } from './shutdown-idle';
+import { shutdownInflight } from './shutdown-inflight';
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection];
+export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, shutdownIdle, shutdownInflight];
