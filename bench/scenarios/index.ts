@@ -1,8 +1,9 @@
 import type { Scenario } from '../lib/scenario';
 import { httpKeepAlive } from './http-keepalive';
 import { httpNewConnection } from './http-new-connection';
+import { poolBookkeeping } from './pool-bookkeeping';
 import { shutdownIdle } from './shutdown-idle';
 import { shutdownInflight } from './shutdown-inflight';
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, shutdownIdle, shutdownInflight];
+export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, shutdownIdle, shutdownInflight, poolBookkeeping];
