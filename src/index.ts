@@ -5,6 +5,7 @@ export * from './errors';
 export { HealthThresholds, PoolSettings, ServerPoolSettings, ShutdownConfig, type CrossFieldRules } from './config/pool-config';
 export { ConfigLoader, ENV_PREFIX, toEnvName, readConfigFile, type ConfigSource, type ValidatedConfig } from './config/config-loader';
 export { validateSection, type ConfigClass } from './config/validate-config';
+export { redactSecrets, isSecretKey, REDACTED } from './config/redact';
 
 export { ConnectionPoolManager, CONNECTION_DURATION_BUCKETS_MS } from './core/connection-pool-manager';
 export { PooledConnection } from './core/pooled-connection';
@@ -13,15 +14,28 @@ export { PoolHealth, PoolHealthStatus, HEALTH_STATUSES, type HealthReport } from
 export { LatencyHistogram, LATENCY_BUCKETS_MS } from './core/latency-histogram';
 export { ManagedServer, LIFECYCLE_HOOKS, type LifecycleHooks, type LifecycleHookName } from './core/managed-server';
 export type { Logger } from './core/logger';
-export type { ConnectionInfo, ConnectionState, CloseReason, RejectReason, DrainResult, ConfigUpdateResult, PoolMetricsSnapshot } from './core/pool-types';
+export type { ConnectionInfo, ConnectionState, CloseReason, RejectReason, DrainResult, ConfigUpdateResult, PreparedConfigUpdate, PoolMetricsSnapshot } from './core/pool-types';
+export { histogramSampleSeconds, msBoundsToSeconds, type ProtocolMetricFamily, type ProtocolMetricSample, type ProtocolHistogramSample, type MetricLabels } from './core/protocol-metrics';
 export { TypedEmitter } from './core/typed-emitter';
 
 export { UsePool, PoolConfig } from './di/decorators';
 export { configToken, LOGGER } from './di/tokens';
 
 export { Application, createApp, type AppOptions, type AppState, type AppEventMap, type ServerClass, type ProviderClass } from './lifecycle/application';
+export type { ReloadResult } from './lifecycle/config-reload';
 export { SHUTDOWN_PHASES, type ShutdownPhase, type ShutdownResult, type PhaseResult } from './lifecycle/shutdown-orchestrator';
+
+export { AdminConfig } from './observability/admin-config';
+export { AdminServer } from './observability/admin-server';
+export { PrometheusCollector, METRIC_PREFIX, type ApplicationStats, type MetricsSource } from './observability/prometheus-collector';
+export type { StatusReport, PoolStatus } from './observability/status-report';
 
 export { HttpPoolConfig } from './protocols/http/http-config';
 export { HttpConnectionPool } from './protocols/http/http-connection-pool';
 export { HttpServer } from './protocols/http/http-server';
+
+export { GrpcPoolConfig, GrpcTlsConfig } from './protocols/grpc/grpc-config';
+export { GrpcConnectionPool } from './protocols/grpc/grpc-connection-pool';
+export { GrpcServer } from './protocols/grpc/grpc-server';
+export { GrpcHealthReporter, HEALTH_SERVICE_NAME } from './protocols/grpc/grpc-health-reporter';
+export { SERVER_FAULT_CODES, type GrpcMethodStatsSnapshot, type GrpcMethodInfo, type GrpcMethodType, type GrpcServiceInfo } from './protocols/grpc/grpc-method-stats';

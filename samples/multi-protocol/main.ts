@@ -1,15 +1,10 @@
 import 'reflect-metadata';
-import { join } from 'node:path';
-import { createApp, type ServerClass } from '../../src';
-import { HttpApiServer } from './http-api-server';
+import { createSampleApp } from './app';
 
-/** Every server of the sample, in startup order. */
-export const SAMPLE_SERVERS: ServerClass[] = [HttpApiServer];
-
-const configFile = process.env.UNIPOOL_CONFIG ?? join(__dirname, '../../../samples/multi-protocol/config.json');
+export { SAMPLE_SERVERS } from './app';
 
 async function main(): Promise<void> {
-  const app = createApp({ servers: SAMPLE_SERVERS, config: configFile });
+  const app = createSampleApp();
   try {
     await app.start();
   } catch (err) {
@@ -21,6 +16,9 @@ async function main(): Promise<void> {
     const addr = server.address();
     console.log(`${server.pool.protocol.padEnd(6)} ${server.name} listening on ${addr?.address}:${addr?.port}`);
   }
+  const admin = app.adminAddress();
+  if (admin) console.log(`${'admin'.padEnd(6)} AdminServer listening on http://${admin.address}:${admin.port} (/metrics /healthz /readyz /status)`);
+  console.log(`pid ${process.pid}: SIGHUP reloads ${process.env.UNIPOOL_CONFIG ?? 'samples/multi-protocol/config.json'}, SIGTERM/SIGINT stop gracefully`);
 }
 
 void main();

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigLoadError, ConfigValidationError, type ConfigProblem } from '../errors';
+import { redactSecrets } from './redact';
 import { declaredKeys, validateSection, type ConfigClass } from './validate-config';
 
 /** Where configuration comes from: a plain object, or the path of a JSON file. */
@@ -69,8 +70,9 @@ export function readConfigFile(file: string): Record<string, unknown> {
   return data as Record<string, unknown>;
 }
 
+/** A copy to apply env overrides to; undefined keys drop out, null stays null (an error, as in a JSON file). */
 function clonePlain(value: Record<string, unknown>): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (v === undefined ? null : v), 0), (_k, v: unknown) => (v === null ? undefined : v)) as Record<string, unknown>;
+  return JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
 }
 
 /**
@@ -94,18 +96,19 @@ export class ConfigLoader {
       if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || value === undefined) continue;
       const match = this.envTarget(name);
       if (!match) {
-        problems.push({ path: `env.${name}`, rule: 'unknownEnv', message: `does not name a config key (expected ${ENV_PREFIX}<SECTION>_<KEY>, e.g. UNIPOOL_HTTP_MAX_CONNECTIONS)`, value });
+        problems.push({ path: `env.${name}`, rule: 'unknownEnv', message: `does not name a config key (expected ${ENV_PREFIX}<SECTION>_<KEY>, e.g. UNIPOOL_HTTP_MAX_CONNECTIONS)`, value: redactSecrets(value, name) });
         continue;
       }
       const [section, path] = match;
-      let node = (base[section] ??= {}) as Record<string, unknown>;
-      if (typeof node !== 'object' || node === null) continue; // the section itself is reported invalid
+      if (base[section] === undefined) base[section] = {};
+      let node = base[section] as Record<string, unknown> | null;
       for (const key of path.slice(0, -1)) {
-        const next = node[key];
-        if (next === undefined) node = node[key] = {};
-        else if (typeof next === 'object' && next !== null) node = next as Record<string, unknown>;
-        else break;
+        if (typeof node !== 'object' || node === null) break;
+        if (node[key] === undefined) node[key] = {};
+        node = node[key] as Record<string, unknown> | null;
       }
+      // A section or nested object that is not an object is reported invalid by validation.
+      if (typeof node !== 'object' || node === null || Array.isArray(node)) continue;
       node[path[path.length - 1]] = parseEnvValue(value);
     }
     return base;

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { IsInt, IsNumber, IsString, Max, Min, MinLength, ValidateNested } from 'class-validator';
+import { IsInt, IsNumber, IsObject, IsString, Max, Min, MinLength, ValidateNested } from 'class-validator';
 import type { ConfigProblem } from '../errors';
 
 /** Config classes may add rules that span several keys; problems use paths relative to the section. */
@@ -56,7 +56,7 @@ export class PoolSettings implements CrossFieldRules {
   /** Time a connection with nothing in flight may stay open. */
   @IsInt() @Min(0) @Max(86_400_000) idleTimeout = 0;
   /** Health thresholds. */
-  @ValidateNested() @Type(() => HealthThresholds) health: HealthThresholds = new HealthThresholds();
+  @IsObject() @ValidateNested() @Type(() => HealthThresholds) health: HealthThresholds = new HealthThresholds();
 
   crossCheck(): ConfigProblem[] {
     return this.health.crossCheck().map((p) => ({ ...p, path: `health.${p.path}` }));

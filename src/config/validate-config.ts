@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
 import type { ConfigProblem } from '../errors';
+import { redactSecrets } from './redact';
 
 /** A class-validator decorated config class with a no-argument constructor. */
 export type ConfigClass<T extends object = object> = new () => T;
@@ -35,12 +36,20 @@ const RULE_MESSAGES: Record<string, string> = {
   nestedValidation: 'must be an object',
 };
 
+/** Rules about a value's type: when one fails, range rules on the same key only mislead. */
+const TYPE_RULES = new Set(['isInt', 'isNumber', 'isString', 'isBoolean', 'isObject', 'isArray', 'isEnum']);
+
 function flatten(errors: ValidationError[], prefix: string, out: ConfigProblem[]): void {
   for (const error of errors) {
     const path = prefix ? `${prefix}.${error.property}` : error.property;
-    for (const [rule, raw] of Object.entries(error.constraints ?? {})) {
+    const all = Object.entries(error.constraints ?? {});
+    const typeFailures = all.filter(([rule]) => TYPE_RULES.has(rule));
+    for (const [rule, raw] of typeFailures.length ? typeFailures : all) {
       const message = RULE_MESSAGES[rule] ?? (raw.startsWith(`${error.property} `) ? raw.slice(error.property.length + 1) : raw);
-      out.push({ path, rule, message, value: error.value });
+      // isObject and nestedValidation both say "must be an object" for the same key: say it once.
+      if (out.some((p) => p.path === path && p.message === message)) continue;
+      // A rejected secret must not reach a log line through the error message.
+      out.push({ path, rule, message, value: redactSecrets(error.value, error.property) });
     }
     if (error.children?.length) flatten(error.children, path, out);
   }
@@ -57,9 +66,18 @@ export function validateSection<T extends object>(cls: ConfigClass<T>, plain: un
   const instance = plainToInstance(cls, withoutUndefined(plain ?? {}) as object, { exposeDefaultValues: true });
   const problems: ConfigProblem[] = [];
   flatten(validateSync(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true }), section, problems);
-  if (problems.length === 0) {
-    const cross = (instance as { crossCheck?: () => ConfigProblem[] }).crossCheck?.() ?? [];
-    for (const p of cross) problems.push({ ...p, path: `${section}.${p.path}` });
+  // Cross-field rules run even when some fields failed, so one pass lists everything; a rule
+  // touching a field that already has a problem is left out (its verdict would be noise).
+  let cross: ConfigProblem[] = [];
+  try {
+    cross = (instance as { crossCheck?: () => ConfigProblem[] }).crossCheck?.() ?? [];
+  } catch {
+    cross = []; // a nested value of the wrong shape; its own problem is already listed
+  }
+  const failed = new Set(problems.map((p) => p.path));
+  for (const p of cross) {
+    const path = `${section}.${p.path}`;
+    if (!failed.has(path)) problems.push({ ...p, path });
   }
   return problems.length ? { problems } : { value: instance, problems };
 }

@@ -1,13 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { instanceToPlain } from 'class-transformer';
 import { PoolSettings } from '../config/pool-config';
-import { validateSection, type ConfigClass } from '../config/validate-config';
+import { validateSection, withoutUndefined, type ConfigClass } from '../config/validate-config';
 import { ConfigValidationError } from '../errors';
 import { LatencyHistogram, bucketIndex, LATENCY_BUCKETS_MS } from './latency-histogram';
 import { ConnectionPoolEvent, PoolEventEmitter } from './pool-events';
 import { PoolHealth, PoolHealthStatus, type HealthReport } from './pool-health';
 import { PooledConnection } from './pooled-connection';
-import type { CloseReason, ConfigUpdateResult, DrainResult, PoolMetricsSnapshot, RejectReason } from './pool-types';
+import type { CloseReason, ConfigUpdateResult, DrainResult, PoolMetricsSnapshot, PreparedConfigUpdate, RejectReason } from './pool-types';
+import type { ProtocolMetricFamily } from './protocol-metrics';
 import { SlidingWindow } from './sliding-window';
 
 /** Upper bounds (ms) of the connection-duration buckets: 10 ms to 1 h. */
@@ -18,6 +19,7 @@ export const CONNECTION_DURATION_BUCKETS_MS: readonly number[] = Object.freeze([
 /** Marker that lets decorators tell pool classes from anything else. */
 export const POOL_CLASS_MARKER = Symbol.for('unipool.poolClass');
 
+const NO_FAMILIES: readonly ProtocolMetricFamily[] = Object.freeze([]);
 const EMPTY_EXTRA: ReadonlyArray<{ status: PoolHealthStatus; reason: string }> = [];
 
 function increment(map: Map<string, number>, key: string): void {
@@ -115,13 +117,23 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * key takes effect (live connections included) or none does and the error lists every problem.
    */
   updateConfig(partial: Partial<Record<keyof C, unknown>> | Record<string, unknown>): ConfigUpdateResult {
+    return this.prepareConfigUpdate(partial).commit();
+  }
+
+  /**
+   * First half of `updateConfig`: validates `partial` merged over the current config and works
+   * out which keys change, without touching anything. `commit()` applies it. An application
+   * updating several pools prepares all of them first, so one invalid section changes none.
+   * Throws `ConfigValidationError` listing every problem.
+   */
+  prepareConfigUpdate(partial: Partial<Record<keyof C, unknown>> | Record<string, unknown>): PreparedConfigUpdate<C> {
     const previous = this.currentConfig;
     const before = instanceToPlain(previous) as Record<string, unknown>;
     const merged: Record<string, unknown> = { ...before };
     for (const [key, value] of Object.entries(partial)) {
       if (value === undefined) continue;
       const old = before[key];
-      merged[key] = old && typeof old === 'object' && value && typeof value === 'object' && !Array.isArray(value) ? { ...(old as object), ...(value as object) } : value;
+      merged[key] = old && typeof old === 'object' && value && typeof value === 'object' && !Array.isArray(value) ? { ...(old as object), ...(withoutUndefined(value) as object) } : value;
     }
     const { value: next, problems } = validateSection(this.configClass, merged, this.protocol);
     if (!next) throw new ConfigValidationError(problems, 'updateConfig');
@@ -139,8 +151,20 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
         applied.push(key);
       }
     }
-    if (applied.length === 0) return { applied, restartRequired };
+    return {
+      applied,
+      restartRequired,
+      previous,
+      next,
+      commit: () => {
+        if (this.currentConfig !== previous) throw new ConfigValidationError([{ path: this.protocol, rule: 'stale', message: 'the config changed since this update was prepared' }], 'updateConfig');
+        return this.commitConfig(previous, next, applied, restartRequired);
+      },
+    };
+  }
 
+  private commitConfig(previous: C, next: C, applied: string[], restartRequired: string[]): ConfigUpdateResult {
+    if (applied.length === 0) return { applied, restartRequired };
     this.applyConfig(previous, next);
     this.currentConfig = next;
     this.healthJudge.thresholds = next.health;
@@ -150,6 +174,10 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     }
     if (next.health.checkInterval !== previous.health.checkInterval && this.healthTimer) this.startHealthTimer();
     if (this.connections.size < next.maxConnections) this.atLimit = false;
+    else if (!this.atLimit) {
+      this.atLimit = true;
+      this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.connections.size, maxConnections: next.maxConnections });
+    }
     const result = { applied, restartRequired };
     this.events.emit(ConnectionPoolEvent.ConfigUpdated, result);
     this.checkHealth();
@@ -248,6 +276,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Marks the start of a unit of work (request, call, message handler). Returns a start stamp for `endWork`. */
   beginWork(conn: PooledConnection<T>): number {
+    // Work on a connection already gone (a late frame after close) is timed but not tracked.
+    if (conn.removed) return performance.now();
     if (conn.inFlight++ === 0) {
       this.idleCount--;
       if (!this.draining) conn.state = 'active';
@@ -375,6 +405,16 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     return [conn.bytesIn, conn.bytesOut];
   }
 
+  /**
+   * Metric families only this protocol has (TLS handshakes, gRPC calls by method and code,
+   * WebSocket messages and bytes, heartbeat timeouts...), read on every Prometheus scrape.
+   * Build them from counters the pool keeps anyway; never count twice on the hot path for
+   * metrics' sake. The collector adds the `protocol` label. Default: none.
+   */
+  protocolMetrics(): readonly ProtocolMetricFamily[] {
+    return NO_FAMILIES;
+  }
+
   /** Extra health findings of the protocol (e.g. a certificate close to expiry). */
   protected healthFindings(): ReadonlyArray<{ status: PoolHealthStatus; reason: string }> {
     return EMPTY_EXTRA;
@@ -410,7 +450,11 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.drainPromise = new Promise<DrainResult>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const onAbort = (): void => this.forceAll();
+      let finished = false;
+      // Connections that close synchronously in drainConnection already finish the drain from remove().
       const finish = (): void => {
+        if (finished) return;
+        finished = true;
         if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         state.done = undefined;

@@ -40,6 +40,16 @@ export interface ConfigUpdateResult {
   restartRequired: string[];
 }
 
+/** A validated config change not applied yet (`ConnectionPoolManager.prepareConfigUpdate`). */
+export interface PreparedConfigUpdate<C = object> extends ConfigUpdateResult {
+  /** The config in effect when the update was prepared. */
+  readonly previous: C;
+  /** The config `commit()` puts in effect (restart-only keys keep their old values). */
+  readonly next: C;
+  /** Applies the change; throws if the protocol refuses it or the config moved since. */
+  commit(): ConfigUpdateResult;
+}
+
 /** A point-in-time copy of a pool's figures. Every number is measured. */
 export interface PoolMetricsSnapshot {
   protocol: string;

@@ -1,6 +1,8 @@
+import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Container } from 'inversify';
 import { ShutdownConfig } from '../config/pool-config';
+import { instanceToPlain } from 'class-transformer';
 import { ConfigLoader, type ConfigSource, type ValidatedConfig } from '../config/config-loader';
 import type { ConfigClass } from '../config/validate-config';
 import { ConnectionPoolManager } from '../core/connection-pool-manager';
@@ -10,9 +12,13 @@ import { ConnectionPoolEvent } from '../core/pool-events';
 import { TypedEmitter } from '../core/typed-emitter';
 import { poolConfigParameters, usedPool } from '../di/decorators';
 import { LOGGER, configToken } from '../di/tokens';
-import { DecoratorError, LifecycleStateError } from '../errors';
+import { ConfigLoadError, ConfigValidationError, DecoratorError, LifecycleStateError, UnipoolError, formatProblem, type ConfigProblem } from '../errors';
+import { AdminConfig } from '../observability/admin-config';
+import { AdminServer } from '../observability/admin-server';
+import { PrometheusCollector, type ApplicationStats } from '../observability/prometheus-collector';
 import { PROTOCOLS } from '../protocols';
 import { runHook } from './hook-runner';
+import { planReload, type ReloadResult, type SectionReloadPolicy } from './config-reload';
 import { ShutdownOrchestrator, type PhaseResult, type ShutdownResult } from './shutdown-orchestrator';
 import { SignalHandler } from './signal-handler';
 
@@ -37,7 +43,7 @@ export interface AppOptions {
   logger?: Logger;
   /** Environment for `UNIPOOL_<SECTION>_<KEY>` overrides; defaults to `process.env`. */
   env?: NodeJS.ProcessEnv;
-  /** Install SIGTERM/SIGINT handlers on `start` (removed on stop). Default true. */
+  /** Install SIGTERM/SIGINT (shutdown) and SIGHUP (reload) handlers on `start` (removed on stop). Default true. */
   handleSignals?: boolean;
 }
 
@@ -50,9 +56,16 @@ export interface AppEventMap {
   readinessChanged: { ready: boolean };
   shutdownPhase: PhaseResult;
   stopped: ShutdownResult;
+  /** A reload was valid and applied (once per reload, whatever the number of pools). */
+  configReloaded: ReloadResult;
+  /** A reload was rejected; the running config is unchanged. */
+  configReloadFailed: ReloadResult;
 }
 
-const BUILTIN_SECTIONS: Readonly<Record<string, ConfigClass>> = { shutdown: ShutdownConfig };
+const BUILTIN_SECTIONS: Readonly<Record<string, ConfigClass>> = { shutdown: ShutdownConfig, admin: AdminConfig };
+
+/** How the built-in sections take a reload; a server's section follows its pool, any other section needs a restart. */
+const SECTION_RELOAD: Readonly<Record<string, SectionReloadPolicy>> = { shutdown: 'live', admin: new Set(['token']) };
 
 function isSubclassOrSame(child: unknown, parent: unknown): boolean {
   return typeof child === 'function' && typeof parent === 'function' && (child === parent || child.prototype instanceof parent);
@@ -81,6 +94,13 @@ export class Application {
   private orchestrator: ShutdownOrchestrator | undefined;
   private readonly signals: SignalHandler;
   private readonly rejectLog = new Map<string, { last: number; suppressed: number }>();
+  private readonly poolSections = new Map<string, ConnectionPoolManager<unknown>>();
+  private admin: AdminServer | undefined;
+  private bootStartedAt = Date.now();
+  /** Application-level figures (reloads, shutdown phases) that `/metrics` reports. */
+  readonly stats: ApplicationStats = { reloads: { success: 0, failure: 0 }, lastReloadSuccessAt: 0, shutdownPhases: new Map() };
+  /** Prometheus collector over this application's pools; one registry per application. */
+  readonly metrics: PrometheusCollector;
 
   constructor(private readonly options: AppOptions) {
     this.logger = options.logger ?? createDefaultLogger();
@@ -94,6 +114,7 @@ export class Application {
       const pool = usedPool(server);
       if (pool && !this.container.isBound(pool)) this.container.bind(pool as ProviderClass).toSelf().inSingletonScope();
     }
+    this.metrics = new PrometheusCollector(this, this.logger);
     this.signals = new SignalHandler(
       (signal) => {
         this.logger.info({ signal }, 'signal received: shutting down gracefully (send it again to force)');
@@ -104,6 +125,15 @@ export class Application {
       (signal) => {
         this.logger.warn({ signal }, 'signal received again: forcing shutdown');
         void this.stop({ force: true });
+      },
+      undefined,
+      (signal) => {
+        if (this.appState !== 'running') {
+          this.logger.warn({ signal, state: this.appState }, 'signal received: reload ignored (not running)');
+          return;
+        }
+        this.logger.info({ signal }, 'signal received: reloading config');
+        this.reload().catch((err: unknown) => this.logger.error({ err }, 'reload failed'));
       },
     );
   }
@@ -173,6 +203,16 @@ export class Application {
     return this.poolInstances;
   }
 
+  /** When `start()` was called (ms since epoch). */
+  get startedAt(): number {
+    return this.bootStartedAt;
+  }
+
+  /** The admin endpoint's address, when it runs (config section `admin`). */
+  adminAddress(): AddressInfo | undefined {
+    return this.admin?.address();
+  }
+
   /** The instance of one server class (after `start`). */
   server<S extends ManagedServer>(cls: ServerClass<S>): S {
     const found = this.serverInstances.find((s) => s instanceof cls);
@@ -196,6 +236,7 @@ export class Application {
   async start(): Promise<void> {
     if (this.appState !== 'created') throw new LifecycleStateError(`start() needs a new application (state: ${this.appState})`);
     this.appState = 'starting';
+    this.bootStartedAt = Date.now();
     const started = performance.now();
     let initialized = false;
     try {
@@ -209,6 +250,8 @@ export class Application {
       this.configurePools(config);
       this.hookTargets = [...providers, ...this.poolInstances, ...this.serverInstances];
       for (const server of this.serverInstances) server.attachLogger(this.logger.child({ server: server.name, protocol: server.pool.protocol }));
+      this.stats.lastReloadSuccessAt = Date.now();
+      await this.startAdmin(config);
 
       await runHook(this.hookTargets, 'onInit', { timeoutMs: this.shutdownConfig.hookTimeout, logger: this.logger, collect: false });
       initialized = true;
@@ -232,6 +275,26 @@ export class Application {
     }
   }
 
+  /**
+   * The admin server opens before onInit and the servers, so probes get answers (`/readyz` 503
+   * "starting") during a slow boot and a taken admin port fails the boot before traffic flows.
+   */
+  private async startAdmin(config: ValidatedConfig): Promise<void> {
+    const adminConfig = config.get('admin') as AdminConfig | undefined;
+    if (!adminConfig?.enabled) return;
+    const admin = new AdminServer(adminConfig, this, this.metrics, this.logger.child({ component: 'admin' }));
+    this.admin = admin;
+    await admin.listen();
+    const addr = admin.address();
+    this.logger.info({ server: 'AdminServer', host: addr?.address, port: addr?.port, auth: adminConfig.token ? 'bearer' : 'none' }, 'admin listening');
+  }
+
+  private async closeAdmin(): Promise<void> {
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.close();
+  }
+
   private get shutdownConfig(): ShutdownConfig {
     return (this.validated?.get('shutdown') as ShutdownConfig | undefined) ?? new ShutdownConfig();
   }
@@ -253,6 +316,7 @@ export class Application {
       const sectionConfig = config.get(section) as ManagedServer['config'];
       if (!first) {
         seen.set(pool, { server: server.name, section });
+        this.poolSections.set(section, pool);
         pool.configure(sectionConfig);
         this.watchPool(pool);
       } else if (first.section !== section) {
@@ -299,7 +363,82 @@ export class Application {
       await runHook([...this.hookTargets].reverse(), 'onShutdown', { timeoutMs: this.shutdownConfig.hookTimeout, logger: this.logger, collect: true });
     }
     for (const pool of this.poolInstances) pool.destroy();
+    await this.closeAdmin();
     this.signals.uninstall();
+  }
+
+  /**
+   * Re-reads the config (the file or object given to `createApp`, or `source`) with the
+   * environment overrides, validates all of it, and applies it to the live pools without
+   * dropping connections. Invalid: every problem is logged, the running config stays, and the
+   * result says `ok: false` (it does not throw). Valid: one `configReloaded` event; keys that
+   * need a restart keep their old values and are listed. SIGHUP calls this.
+   */
+  async reload(source?: ConfigSource): Promise<ReloadResult> {
+    if (this.appState !== 'running' || !this.validated) throw new LifecycleStateError(`reload() needs a running application (state: ${this.appState})`);
+    const started = performance.now();
+    const from = source ?? this.options.config;
+    const label = typeof from === 'string' ? from : 'object';
+    let plan: ReturnType<typeof planReload>;
+    let next: ValidatedConfig;
+    try {
+      next = new ConfigLoader(this.sections, this.requiredSections).load(from, this.options.env ?? process.env);
+      plan = planReload(this.validated, next, this.poolSections, (section) => SECTION_RELOAD[section] ?? 'restart');
+    } catch (err) {
+      return this.reloadFailed(err, label, started);
+    }
+    // Everything is validated; now apply. A protocol may still refuse in applyConfig (a
+    // certificate that does not load, say): then the pools already changed are put back.
+    const committed: typeof plan.pools = [];
+    for (const entry of plan.pools) {
+      try {
+        entry.update.commit();
+        committed.push(entry);
+      } catch (err) {
+        for (const done of committed.reverse()) {
+          try {
+            done.pool.prepareConfigUpdate(instanceToPlain(done.update.previous) as Record<string, unknown>).commit();
+          } catch (rollbackErr) {
+            this.logger.error({ err: rollbackErr, section: done.section }, 'config rollback failed');
+          }
+        }
+        return this.reloadFailed(err, label, started, entry.section);
+      }
+    }
+    // The boot instances are what servers and providers were injected with: keep them current.
+    for (const { section, update } of plan.pools) {
+      const target = this.validated.get(section) as Record<string, unknown>;
+      for (const key of update.applied) target[key] = (update.next as Record<string, unknown>)[key];
+    }
+    for (const [section, keys] of plan.live) {
+      const target = this.validated.get(section) as Record<string, unknown>;
+      const fresh = next.get(section) as Record<string, unknown>;
+      for (const key of keys) target[key] = fresh[key];
+    }
+    if (plan.live.get('admin')?.includes('token')) this.admin?.setToken((this.validated.get('admin') as AdminConfig).token);
+
+    const result: ReloadResult = { ok: true, applied: plan.applied, restartRequired: plan.restartRequired, problems: [], durationMs: performance.now() - started };
+    this.stats.reloads.success++;
+    this.stats.lastReload = { ok: true, at: Date.now() };
+    this.stats.lastReloadSuccessAt = Date.now();
+    const level = plan.restartRequired.length ? 'warn' : 'info';
+    this.logger[level]({ source: label, applied: result.applied, restartRequired: result.restartRequired, durationMs: Math.round(result.durationMs * 10) / 10 }, 'config reloaded');
+    this.events.emit('configReloaded', result);
+    return result;
+  }
+
+  private reloadFailed(err: unknown, source: string, started: number, section?: string): ReloadResult {
+    const problems: ConfigProblem[] =
+      err instanceof ConfigValidationError
+        ? [...err.problems]
+        : [{ path: section ?? source, rule: err instanceof ConfigLoadError ? 'load' : 'apply', message: err instanceof Error ? err.message : String(err) }];
+    const error = err instanceof UnipoolError ? err : new ConfigValidationError(problems, source);
+    const result: ReloadResult = { ok: false, applied: [], restartRequired: [], problems, error, durationMs: performance.now() - started };
+    this.stats.reloads.failure++;
+    this.stats.lastReload = { ok: false, at: Date.now() };
+    this.logger.error({ source, code: error.code, problems: problems.map(formatProblem) }, 'config reload rejected: running config unchanged');
+    this.events.emit('configReloadFailed', result);
+    return result;
   }
 
   /**
@@ -326,9 +465,14 @@ export class Application {
         pools: this.poolInstances,
         hookTargets: this.hookTargets,
         setReady: (ready) => this.setReady(ready),
-        onPhase: (phase) => this.events.emit('shutdownPhase', phase),
+        onPhase: (phase) => {
+          this.stats.shutdownPhases.set(phase.phase, phase.durationMs);
+          this.events.emit('shutdownPhase', phase);
+        },
       })
-      .then((result) => {
+      .then(async (result) => {
+        // The admin server closes last, so /readyz says 503 and /metrics answers throughout the drain.
+        await this.closeAdmin();
         this.appState = 'stopped';
         this.signals.uninstall();
         const summary = { ok: result.ok, graceful: result.graceful, forced: result.forced, errors: result.errors.map((e) => e.message), durationMs: Math.round(result.durationMs) };

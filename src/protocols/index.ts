@@ -1,4 +1,5 @@
 import type { ConfigClass } from '../config/validate-config';
+import { GrpcPoolConfig } from './grpc/grpc-config';
 import { HttpPoolConfig } from './http/http-config';
 
 /** What the application needs to know of a protocol: its config section and class. */
@@ -10,4 +11,5 @@ export interface ProtocolDescriptor {
 /** Every protocol unipool ships; adding a protocol adds one line here. */
 export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   { section: 'http', configClass: HttpPoolConfig },
+  { section: 'grpc', configClass: GrpcPoolConfig },
 ];

@@ -54,8 +54,8 @@ export interface TestAppOptions extends AppOptions {
 
 /**
  * An application set up for tests: no signal handlers, a `CapturingLogger`, an empty
- * environment, every server section on 127.0.0.1 port 0 unless the config says otherwise, and
- * any pool replaced as asked.
+ * environment, every server section (and `admin`, if present) on 127.0.0.1 port 0 unless the
+ * config says otherwise, and any pool replaced as asked.
  */
 export function createTestApp(options: TestAppOptions): Application & { logs: CapturingLogger } {
   const logger = options.logger instanceof CapturingLogger ? options.logger : new CapturingLogger();
@@ -68,6 +68,8 @@ export function createTestApp(options: TestAppOptions): Application & { logs: Ca
         merged[section] = { host: '127.0.0.1', port: 0, ...given };
       }
     }
+    // The admin server runs only when asked for; then on a free port too.
+    if (merged.admin && typeof merged.admin === 'object') merged.admin = { host: '127.0.0.1', port: 0, ...(merged.admin as object) };
     config = merged;
   }
   const app = new Application({ ...options, config, logger: options.logger ?? logger, env: options.env ?? {}, handleSignals: options.handleSignals ?? false });

@@ -74,6 +74,26 @@ describe('HTTP server: graceful shutdown on real sockets', () => {
     expect(data).to.match(/connection: close/i);
   });
 
+  it('does not cut a request whose headers were arriving when the drain started: it is served with Connection: close', async () => {
+    const { port, pool, app } = await boot();
+    const socket = await connect(port);
+    socket.setEncoding('utf8');
+    let data = '';
+    socket.on('data', (c: string) => (data += c));
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.write('GET /slow?ms=10 HTTP/1.1\r\nHost: x\r\n');
+    await waitFor(() => [...pool.values()].some((c) => c.raw.bytesRead > 0), 2000, 'partial headers received');
+    const stopping = app.stop();
+    await waitFor(() => pool.isDraining, 2000, 'drain started');
+    socket.write('X-Late: yes\r\n\r\n');
+    const result = await stopping;
+    await closed;
+    expect(data).to.match(/^HTTP\/1.1 200/);
+    expect(data).to.match(/connection: close/i);
+    expect(result.graceful).to.equal(1);
+    expect(result.forced).to.equal(0);
+  });
+
   it('force-closes what is still running at shutdown.timeout and reports it', async () => {
     const { port, app } = await boot({}, { timeout: 300 });
     const hung = request(port, '/hang').then(

@@ -44,14 +44,13 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
   }
 
   /**
-   * Idle sockets close now. A busy socket's current response gets `Connection: close` if its
-   * headers are not out yet; either way the socket closes when its last response ends.
+   * A busy socket's current response gets `Connection: close` if its headers are not out yet;
+   * either way the socket closes when its last response ends (see `endWork`). Idle sockets are
+   * closed by the server through node's `closeIdleConnections()`, which knows what the pool
+   * cannot: whether a request's first bytes have already arrived, so none is cut mid-headers.
    */
   protected override drainConnection(conn: PooledConnection<Socket>): void {
-    if (conn.inFlight === 0) {
-      super.drainConnection(conn);
-      return;
-    }
+    if (conn.inFlight === 0) return;
     // `_httpMessage` is the response being written on this socket (stable in node:http since v0.x).
     const res = (conn.raw as Socket & { _httpMessage?: { headersSent: boolean; shouldKeepAlive: boolean } })._httpMessage;
     if (res && !res.headersSent) res.shouldKeepAlive = false;

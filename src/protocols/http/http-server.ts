@@ -2,9 +2,10 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { ManagedServer } from '../../core/managed-server';
+import { ConnectionPoolEvent } from '../../core/pool-events';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { RejectReason } from '../../core/pool-types';
-import { ListenError } from '../../errors';
+import { listenServer } from '../../core/listen-server';
 import { HttpPoolConfig } from './http-config';
 import { HttpConnectionPool } from './http-connection-pool';
 
@@ -89,23 +90,12 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     const server = this.createNodeServer(this.serverOptions());
     this.server = server;
     this.pool.attachServer(this);
+    this.pool.events.on(ConnectionPoolEvent.DrainStarted, () => server.closeIdleConnections());
     server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket as TrackedSocket));
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res as TrackedResponse));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket as TrackedSocket));
     const { host, port } = this.config;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        server.off('listening', onListening);
-        reject(new ListenError(this.name, `${host}:${port}`, err));
-      };
-      const onListening = (): void => {
-        server.off('error', onError);
-        resolve();
-      };
-      server.once('error', onError);
-      server.once('listening', onListening);
-      server.listen(port, host);
-    });
+    await listenServer(server, this.name, host, port);
     this.pool.setListening(true);
   }
 

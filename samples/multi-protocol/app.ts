@@ -1,0 +1,18 @@
+import 'reflect-metadata';
+import { join } from 'node:path';
+import { createApp, type Application, type ServerClass } from '../../src';
+import { GrpcEchoServer } from './grpc-echo-server';
+import { HttpApiServer } from './http-api-server';
+
+/** Every server of the sample, in startup order. */
+export const SAMPLE_SERVERS: ServerClass[] = [HttpApiServer, GrpcEchoServer];
+
+/** The sample's config file: `UNIPOOL_CONFIG`, else `samples/multi-protocol/config.json`. */
+export function sampleConfigFile(): string {
+  return process.env.UNIPOOL_CONFIG ?? join(__dirname, '../../../samples/multi-protocol/config.json');
+}
+
+/** Creates the sample application (not started). */
+export function createSampleApp(config: string | Record<string, unknown> = sampleConfigFile(), options: { handleSignals?: boolean } = {}): Application {
+  return createApp({ servers: SAMPLE_SERVERS, config, handleSignals: options.handleSignals });
+}

@@ -1,0 +1,39 @@
+/** What replaces a secret wherever config is shown (logs, errors, `/status`). */
+export const REDACTED = '[redacted]';
+
+/** Words that make a config key secret: `token`, `apiKey`, `privateKey`, `passphrase`, `password`, `secret`, `pfx`. */
+const SECRET_WORDS = new Set(['token', 'key', 'passphrase', 'password', 'passwd', 'secret', 'pfx', 'credentials']);
+
+const PEM = /-----BEGIN [A-Z0-9 ]+-----/;
+
+/** Whether a config key names a secret; `keepAliveTimeout` does not, `privateKey` and `token` do. */
+export function isSecretKey(key: string): boolean {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/);
+  return words.some((w) => SECRET_WORDS.has(w));
+}
+
+/** Whether a string looks like PEM (a key or certificate), which is never shown. */
+export function looksLikePem(value: string): boolean {
+  return PEM.test(value);
+}
+
+/**
+ * A deep copy of plain config data with every secret-named key, PEM-looking string and binary
+ * buffer replaced by `[redacted]`. Safe to log or serve.
+ */
+export function redactSecrets(value: unknown, key = ''): unknown {
+  if (key && isSecretKey(key) && value !== undefined && value !== null && value !== '') return REDACTED;
+  if (typeof value === 'string') return looksLikePem(value) ? REDACTED : value;
+  if (value === null || typeof value !== 'object') return value;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return REDACTED;
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v === 'function') continue;
+    out[k] = redactSecrets(v, k);
+  }
+  return out;
+}

@@ -1,0 +1,149 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../core/logger';
+import { PoolHealthStatus } from '../core/pool-health';
+import { ListenError } from '../errors';
+import type { AdminConfig } from './admin-config';
+import type { MetricsSource, PrometheusCollector } from './prometheus-collector';
+import { buildStatusReport } from './status-report';
+
+/** What the admin server reads from the application. */
+export interface AdminTarget extends MetricsSource {
+  readonly state: string;
+  readonly config: ReadonlyMap<string, object> | undefined;
+  /** When the application started booting (ms since epoch). */
+  readonly startedAt: number;
+}
+
+/** Scrapers and probes are few; more than this many sockets at once is a misbehaving client. */
+const MAX_ADMIN_SOCKETS = 64;
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/**
+ * The operator endpoint: `/metrics`, `/healthz`, `/readyz`, `/status`. A plain `node:http`
+ * server owned by the application, outside every pool, so scrapes never count as traffic and a
+ * full pool never blinds monitoring.
+ */
+export class AdminServer {
+  private server: http.Server | undefined;
+  private tokenDigest: Buffer | undefined;
+
+  constructor(
+    private readonly config: AdminConfig,
+    private readonly target: AdminTarget,
+    private readonly collector: PrometheusCollector,
+    private readonly logger: Logger,
+  ) {
+    this.setToken(config.token);
+  }
+
+  /** Changes the bearer token (live reload); `undefined` turns authentication off. */
+  setToken(token: string | undefined): void {
+    this.tokenDigest = token ? digest(token) : undefined;
+  }
+
+  /** Opens the listener; rejects with `ListenError` if the address cannot be bound. */
+  async listen(): Promise<void> {
+    const { host, port, requestTimeout } = this.config;
+    const server = http.createServer({ requestTimeout, headersTimeout: requestTimeout, keepAliveTimeout: 5000, connectionsCheckingInterval: Math.min(1000, requestTimeout) }, (req, res) => {
+      this.route(req, res).catch((err: unknown) => {
+        this.logger.error({ err, path: req.url }, 'admin request failed');
+        if (!res.headersSent) this.json(res, 500, { status: 'error' });
+        else res.destroy();
+      });
+    });
+    server.maxConnections = MAX_ADMIN_SOCKETS;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        server.off('listening', onListening);
+        reject(new ListenError('AdminServer', `${host}:${port}`, err));
+      };
+      const onListening = (): void => {
+        server.off('error', onError);
+        resolve();
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(port, host);
+    });
+  }
+
+  /** The bound address, once listening. */
+  address(): AddressInfo | undefined {
+    const addr = this.server?.address();
+    return addr && typeof addr === 'object' ? addr : undefined;
+  }
+
+  /** Closes the listener and every admin socket (scrapers keep connections alive). Idempotent. */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+  }
+
+  private authorized(req: http.IncomingMessage): boolean {
+    if (!this.tokenDigest) return true;
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    // Digests have equal length, so the comparison time says nothing about the token.
+    return match !== null && timingSafeEqual(digest(match[1]), this.tokenDigest);
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return this.json(res, 405, { status: 'method not allowed' });
+    }
+    switch (path) {
+      case '/healthz':
+        return this.liveness(res);
+      case '/readyz':
+        return this.readiness(res);
+      case '/metrics':
+      case '/status':
+        if (!this.authorized(req)) {
+          res.setHeader('WWW-Authenticate', 'Bearer realm="unipool"');
+          return this.json(res, 401, { status: 'unauthorized' });
+        }
+        return path === '/metrics' ? this.metrics(res) : this.json(res, 200, buildStatusReport(this.target));
+      default:
+        return this.json(res, 404, { status: 'not found', endpoints: ['/metrics', '/healthz', '/readyz', '/status'] });
+    }
+  }
+
+  /** Answering at all proves the event loop turns; only a failed application asks for a restart. */
+  private liveness(res: http.ServerResponse): void {
+    const failed = this.target.state === 'failed';
+    this.json(res, failed ? 503 : 200, { status: failed ? 'failed' : 'ok', state: this.target.state });
+  }
+
+  private readiness(res: http.ServerResponse): void {
+    if (!this.target.isReady) {
+      return this.json(res, 503, { status: 'not ready', state: this.target.state });
+    }
+    const unavailable = this.target.pools.filter((p) => p.getHealth().status === PoolHealthStatus.Unavailable).map((p) => p.protocol);
+    if (unavailable.length) return this.json(res, 503, { status: 'not ready', state: this.target.state, unavailable });
+    this.json(res, 200, { status: 'ready', state: this.target.state });
+  }
+
+  private async metrics(res: http.ServerResponse): Promise<void> {
+    const body = await this.collector.metrics();
+    res.writeHead(200, { 'Content-Type': this.collector.contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  }
+
+  private json(res: http.ServerResponse, status: number, value: unknown): void {
+    const body = JSON.stringify(value);
+    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  }
+}

@@ -1,0 +1,66 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Application } from '../../src';
+import { loadDemoPackage } from '../../samples/multi-protocol/grpc-echo-server';
+
+/** The demo client class, loaded once. */
+export const Echo = loadDemoPackage().Echo;
+
+/** What a unary call ended with. */
+export interface UnaryOutcome {
+  code: grpc.status;
+  details: string;
+  message?: string;
+}
+
+/** Clients made by `echoClient`; `closeClients` closes them all (tests must not leave channels open). */
+const clients: grpc.Client[] = [];
+
+/** A demo.Echo client on `port`; each one gets its own channel (and so its own connection). */
+export function echoClient(port: number, options: grpc.ChannelOptions = {}, credentials = grpc.credentials.createInsecure()): grpc.Client {
+  const client = new Echo(`127.0.0.1:${port}`, credentials, { 'grpc.use_local_subchannel_pool': 1, ...options });
+  clients.push(client);
+  return client;
+}
+
+/** Closes every client `echoClient` made. */
+export function closeClients(): void {
+  for (const client of clients.splice(0)) client.close();
+}
+
+/** Calls `method` (unary) and resolves with its status, never rejects. */
+export function unary(client: grpc.Client, method: string, request: object, options: grpc.CallOptions = {}): Promise<UnaryOutcome> {
+  return new Promise((resolve) => {
+    const fn = (client as unknown as Record<string, (req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: grpc.requestCallback<{ message: string }>) => void>)[method];
+    fn.call(client, request, new grpc.Metadata(), options, (err, res) => {
+      if (err) resolve({ code: err.code, details: err.details });
+      else resolve({ code: grpc.status.OK, details: '', message: res?.message });
+    });
+  });
+}
+
+/** The port the app's first server listens on. */
+export function portOf(app: Application): number {
+  const addr = app.servers[0].address();
+  if (!addr) throw new Error('server is not listening');
+  return addr.port;
+}
+
+/** Resolves when `predicate` holds, checking every few ms; rejects after `timeoutMs` (a generous bound, not a sleep). */
+export async function until(predicate: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const started = Date.now();
+  while (!predicate()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Starts `app` expecting the boot to fail; resolves with the error (rejects if it started). */
+export async function bootError(app: Application): Promise<unknown> {
+  try {
+    await app.start();
+  } catch (err) {
+    return err;
+  }
+  await app.stop({ force: true });
+  throw new Error('expected the boot to fail');
+}

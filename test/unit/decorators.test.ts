@@ -1,0 +1,302 @@
+import 'reflect-metadata';
+import { expect } from 'chai';
+import { HealthThresholds, ServerPoolSettings, ShutdownConfig } from '../../src/config/pool-config';
+import { ConnectionPoolManager } from '../../src/core/connection-pool-manager';
+import type { PooledConnection } from '../../src/core/pooled-connection';
+import { PoolConfig, UsePool, poolConfigParameters, usedPool } from '../../src/di/decorators';
+import { USE_POOL_METADATA, configToken } from '../../src/di/tokens';
+import { DecoratorError } from '../../src/errors';
+import { createApp, type Application, type ServerClass } from '../../src/lifecycle/application';
+import { CapturingLogger, createTestApp, overridePool } from '../../src/testing';
+import { FakePool, type FakeConn } from '../helpers/fake-pool';
+import { FakeServerBase } from '../helpers/fake-server';
+
+class OtherPool extends ConnectionPoolManager<FakeConn, ServerPoolSettings> {
+  readonly protocol = 'other';
+  constructor() {
+    super(ServerPoolSettings);
+  }
+  protected closeConnection(conn: PooledConnection<FakeConn>): void {
+    this.remove(conn);
+  }
+  protected destroyConnection(conn: PooledConnection<FakeConn>): void {
+    this.remove(conn);
+  }
+}
+
+class SpecialPool extends FakePool {}
+
+class FakeSettings extends ServerPoolSettings {}
+
+@UsePool(FakePool)
+class AlphaServer extends FakeServerBase {
+  constructor(@PoolConfig(ServerPoolSettings, 'fake') config: ServerPoolSettings) {
+    super(config);
+  }
+}
+
+@UsePool(FakePool)
+class BetaServer extends FakeServerBase {
+  constructor(@PoolConfig(ServerPoolSettings, 'fake2') config: ServerPoolSettings) {
+    super(config);
+  }
+}
+
+const SECTIONS = { fake: ServerPoolSettings, fake2: ServerPoolSettings };
+
+/** Runs `fn`, expecting a DecoratorError; returns its message. */
+function decoratorError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).to.be.instanceOf(DecoratorError);
+    expect((err as DecoratorError).code).to.equal('UNIPOOL_DECORATOR_INVALID');
+    return (err as Error).message;
+  }
+  throw new Error('expected a DecoratorError');
+}
+
+function app(servers: readonly ServerClass[], extra: Record<string, unknown> = {}): Application {
+  return createApp({ servers, sections: SECTIONS, logger: new CapturingLogger(), env: {}, handleSignals: false, ...extra });
+}
+
+describe('decorators', () => {
+  describe('@UsePool', () => {
+    it('records the pool class and injects it as `pool`', () => {
+      expect(usedPool(AlphaServer)).to.equal(FakePool);
+      expect(usedPool(class Undecorated {})).to.equal(undefined);
+    });
+
+    it('rejects anything that is not a pool class, at decoration time', () => {
+      expect(decoratorError(() => UsePool(class NotAPool {}))).to.equal('@UsePool expects a pool class (a subclass of ConnectionPoolManager), got class NotAPool');
+      expect(decoratorError(() => UsePool(undefined))).to.contain('got undefined undefined');
+      expect(decoratorError(() => UsePool(null))).to.contain('got null');
+      expect(decoratorError(() => UsePool({}))).to.contain('got an object');
+      expect(decoratorError(() => UsePool('FakePool'))).to.contain('got string FakePool');
+      expect(decoratorError(() => UsePool(ServerPoolSettings))).to.contain('class ServerPoolSettings');
+    });
+
+    it('fails while the decorated class is being defined', () => {
+      decoratorError(() => {
+        @UsePool(class NotAPool {})
+        class Server extends FakeServerBase {}
+        return Server;
+      });
+    });
+  });
+
+  describe('@PoolConfig', () => {
+    it('records the section and config class of the constructor parameter', () => {
+      expect(poolConfigParameters(AlphaServer)).to.deep.equal([{ index: 0, section: 'fake', configClass: ServerPoolSettings }]);
+      expect(poolConfigParameters(class Undecorated {})).to.deep.equal([]);
+    });
+
+    it('rejects a class that is not a config class', () => {
+      expect(decoratorError(() => PoolConfig(class NotConfig {}, 'http'))).to.equal('@PoolConfig expects a config class with class-validator decorators, got class NotConfig');
+      expect(decoratorError(() => PoolConfig(undefined, 'http'))).to.contain('got undefined');
+      expect(decoratorError(() => PoolConfig({ maxConnections: 1 }, 'http'))).to.contain('got an object');
+    });
+
+    it('rejects a bad section name', () => {
+      for (const bad of ['', 'HTTP', '1http', 'my-section', 'a.b', ' http']) {
+        expect(decoratorError(() => PoolConfig(ServerPoolSettings, bad)), bad).to.contain("expects a section name such as 'http'");
+      }
+      expect(decoratorError(() => PoolConfig(ServerPoolSettings, 5 as unknown as string))).to.contain('got number 5');
+      expect(() => PoolConfig(ServerPoolSettings, 'myApi2')).to.not.throw();
+    });
+
+    it('goes on a constructor parameter only', () => {
+      const message = decoratorError(() => {
+        class Server {
+          method(@PoolConfig(ServerPoolSettings, 'fake') _config: ServerPoolSettings): void {}
+        }
+        return Server;
+      });
+      expect(message).to.contain('goes on a constructor parameter, not on method method');
+    });
+  });
+});
+
+describe('Application decorator checks (createApp)', () => {
+  it('accepts well-decorated servers', () => {
+    expect(() => app([AlphaServer, BetaServer])).to.not.throw();
+  });
+
+  it('rejects a server without @UsePool', () => {
+    class NoPool extends FakeServerBase {
+      constructor(@PoolConfig(ServerPoolSettings, 'fake') config: ServerPoolSettings) {
+        super(config);
+      }
+    }
+    expect(decoratorError(() => app([NoPool]))).to.equal('NoPool is not decorated with @UsePool(PoolClass)');
+  });
+
+  it('rejects a pool that is not a pool class even when the decorator was bypassed', () => {
+    class Sneaky extends FakeServerBase {
+      constructor(@PoolConfig(ServerPoolSettings, 'fake') config: ServerPoolSettings) {
+        super(config);
+      }
+    }
+    Reflect.defineMetadata(USE_POOL_METADATA, class NotAPool {}, Sneaky);
+    expect(decoratorError(() => app([Sneaky]))).to.equal('Sneaky uses @UsePool(NotAPool), but its server type needs FakePool or a subclass of it');
+  });
+
+  it('rejects a pool whose type does not match the server', () => {
+    @UsePool(OtherPool)
+    class Mismatch extends FakeServerBase {
+      constructor(@PoolConfig(ServerPoolSettings, 'fake') config: ServerPoolSettings) {
+        super(config);
+      }
+    }
+    expect(decoratorError(() => app([Mismatch]))).to.contain('Mismatch uses @UsePool(OtherPool), but its server type needs FakePool or a subclass of it');
+  });
+
+  it('accepts a subclass of the pool type', () => {
+    @UsePool(SpecialPool)
+    class Special extends FakeServerBase {
+      constructor(@PoolConfig(ServerPoolSettings, 'fake') config: ServerPoolSettings) {
+        super(config);
+      }
+    }
+    expect(() => app([Special])).to.not.throw();
+  });
+
+  it('rejects an unknown section and names the known ones', () => {
+    @UsePool(FakePool)
+    class Unknown extends FakeServerBase {
+      constructor(@PoolConfig(ServerPoolSettings, 'nosuch') config: ServerPoolSettings) {
+        super(config);
+      }
+    }
+    const message = decoratorError(() => app([Unknown]));
+    expect(message).to.match(/Unknown: @PoolConfig section 'nosuch' is not a known section \(known: http, [a-z, ]*shutdown, [a-z, ]*fake, fake2;/);
+  });
+
+  it('rejects a config class that does not fit the section', () => {
+    @UsePool(FakePool)
+    class WrongClass extends FakeServerBase {
+      constructor(@PoolConfig(ShutdownConfig, 'fake') config: ServerPoolSettings) {
+        super(config);
+      }
+    }
+    expect(decoratorError(() => app([WrongClass]))).to.equal("WrongClass: @PoolConfig(ShutdownConfig, 'fake') must use ServerPoolSettings or a subclass of it for section 'fake'");
+  });
+
+  it('rejects a server without exactly one @PoolConfig parameter', () => {
+    @UsePool(FakePool)
+    class NoConfig extends FakeServerBase {}
+    expect(decoratorError(() => app([NoConfig]))).to.contain('NoConfig needs exactly one constructor parameter decorated with @PoolConfig');
+  });
+
+  it('rejects two servers reading one section as different classes', () => {
+    @UsePool(FakePool)
+    class Narrow extends FakeServerBase {
+      constructor(@PoolConfig(FakeSettings, 'fake') config: ServerPoolSettings) {
+        super(config);
+      }
+    }
+    expect(decoratorError(() => app([AlphaServer, Narrow]))).to.contain("Narrow: section 'fake' is already read as ServerPoolSettings by another server");
+  });
+
+  it('rejects a class that is not a server, and an empty server list', () => {
+    expect(decoratorError(() => app([HealthThresholds as unknown as ServerClass]))).to.contain('HealthThresholds is not a server class');
+    expect(decoratorError(() => app([]))).to.contain('createApp needs at least one server class');
+  });
+
+  it('lists every misuse in one error', () => {
+    class NoPool extends FakeServerBase {
+      constructor(@PoolConfig(ServerPoolSettings, 'fake') config: ServerPoolSettings) {
+        super(config);
+      }
+    }
+    @UsePool(OtherPool)
+    class Mismatch extends FakeServerBase {
+      constructor(@PoolConfig(ServerPoolSettings, 'nosuch') config: ServerPoolSettings) {
+        super(config);
+      }
+    }
+    const message = decoratorError(() => app([NoPool, Mismatch]));
+    expect(message).to.match(/^invalid server classes:\n/);
+    expect(message).to.contain('  - NoPool is not decorated with @UsePool');
+    expect(message).to.contain('  - Mismatch uses @UsePool(OtherPool)');
+    expect(message).to.contain("  - Mismatch: @PoolConfig section 'nosuch'");
+  });
+});
+
+describe('Application container', () => {
+  let running: Application | undefined;
+
+  afterEach(async () => {
+    if (running?.state === 'running') await running.stop();
+    running = undefined;
+  });
+
+  it('binds pools as singletons: two servers naming one pool class share one instance (resolved without start)', () => {
+    const a = app([AlphaServer, BetaServer]);
+    a.container.bind(configToken('fake')).toConstantValue(new ServerPoolSettings());
+    a.container.bind(configToken('fake2')).toConstantValue(new ServerPoolSettings());
+    const alpha = a.container.get(AlphaServer);
+    const beta = a.container.get(BetaServer);
+    expect(alpha.pool).to.be.instanceOf(FakePool);
+    expect(beta.pool).to.equal(alpha.pool);
+    expect(a.container.get(FakePool)).to.equal(alpha.pool);
+    expect(a.container.get(AlphaServer)).to.equal(alpha);
+    expect(alpha.config).to.be.instanceOf(ServerPoolSettings);
+  });
+
+  it('starts two servers on one pool, configures it once from validated config, and stops cleanly', async () => {
+    running = createTestApp({ servers: [AlphaServer, BetaServer], sections: SECTIONS, config: { fake: { maxConnections: 7 }, fake2: { maxConnections: 7 } } });
+    await running.start();
+    const alpha = running.server(AlphaServer);
+    const beta = running.server(BetaServer);
+    expect(beta.pool).to.equal(alpha.pool);
+    expect(running.pools).to.deep.equal([alpha.pool]);
+    expect(alpha.pool.config.maxConnections).to.equal(7);
+    expect(alpha.config.maxConnections).to.equal(7);
+    expect(alpha.pool.getHealth().status).to.equal('HEALTHY');
+    const result = await running.stop();
+    expect(result).to.deep.include({ ok: true, graceful: 0, forced: 0 });
+  });
+
+  it('drains a server through its pool', async () => {
+    running = createTestApp({ servers: [AlphaServer], sections: SECTIONS });
+    await running.start();
+    const server = running.server(AlphaServer);
+    const pool = server.pool;
+    pool.add({ name: 'idle', closed: false, destroyed: false });
+    expect(await server.drain(1000)).to.deep.include({ graceful: 1, forced: 0 });
+    expect(pool.isDraining).to.equal(true);
+  });
+
+  it('refuses to share one pool between sections whose pool settings differ', async () => {
+    running = createTestApp({ servers: [AlphaServer, BetaServer], sections: SECTIONS, config: { fake: { maxConnections: 7 }, fake2: { maxConnections: 8 } } });
+    let error: unknown;
+    await running.start().catch((err: unknown) => (error = err));
+    expect(error).to.be.instanceOf(DecoratorError);
+    expect((error as Error).message).to.equal('BetaServer shares FakePool with AlphaServer, but fake2.maxConnections differs from fake.maxConnections');
+    expect(running.state).to.equal('failed');
+  });
+
+  it('lets a test rebind the pool class to a replacement class or instance before start', async () => {
+    class RecordingPool extends FakePool {}
+    running = createTestApp({ servers: [AlphaServer, BetaServer], sections: SECTIONS, pools: [[FakePool, RecordingPool]] });
+    await running.start();
+    expect(running.server(AlphaServer).pool).to.be.instanceOf(RecordingPool);
+    expect(running.server(BetaServer).pool).to.equal(running.server(AlphaServer).pool);
+    await running.stop();
+
+    const instance = new FakePool();
+    running = createTestApp({ servers: [AlphaServer], sections: SECTIONS });
+    overridePool(running, FakePool, instance);
+    await running.start();
+    expect(running.server(AlphaServer).pool).to.equal(instance);
+  });
+
+  it('refuses a replacement that is not the pool type the server needs', async () => {
+    running = createTestApp({ servers: [AlphaServer], sections: SECTIONS, pools: [[FakePool, OtherPool]] });
+    let error: unknown;
+    await running.start().catch((err: unknown) => (error = err));
+    expect(error).to.be.instanceOf(DecoratorError);
+    expect((error as Error).message).to.equal('AlphaServer received OtherPool from the container, which is not a FakePool');
+  });
+});

@@ -1,0 +1,92 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { ConfigLoader, ConfigValidationError, GrpcConnectionPool, GrpcPoolConfig, ShutdownConfig, validateSection } from '../../src';
+
+function problemsOf(plain: unknown): string[] {
+  return validateSection(GrpcPoolConfig, plain, 'grpc').problems.map((p) => `${p.path}: ${p.message}`);
+}
+
+describe('GrpcPoolConfig (section grpc)', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'unipool-grpc-config-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('has gRPC defaults: port 50051, 4 MiB receive limit, 2 h keepalive, the rest off', () => {
+    const { value, problems } = validateSection(GrpcPoolConfig, {}, 'grpc');
+    expect(problems).to.deep.equal([]);
+    expect(value).to.include({ port: 50051, host: '127.0.0.1', keepAliveTime: 7_200_000, keepAliveTimeout: 20_000, maxConnectionAge: 0, maxConnectionIdle: 0, maxConcurrentStreams: 0, maxReceiveMessageLength: 4_194_304, maxSendMessageLength: 0 });
+    expect(value?.tls).to.equal(undefined);
+  });
+
+  it('accepts every key set to a valid value', () => {
+    const { problems } = validateSection(
+      GrpcPoolConfig,
+      { port: 0, maxConnections: 5, keepAliveTime: 1000, keepAliveTimeout: 500, maxConnectionAge: 60_000, maxConnectionAgeGrace: 5000, maxConnectionIdle: 30_000, maxConcurrentStreams: 100, maxReceiveMessageLength: 1024, maxSendMessageLength: 2048 },
+      'grpc',
+    );
+    expect(problems).to.deep.equal([]);
+  });
+
+  it('lists every bad key at once with its path', () => {
+    const problems = problemsOf({ keepAliveTime: -1, keepAliveTimeout: 0, maxConcurrentStreams: 1.5, maxReceiveMessageLength: 'big', maxSendMessageLength: 2 ** 31, port: 70_000, colour: 'red' });
+    const paths = problems.map((p) => p.split(':')[0]);
+    expect(paths).to.include.members(['grpc.keepAliveTime', 'grpc.keepAliveTimeout', 'grpc.maxConcurrentStreams', 'grpc.maxReceiveMessageLength', 'grpc.maxSendMessageLength', 'grpc.port', 'grpc.colour']);
+  });
+
+  it('rejects maxConnectionAgeGrace without maxConnectionAge', () => {
+    expect(problemsOf({ maxConnectionAgeGrace: 1000 })).to.deep.equal(['grpc.maxConnectionAgeGrace: has no effect unless maxConnectionAge is set']);
+  });
+
+  it('requires both cert and key in tls', () => {
+    const paths = validateSection(GrpcPoolConfig, { tls: {} }, 'grpc').problems.map((p) => p.path);
+    expect(paths).to.include.members(['grpc.tls.cert', 'grpc.tls.key']);
+  });
+
+  it('reports a TLS file that cannot be read as a config problem naming the file', () => {
+    const missing = join(dir, 'missing-cert.pem');
+    const key = join(dir, 'key.pem');
+    writeFileSync(key, 'not a key');
+    const { problems } = validateSection(GrpcPoolConfig, { tls: { cert: missing, key } }, 'grpc');
+    expect(problems).to.have.length(1);
+    expect(problems[0].path).to.equal('grpc.tls.cert');
+    expect(problems[0].message).to.contain(missing).and.contain('ENOENT');
+  });
+
+  it('reports files that are readable but not a usable certificate and key', () => {
+    const cert = join(dir, 'garbage-cert.pem');
+    const key = join(dir, 'garbage-key.pem');
+    writeFileSync(cert, 'garbage');
+    writeFileSync(key, 'garbage');
+    const { problems } = validateSection(GrpcPoolConfig, { tls: { cert, key } }, 'grpc');
+    expect(problems.map((p) => p.path)).to.deep.equal(['grpc.tls']);
+    expect(problems[0].message).to.contain(cert);
+  });
+
+  it('validates env overrides (UNIPOOL_GRPC_*) together with the file', () => {
+    const loader = new ConfigLoader(new Map<string, new () => object>([['grpc', GrpcPoolConfig], ['shutdown', ShutdownConfig]]));
+    const env = { UNIPOOL_GRPC_MAX_CONCURRENT_STREAMS: '0', UNIPOOL_GRPC_KEEP_ALIVE_TIME: 'soon', UNIPOOL_GRPC_MAX_CONNECTIONS: '0' };
+    let error: unknown;
+    try {
+      loader.load({ grpc: { port: 0 } }, env);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).to.be.instanceOf(ConfigValidationError);
+    const paths = new Set((error as ConfigValidationError).problems.map((p) => p.path));
+    expect([...paths]).to.have.members(['grpc.keepAliveTime', 'grpc.maxConnections']);
+  });
+
+  it('lists the keys grpc-js reads once at start as needing a restart', () => {
+    const pool = new GrpcConnectionPool();
+    const result = pool.updateConfig({ maxConnections: 10, keepAliveTime: 1000, maxReceiveMessageLength: 10 });
+    expect(result.applied).to.deep.equal(['maxConnections']);
+    expect(result.restartRequired).to.have.members(['keepAliveTime', 'maxReceiveMessageLength']);
+    expect(pool.config.maxConnections).to.equal(10);
+    expect(pool.config.keepAliveTime).to.equal(7_200_000);
+    pool.destroy();
+  });
+});

@@ -1,0 +1,126 @@
+import { expect } from 'chai';
+import * as sinon from 'sinon';
+import { bucketIndex } from '../../src/core/latency-histogram';
+import { SlidingWindow, WINDOW_SLOTS } from '../../src/core/sliding-window';
+
+describe('SlidingWindow', () => {
+  let now: number;
+  const clock = (): number => now;
+
+  beforeEach(() => {
+    now = 0;
+  });
+
+  function request(w: SlidingWindow, ms: number, error = false): void {
+    w.recordRequest(bucketIndex(ms), ms, error);
+  }
+
+  it('sums requests, errors and latency over the window', () => {
+    const w = new SlidingWindow(10_000, clock);
+    request(w, 10);
+    now = 3000;
+    request(w, 20, true);
+    now = 6000;
+    request(w, 30);
+    const s = w.snapshot();
+    expect(s.requests).to.equal(3);
+    expect(s.errors).to.equal(1);
+    expect(s.latency.count).to.equal(3);
+    expect(s.latency.sum).to.equal(60);
+    expect(s.latency.max).to.equal(30);
+  });
+
+  it('expires a slot once a whole window has passed since its start', () => {
+    const w = new SlidingWindow(10_000, clock);
+    request(w, 5, true);
+    w.recordConnection();
+    now = 9999;
+    expect(w.snapshot().requests).to.equal(1);
+    now = 10_000;
+    const s = w.snapshot();
+    expect(s.requests).to.equal(0);
+    expect(s.errors).to.equal(0);
+    expect(s.latency.count).to.equal(0);
+    expect(s.connectionsPerSecond).to.equal(0);
+  });
+
+  it('expires slot by slot as time moves', () => {
+    const w = new SlidingWindow(10_000, clock);
+    for (let t = 0; t < 10_000; t += 1000) {
+      now = t;
+      request(w, 1);
+    }
+    now = 10_000;
+    expect(w.snapshot().requests).to.equal(9);
+    now = 14_500;
+    expect(w.snapshot().requests).to.equal(5);
+    now = 1_000_000;
+    expect(w.snapshot().requests).to.equal(0);
+  });
+
+  it('clears the whole ring after a gap longer than the window', () => {
+    const w = new SlidingWindow(10_000, clock);
+    for (let i = 0; i < 100; i++) request(w, 1);
+    now = 55_555;
+    request(w, 2);
+    const s = w.snapshot();
+    expect(s.requests).to.equal(1);
+    expect(s.latency.max).to.equal(2);
+  });
+
+  it('computes connections per second over the time actually covered', () => {
+    const w = new SlidingWindow(10_000, clock);
+    for (let i = 0; i < 10; i++) w.recordConnection();
+    // Younger than one second: a rate is per second, so divide by one second.
+    now = 999;
+    expect(w.snapshot().connectionsPerSecond).to.equal(10);
+    // Five seconds old: ten connections over five seconds.
+    now = 4999;
+    expect(w.snapshot().connectionsPerSecond).to.equal(2);
+  });
+
+  it('settles to the real rate in steady state', () => {
+    const w = new SlidingWindow(10_000, clock);
+    // 20 connections per second for 60 s.
+    for (now = 0; now < 60_000; now += 50) w.recordConnection();
+    expect(w.snapshot().connectionsPerSecond).to.be.closeTo(20, 0.5);
+    now += 500;
+    expect(w.snapshot().connectionsPerSecond).to.be.closeTo(20, 2);
+  });
+
+  it('uses Date.now by default (fake timers)', () => {
+    const fake = sinon.useFakeTimers({ now: 1_000_000 });
+    try {
+      const w = new SlidingWindow(2000);
+      w.recordConnection();
+      fake.tick(1999);
+      expect(w.snapshot().connectionsPerSecond).to.equal(0.5);
+      fake.tick(1);
+      expect(w.snapshot().connectionsPerSecond).to.equal(0);
+    } finally {
+      fake.restore();
+    }
+  });
+
+  it('keeps a fixed number of slots', () => {
+    const w = new SlidingWindow(1000, clock);
+    const internals = w as unknown as { latency: unknown[]; requests: Float64Array };
+    for (let i = 0; i < 100_000; i++) {
+      now = i;
+      request(w, i % 50, i % 7 === 0);
+      w.recordConnection();
+    }
+    expect(internals.latency).to.have.length(WINDOW_SLOTS);
+    expect(internals.requests).to.have.length(WINDOW_SLOTS);
+    expect(w.snapshot().requests).to.be.at.most(1000);
+  });
+
+  it('never uses a slot shorter than 1 ms', () => {
+    const w = new SlidingWindow(5, clock);
+    request(w, 1);
+    now = 9;
+    expect(w.snapshot().requests).to.equal(1);
+    now = 10;
+    expect(w.snapshot().requests).to.equal(0);
+  });
+});
