@@ -1,4 +1,5 @@
 import type { Scenario } from '../lib/scenario';
+import { grpcUnary } from './grpc-unary';
 import { httpKeepAlive } from './http-keepalive';
 import { httpNewConnection } from './http-new-connection';
 import { poolBookkeeping } from './pool-bookkeeping';
@@ -6,4 +7,4 @@ import { shutdownIdle } from './shutdown-idle';
 import { shutdownInflight } from './shutdown-inflight';
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, shutdownIdle, shutdownInflight, poolBookkeeping];
+export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, grpcUnary, shutdownIdle, shutdownInflight, poolBookkeeping];
