@@ -39,3 +39,7 @@ export { GrpcConnectionPool } from './protocols/grpc/grpc-connection-pool';
 export { GrpcServer } from './protocols/grpc/grpc-server';
 export { GrpcHealthReporter, HEALTH_SERVICE_NAME } from './protocols/grpc/grpc-health-reporter';
 export { SERVER_FAULT_CODES, type GrpcMethodStatsSnapshot, type GrpcMethodInfo, type GrpcMethodType, type GrpcServiceInfo } from './protocols/grpc/grpc-method-stats';
+export { WebSocketPoolConfig } from './protocols/ws/ws-config';
+export { WebSocketConnectionPool, type WebSocketData, type BroadcastFilter, type BroadcastResult, type WebSocketPoolMetrics } from './protocols/ws/ws-connection-pool';
+export { WebSocketServer } from './protocols/ws/ws-server';
+export { WS_CLOSE } from './protocols/ws/ws-constants';

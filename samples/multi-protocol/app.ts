@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { createApp, type Application, type ServerClass } from '../../src';
 import { GrpcEchoServer } from './grpc-echo-server';
 import { HttpApiServer } from './http-api-server';
+import { WsEchoServer } from './ws-echo-server';
 
 /** Every server of the sample, in startup order. */
-export const SAMPLE_SERVERS: ServerClass[] = [HttpApiServer, GrpcEchoServer];
+export const SAMPLE_SERVERS: ServerClass[] = [HttpApiServer, GrpcEchoServer, WsEchoServer];
 
 /** The sample's config file: `UNIPOOL_CONFIG`, else `samples/multi-protocol/config.json`. */
 export function sampleConfigFile(): string {

@@ -1,6 +1,7 @@
 import type { ConfigClass } from '../config/validate-config';
 import { GrpcPoolConfig } from './grpc/grpc-config';
 import { HttpPoolConfig } from './http/http-config';
+import { WebSocketPoolConfig } from './ws/ws-config';
 
 /** What the application needs to know of a protocol: its config section and class. */
 export interface ProtocolDescriptor {
@@ -12,4 +13,5 @@ export interface ProtocolDescriptor {
 export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   { section: 'http', configClass: HttpPoolConfig },
   { section: 'grpc', configClass: GrpcPoolConfig },
+  { section: 'ws', configClass: WebSocketPoolConfig },
 ];

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import WebSocket from 'ws';
 import { REPO_ROOT, startSample, waitForOutput, writeTempConfig, type SampleProcess } from '../helpers/sample-process';
 import { request } from '../helpers/http-fixtures';
 import { readFileSync } from 'node:fs';
@@ -37,6 +38,20 @@ describe('samples/multi-protocol as a process (npm start)', function () {
     await new Promise((r) => setTimeout(r, 50));
     sample.child.kill('SIGTERM');
     expect((await inflight).status).to.equal(200);
+    expect(await sample.exited).to.equal(0);
+  });
+
+  it('serves WebSocket echo on the ws path and says goodbye with 1001 on SIGTERM', async () => {
+    sample = startSample(SCRIPT, writeTempConfig(portZeroConfig()));
+    const m = await waitForOutput(sample, /ws\s+WsEchoServer listening on 127\.0\.0\.1:(\d+)/);
+    const ws = new WebSocket(`ws://127.0.0.1:${m[1]}/ws`);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const echoed = new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data))));
+    ws.send('ping from the test');
+    expect(await echoed).to.equal('ping from the test');
+    const code = new Promise<number>((resolve) => ws.once('close', resolve));
+    sample.child.kill('SIGTERM');
+    expect(await code).to.equal(1001);
     expect(await sample.exited).to.equal(0);
   });
 

@@ -1,13 +1,11 @@
 import * as http from 'node:http';
-import * as net from 'node:net';
-import type { AddressInfo, Socket } from 'node:net';
-import { ManagedServer } from '../../core/managed-server';
+import type { Socket } from 'node:net';
 import { ConnectionPoolEvent } from '../../core/pool-events';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { RejectReason } from '../../core/pool-types';
-import { listenServer } from '../../core/listen-server';
 import { HttpPoolConfig } from './http-config';
 import { HttpConnectionPool } from './http-connection-pool';
+import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from './node-server';
 
 const CONN = Symbol('unipool.http.connection');
 const REFUSED = Symbol('unipool.http.refused');
@@ -21,13 +19,6 @@ type TrackedResponse = http.ServerResponse & { [OWNER]?: HttpServer<HttpPoolConf
 const REFUSED_SOCKET_TIMEOUT_MS = 5000;
 /** Refused sockets kept waiting for their request at once; past this a refusal is a plain close, so a flood cannot pin file descriptors. */
 const MAX_PENDING_REFUSALS = 1024;
-
-/** Status Node's own server sends for each client error code; the rest get 400. */
-const CLIENT_ERROR_STATUS: Record<string, string> = {
-  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
-  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: '413 Payload Too Large',
-};
 
 /** Shared 'close' listener of responses: one function for all, so a request allocates no closure. */
 function onResponseClose(this: TrackedResponse): void {
@@ -44,14 +35,11 @@ function onResponseClose(this: TrackedResponse): void {
  * Subclass it, decorate the subclass with `@UsePool(HttpConnectionPool)`, take the config with
  * `@PoolConfig(HttpPoolConfig, 'http')`, and implement `handle`.
  */
-export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> extends ManagedServer<HttpConnectionPool<C>, C> {
+export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> extends NodeHttpServer<HttpConnectionPool<C>, C> {
   static override readonly poolType = HttpConnectionPool;
 
-  /** The node server, once `listen` ran. */
-  protected server: http.Server | undefined;
   /** Refused sockets waiting for their 503; the pool does not track them, so the server does. */
   private readonly refused = new Set<Socket>();
-  private closed: Promise<void> | undefined;
 
   /** Handles one admitted request. A throw or rejection becomes a 500 (if nothing was sent yet). */
   abstract handle(req: http.IncomingMessage, res: http.ServerResponse): void | Promise<void>;
@@ -74,7 +62,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
       keepAliveTimeout: c.keepAliveTimeout,
       headersTimeout: c.headersTimeout,
       requestTimeout: c.requestTimeout,
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(shortest / 4))),
+      connectionsCheckingInterval: connectionsCheckingInterval(shortest),
     };
   }
 
@@ -88,15 +76,12 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
 
   async listen(): Promise<void> {
     const server = this.createNodeServer(this.serverOptions());
-    this.server = server;
     this.pool.attachServer(this);
     this.pool.events.on(ConnectionPoolEvent.DrainStarted, () => server.closeIdleConnections());
     server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket as TrackedSocket));
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res as TrackedResponse));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket as TrackedSocket));
-    const { host, port } = this.config;
-    await listenServer(server, this.name, host, port);
-    this.pool.setListening(true);
+    await this.bind(server);
   }
 
   private onConnection(socket: TrackedSocket): void {
@@ -170,38 +155,11 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     const code = err.code ?? 'unknown';
     if (code === 'ERR_HTTP_REQUEST_TIMEOUT') this.pool.recordTimeout(conn && conn.inFlight > 0 ? 'request' : 'headers', conn);
     else if (code !== 'ECONNRESET') this.pool.recordError('client_error', err, conn);
-    if (socket.writable && !(socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage?.headersSent) {
-      const status = CLIENT_ERROR_STATUS[code] ?? '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    }
-    socket.destroySoon();
+    answerClientError(err, socket);
   }
 
-  async stopAccepting(): Promise<void> {
-    const server = this.server;
-    if (!server || this.closed) return;
-    // net.Server's close stops listening only; http.Server's own close would also drop idle
-    // sockets and stop the headers-timeout checks, both of which the drain phase still needs.
-    // Its callback runs once every connection is gone.
-    this.closed = new Promise<void>((resolve) => {
-      net.Server.prototype.close.call(server, () => resolve());
-    });
-    this.pool.setListening(false);
-  }
-
-  async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
+  protected override releaseUntracked(): void {
     for (const socket of this.refused) socket.destroy();
     this.refused.clear();
-    if (!this.closed) await this.stopAccepting();
-    server.closeAllConnections();
-    server.close(); // http.Server's close: stops its connection-checking timer
-    await this.closed;
-  }
-
-  address(): AddressInfo | undefined {
-    const addr = this.server?.address();
-    return addr && typeof addr === 'object' ? addr : undefined;
   }
 }

@@ -1,0 +1,346 @@
+import WebSocket from 'ws';
+import { ConnectionPoolManager } from '../../core/connection-pool-manager';
+import type { PooledConnection } from '../../core/pooled-connection';
+import type { CloseReason, PoolMetricsSnapshot } from '../../core/pool-types';
+import { WebSocketPoolConfig } from './ws-config';
+import { WS_CLOSE, WS_CLOSE_REASON, WS_ERROR, WS_REMOVE_REASON, WS_TIMEOUT } from './ws-constants';
+import { PING_FRAME, frameMessage, toPayload, writeFrame } from './ws-frames';
+
+/** Data a WebSocket message may carry. */
+export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView;
+
+/** Keeps the clients a broadcast should reach. */
+export type BroadcastFilter = (socket: WebSocket, connection: PooledConnection<WebSocket>) => boolean;
+
+/** Outcome of a broadcast. */
+export interface BroadcastResult {
+  /** Open clients that got the message. */
+  sent: number;
+  /** Open clients the filter kept but whose send buffer was over `maxBufferedAmount`. */
+  skipped: number;
+}
+
+/** WebSocket figures on top of the common pool metrics. Byte counts are message payloads. */
+export interface WebSocketPoolMetrics extends PoolMetricsSnapshot {
+  websocket: {
+    messagesIn: number;
+    messagesOut: number;
+    payloadBytesIn: number;
+    payloadBytesOut: number;
+    broadcasts: number;
+    broadcastSkipped: number;
+    pingsSent: number;
+    pongTimeouts: number;
+    slowConsumersClosed: number;
+    oversizedMessages: number;
+    /** Close codes of finished connections, as `ws` reported them (1006: no close frame). */
+    closeCodes: Record<string, number>;
+  };
+}
+
+/** What the pool needs of a server that uses it: applying live config changes to `ws` and node. */
+export interface WebSocketConfigTarget {
+  applyWebSocketConfig(config: WebSocketPoolConfig): void;
+}
+
+/** Per-connection heartbeat and backpressure flags (one small object per connection, nothing per message). */
+class WebSocketConnectionState {
+  /** A ping went out and no pong came back yet. */
+  awaitingPong = false;
+  /** The send buffer was seen over `maxBufferedAmount`; seen over again, the client is closed. */
+  overLimit = false;
+}
+
+function stateOf(conn: PooledConnection<WebSocket>): WebSocketConnectionState {
+  return conn.data as WebSocketConnectionState;
+}
+
+/**
+ * Pool of upgraded WebSocket connections. One interval timer per pool runs the heartbeat: every
+ * `pingInterval` it walks the connections once, closes slow consumers, and pings the rest; one
+ * timer `pongTimeout` later terminates those that did not answer. So a peer that vanished without
+ * a close frame leaves within `pingInterval + pongTimeout`, and 10,000 connections cost two
+ * timers, not 10,000.
+ */
+export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPoolConfig> extends ConnectionPoolManager<WebSocket, C> {
+  readonly protocol: string = 'ws';
+  private readonly servers = new Set<WebSocketConfigTarget>();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private pongTimer: NodeJS.Timeout | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
+
+  private messagesIn = 0;
+  private messagesOut = 0;
+  private payloadBytesIn = 0;
+  private payloadBytesOut = 0;
+  private broadcasts = 0;
+  private broadcastSkipped = 0;
+  private pingsSent = 0;
+  private pongTimeouts = 0;
+  private slowConsumersClosed = 0;
+  private oversizedMessages = 0;
+  private readonly closeCodes = new Map<number, number>();
+
+  constructor(configClass: new () => C = WebSocketPoolConfig as new () => C) {
+    super(configClass);
+  }
+
+  /** @internal Registers a server whose `ws` options and node timeouts follow this pool's config. */
+  attachServer(server: WebSocketConfigTarget): void {
+    this.servers.add(server);
+  }
+
+  protected override applyConfig(previous: C, next: C): void {
+    for (const server of this.servers) server.applyWebSocketConfig(next);
+    if (this.heartbeatTimer && (next.pingInterval !== previous.pingInterval || next.pongTimeout !== previous.pongTimeout)) {
+      // Pending pongs keep their flag; the new deadline applies from the next ping.
+      this.stopHeartbeat();
+      this.startHeartbeat(next);
+    }
+  }
+
+  // ---------------------------------------------------------------- tracking
+
+  override add(raw: WebSocket, remoteAddress = '', remotePort = 0): PooledConnection<WebSocket> | undefined {
+    const conn = super.add(raw, remoteAddress, remotePort);
+    if (conn) conn.data = new WebSocketConnectionState();
+    return conn;
+  }
+
+  override remove(conn: PooledConnection<WebSocket>, reason?: CloseReason): void {
+    super.remove(conn, reason);
+    if (this.closeTimer && this.size === 0) {
+      clearTimeout(this.closeTimer);
+      this.closeTimer = undefined;
+    }
+  }
+
+  /** @internal Counts one received message of `bytes` payload bytes. */
+  recordMessageIn(conn: PooledConnection<WebSocket>, bytes: number): void {
+    this.messagesIn++;
+    this.payloadBytesIn += bytes;
+    conn.messages++;
+    conn.bytesIn += bytes;
+  }
+
+  private recordMessageOut(conn: PooledConnection<WebSocket>, bytes: number): void {
+    this.messagesOut++;
+    this.payloadBytesOut += bytes;
+    conn.bytesOut += bytes;
+  }
+
+  /** @internal The peer answered a ping: it is alive, and a live peer is never idle. */
+  recordPong(conn: PooledConnection<WebSocket>): void {
+    stateOf(conn).awaitingPong = false;
+    this.touch(conn);
+  }
+
+  /** @internal Counts a close code `ws` reported for a finished connection. */
+  recordCloseCode(code: number): void {
+    this.closeCodes.set(code, (this.closeCodes.get(code) ?? 0) + 1);
+  }
+
+  /** @internal The client sent a message over `maxPayload`; `ws` closes it with 1009. */
+  recordOversized(conn: PooledConnection<WebSocket>, error: Error): void {
+    this.oversizedMessages++;
+    conn.closeReason = WS_REMOVE_REASON.messageTooBig;
+    this.recordError(WS_ERROR.messageTooBig, error, conn);
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /**
+   * Whether `conn` may be sent to now. A client over `maxBufferedAmount` may not; it is flagged,
+   * and closed with 1008 if it is still over at the next heartbeat check.
+   */
+  private canSend(conn: PooledConnection<WebSocket>, limit: number): boolean {
+    if (conn.raw.bufferedAmount <= limit) return true;
+    stateOf(conn).overLimit = true;
+    return false;
+  }
+
+  /**
+   * Sends one message to one client, counted. Returns false (and sends nothing) if the client is
+   * not open or its send buffer is over `maxBufferedAmount`.
+   */
+  send(conn: PooledConnection<WebSocket>, data: WebSocketData, binary = typeof data !== 'string'): boolean {
+    const ws = conn.raw;
+    if (ws.readyState !== WebSocket.OPEN || !this.canSend(conn, this.config.maxBufferedAmount)) return false;
+    const payload = toPayload(data);
+    ws.send(payload, { binary, compress: false, fin: true });
+    this.recordMessageOut(conn, payload.length);
+    return true;
+  }
+
+  /**
+   * Sends one message to every open client (or those `filter` keeps), framing it once. Clients
+   * whose send buffer is over `maxBufferedAmount` are skipped (and closed at the next check if
+   * they stay over).
+   */
+  broadcast(data: WebSocketData, filter?: BroadcastFilter, binary = typeof data !== 'string'): BroadcastResult {
+    const payload = toPayload(data);
+    const frame = frameMessage(payload, binary);
+    const limit = this.config.maxBufferedAmount;
+    const bytes = payload.length;
+    let sent = 0;
+    let skipped = 0;
+    for (const conn of this.values()) {
+      const ws = conn.raw;
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      if (filter !== undefined && !filter(ws, conn)) continue;
+      if (!this.canSend(conn, limit)) {
+        skipped++;
+        continue;
+      }
+      if (frame === undefined || !writeFrame(ws, frame)) ws.send(payload, { binary, compress: false, fin: true });
+      this.messagesOut++;
+      conn.bytesOut += bytes;
+      sent++;
+    }
+    this.broadcasts++;
+    this.broadcastSkipped += skipped;
+    this.payloadBytesOut += bytes * sent;
+    return { sent, skipped };
+  }
+
+  // ---------------------------------------------------------------- heartbeat
+
+  override setListening(listening: boolean): void {
+    super.setListening(listening);
+    // The heartbeat runs while the server accepts; a drain bounds the rest with `closeTimeout`.
+    if (listening && !this.heartbeatTimer) this.startHeartbeat(this.config);
+    else if (!listening) this.stopHeartbeat();
+  }
+
+  private startHeartbeat(config: C): void {
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), config.pingInterval).unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.pongTimer) clearTimeout(this.pongTimer);
+    this.heartbeatTimer = undefined;
+    this.pongTimer = undefined;
+  }
+
+  /** One walk per `pingInterval`: unanswered pings and slow consumers are closed, the rest pinged. */
+  private heartbeat(): void {
+    const limit = this.config.maxBufferedAmount;
+    for (const conn of this.values()) {
+      const ws = conn.raw;
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      const state = stateOf(conn);
+      if (this.closeIfStillSlow(conn, state, limit)) continue;
+      if (state.awaitingPong) {
+        // Only reachable when pongTimeout equals pingInterval and this tick beat the pong check.
+        this.terminateUnanswered(conn);
+        continue;
+      }
+      state.awaitingPong = true;
+      this.pingsSent++;
+      if (!writeFrame(ws, PING_FRAME)) ws.ping();
+    }
+    // One timer object for the pool's pong deadline, re-armed after each round of pings.
+    if (this.pongTimer) this.pongTimer.refresh();
+    else this.pongTimer = setTimeout(() => this.checkPongs(), this.config.pongTimeout).unref();
+  }
+
+  /** `pongTimeout` after a heartbeat: whoever did not answer is terminated (a slow reader as a slow consumer). */
+  private checkPongs(): void {
+    const limit = this.config.maxBufferedAmount;
+    for (const conn of this.values()) {
+      const state = stateOf(conn);
+      if (!state.awaitingPong || conn.raw.readyState !== WebSocket.OPEN) continue;
+      if (this.closeIfStillSlow(conn, state, limit)) continue;
+      this.terminateUnanswered(conn);
+    }
+  }
+
+  private closeIfStillSlow(conn: PooledConnection<WebSocket>, state: WebSocketConnectionState, limit: number): boolean {
+    if (conn.raw.bufferedAmount <= limit) {
+      state.overLimit = false;
+      return false;
+    }
+    if (!state.overLimit) {
+      state.overLimit = true;
+      return false;
+    }
+    this.slowConsumersClosed++;
+    conn.closeReason = WS_REMOVE_REASON.slowConsumer;
+    this.recordError(WS_ERROR.slowConsumer, undefined, conn);
+    // The close frame queues behind the unread data; `ws` destroys the socket after `closeTimeout`.
+    conn.raw.close(WS_CLOSE.policyViolation, WS_CLOSE_REASON.slowConsumer);
+    return true;
+  }
+
+  private terminateUnanswered(conn: PooledConnection<WebSocket>): void {
+    this.pongTimeouts++;
+    conn.closeReason = WS_REMOVE_REASON.pongTimeout;
+    this.recordTimeout(WS_TIMEOUT.pong, conn);
+    conn.raw.terminate();
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  /** Idle or first-message timeouts close with 1000; a drain with 1001. */
+  protected closeConnection(conn: PooledConnection<WebSocket>, reason: CloseReason): void {
+    const ws = conn.raw;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (reason === 'drain') ws.close(WS_CLOSE.goingAway, WS_CLOSE_REASON.shutdown);
+    else ws.close(WS_CLOSE.normal, WS_CLOSE_REASON.idle);
+  }
+
+  protected destroyConnection(conn: PooledConnection<WebSocket>): void {
+    conn.raw.terminate();
+  }
+
+  /**
+   * Every client, busy or not, gets close 1001 now; handlers in flight still finish. What has not
+   * completed the close handshake `closeTimeout` later is terminated and counted as forced.
+   */
+  protected override drainConnection(conn: PooledConnection<WebSocket>): void {
+    // Armed before the first `ws.close()` so it fires ahead of `ws`'s own close timers of the same length.
+    this.closeTimer ??= setTimeout(() => this.forceUnclosed(), this.config.closeTimeout);
+    conn.closeReason = 'drain';
+    this.closeConnection(conn, 'drain');
+  }
+
+  private forceUnclosed(): void {
+    this.closeTimer = undefined;
+    for (const conn of [...this.values()]) {
+      conn.forced = true;
+      conn.closeReason = 'forced';
+      this.recordTimeout(WS_TIMEOUT.close, conn);
+      conn.raw.terminate();
+      this.remove(conn, 'forced');
+    }
+  }
+
+  override destroy(): void {
+    this.stopHeartbeat();
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.closeTimer = undefined;
+    super.destroy();
+  }
+
+  // ---------------------------------------------------------------- metrics
+
+  override getMetrics(): WebSocketPoolMetrics {
+    return {
+      ...super.getMetrics(),
+      websocket: {
+        messagesIn: this.messagesIn,
+        messagesOut: this.messagesOut,
+        payloadBytesIn: this.payloadBytesIn,
+        payloadBytesOut: this.payloadBytesOut,
+        broadcasts: this.broadcasts,
+        broadcastSkipped: this.broadcastSkipped,
+        pingsSent: this.pingsSent,
+        pongTimeouts: this.pongTimeouts,
+        slowConsumersClosed: this.slowConsumersClosed,
+        oversizedMessages: this.oversizedMessages,
+        closeCodes: Object.fromEntries([...this.closeCodes].map(([code, n]) => [String(code), n])),
+      },
+    };
+  }
+}

@@ -1,0 +1,47 @@
+/** Close codes (RFC 6455 section 7.4.1) the WebSocket pool sends. */
+export const WS_CLOSE = Object.freeze({
+  /** The idle timeout closed a quiet connection. */
+  normal: 1000,
+  /** The server is shutting down. */
+  goingAway: 1001,
+  /** The client read too slowly: its send buffer stayed over `maxBufferedAmount`. */
+  policyViolation: 1008,
+  /** The client sent a message larger than `maxPayload`. */
+  messageTooBig: 1009,
+  /** The pool was full when the handshake completed (a race the upgrade check did not see). */
+  tryAgainLater: 1013,
+});
+
+/** Close reasons sent with those codes (at most 123 bytes each). */
+export const WS_CLOSE_REASON = Object.freeze({
+  shutdown: 'server shutting down',
+  idle: 'idle timeout',
+  slowConsumer: 'slow consumer: send buffer over limit',
+  full: 'server is at its connection limit',
+});
+
+/** Reasons the pool gives for removing a WebSocket connection (`ConnectionRemoved` events). */
+export const WS_REMOVE_REASON = Object.freeze({
+  pongTimeout: 'pong_timeout',
+  slowConsumer: 'slow_consumer',
+  messageTooBig: 'message_too_big',
+});
+
+/** Error types the pool counts (`errors.byType`). */
+export const WS_ERROR = Object.freeze({
+  handler: 'handler',
+  slowConsumer: 'slow_consumer',
+  messageTooBig: 'message_too_big',
+  protocol: 'protocol',
+  handshake: 'handshake',
+});
+
+/** Timeout kinds the pool counts (`timeouts`). */
+export const WS_TIMEOUT = Object.freeze({
+  pong: 'pong',
+  handshake: 'handshake',
+  close: 'close_handshake',
+});
+
+/** Error code `ws` gives a message over `maxPayload`. */
+export const WS_ERR_MESSAGE_TOO_BIG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';

@@ -1,0 +1,255 @@
+import * as http from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import WebSocket, { WebSocketServer as WsServer, type RawData } from 'ws';
+import type { PooledConnection } from '../../core/pooled-connection';
+import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from '../http/node-server';
+import { WebSocketPoolConfig } from './ws-config';
+import { WebSocketConnectionPool, type BroadcastFilter, type BroadcastResult, type WebSocketData } from './ws-connection-pool';
+import { WS_CLOSE, WS_CLOSE_REASON, WS_ERROR, WS_ERR_MESSAGE_TOO_BIG, WS_TIMEOUT } from './ws-constants';
+
+/** `ws` server options, plus `closeTimeout`, which `ws` 8 reads but `@types/ws` does not declare. */
+type WsServerOptions = NonNullable<ConstructorParameters<typeof WsServer>[0]> & { closeTimeout?: number };
+
+const CONN = Symbol('unipool.ws.connection');
+const OWNER = Symbol('unipool.ws.owner');
+
+type TrackedWebSocket = WebSocket & { [CONN]: PooledConnection<WebSocket>; [OWNER]: WebSocketServer<WebSocketPoolConfig> };
+
+/** Keep-alive of plain HTTP requests on the WebSocket port (they only ever get 404 or 426). */
+const PLAIN_HTTP_KEEP_ALIVE_MS = 5000;
+
+function payloadLength(data: RawData): number {
+  if (Array.isArray(data)) {
+    let n = 0;
+    for (const chunk of data) n += chunk.length;
+    return n;
+  }
+  return data instanceof ArrayBuffer ? data.byteLength : data.length;
+}
+
+// Shared listeners of every socket (`this` is the socket): one function each for all connections.
+function onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const ws = this as TrackedWebSocket;
+  ws[OWNER].dispatchMessage(ws, data, isBinary);
+}
+function onSocketPong(this: WebSocket): void {
+  const ws = this as TrackedWebSocket;
+  ws[OWNER].pool.recordPong(ws[CONN]);
+}
+function onSocketError(this: WebSocket, err: Error & { code?: string }): void {
+  const ws = this as TrackedWebSocket;
+  const pool = ws[OWNER].pool;
+  if (err.code === WS_ERR_MESSAGE_TOO_BIG) pool.recordOversized(ws[CONN], err);
+  else pool.recordError(WS_ERROR.protocol, err, ws[CONN]);
+}
+function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
+  const ws = this as TrackedWebSocket;
+  const owner = ws[OWNER];
+  owner.pool.recordCloseCode(code);
+  owner.pool.remove(ws[CONN]);
+  owner.dispatchClose(ws, code, reason);
+}
+
+function ignoreError(): void {}
+
+/** Writes a complete HTTP response on a socket that will never be upgraded, then closes it. */
+function rejectUpgrade(socket: Duplex, status: number, headers: Record<string, string>, body: string): void {
+  const lines = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`, 'Connection: close', 'Content-Type: text/plain; charset=utf-8', `Content-Length: ${Buffer.byteLength(body)}`];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  socket.once('finish', socket.destroy);
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+}
+
+function pathOf(url: string | undefined): string {
+  const raw = url ?? '/';
+  const cut = raw.search(/[?#]/);
+  return cut === -1 ? raw : raw.slice(0, cut);
+}
+
+/**
+ * A WebSocket server: `ws` in `noServer` mode on its own `node:http` server, whose upgrades
+ * `WebSocketConnectionPool` admits (or refuses with 503 before the handshake) and tracks.
+ * Subclass it, decorate the subclass with `@UsePool(WebSocketConnectionPool)`, take the config
+ * with `@PoolConfig(WebSocketPoolConfig, 'ws')`, and implement `onMessage`.
+ */
+export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketPoolConfig> extends NodeHttpServer<WebSocketConnectionPool<C>, C> {
+  static override readonly poolType = WebSocketConnectionPool;
+
+  /** The `ws` server (no listener of its own, no client tracking: the pool tracks). */
+  protected wss: WsServer | undefined;
+
+  /** Handles one message. A throw or rejection is counted as a failed message (the connection stays). */
+  abstract onMessage(socket: WebSocket, data: RawData, isBinary: boolean): void | Promise<void>;
+
+  /** Called once a client is admitted and its handshake done. */
+  onConnection?(socket: WebSocket, req: http.IncomingMessage): void;
+
+  /** Called when an admitted client's connection has closed (`code` 1006: no close frame). */
+  onClose?(socket: WebSocket, code: number, reason: Buffer): void;
+
+  /** Sends one counted message to `socket`; false if it is not open or its send buffer is over `maxBufferedAmount`. */
+  send(socket: WebSocket, data: WebSocketData, isBinary?: boolean): boolean {
+    const conn = (socket as TrackedWebSocket)[CONN];
+    return conn !== undefined && this.pool.send(conn, data, isBinary);
+  }
+
+  /** Sends one message, framed once, to every open client (or those `filter` keeps). */
+  broadcast(data: WebSocketData, filter?: BroadcastFilter, isBinary?: boolean): BroadcastResult {
+    return this.pool.broadcast(data, filter, isBinary);
+  }
+
+  /** The upgrade request is the only request a client sends before the handshake, so both node timeouts are `handshakeTimeout`. */
+  protected serverOptions(config: WebSocketPoolConfig): http.ServerOptions {
+    return {
+      headersTimeout: config.handshakeTimeout,
+      requestTimeout: config.handshakeTimeout,
+      keepAliveTimeout: PLAIN_HTTP_KEEP_ALIVE_MS,
+      connectionsCheckingInterval: connectionsCheckingInterval(config.handshakeTimeout),
+    };
+  }
+
+  /** Options of the `ws` server. */
+  protected webSocketOptions(config: WebSocketPoolConfig): WsServerOptions {
+    return {
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: config.maxPayload,
+      closeTimeout: config.closeTimeout,
+    };
+  }
+
+  /** @internal Applies live config changes (called by the pool on `updateConfig`). */
+  applyWebSocketConfig(config: WebSocketPoolConfig): void {
+    if (this.server) {
+      this.server.headersTimeout = config.handshakeTimeout;
+      this.server.requestTimeout = config.handshakeTimeout;
+    }
+    if (this.wss) {
+      // Read by `ws` for each new connection; live ones keep the limits they started with.
+      Object.assign(this.wss.options, { maxPayload: config.maxPayload, closeTimeout: config.closeTimeout });
+    }
+  }
+
+  async listen(): Promise<void> {
+    const config = this.pool.config;
+    const server = http.createServer(this.serverOptions(config));
+    this.wss = new WsServer(this.webSocketOptions(config));
+    this.pool.attachServer(this);
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onPlainRequest(req, res));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
+    await this.bind(server);
+  }
+
+  /**
+   * Admission happens here, before the handshake: a wrong path gets 404, a full or draining pool
+   * 503 + Retry-After. `handleUpgrade` completes synchronously (no `verifyClient`, no
+   * compression), so the check and the `add` in `onUpgraded` cannot interleave with another upgrade.
+   */
+  private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const config = this.pool.config;
+    const address = req.socket.remoteAddress;
+    if (pathOf(req.url) !== config.path) {
+      this.pool.reject('bad_path', address);
+      rejectUpgrade(socket, 404, {}, 'not found\n');
+      return;
+    }
+    const refusal = this.pool.admissionRefusal();
+    if (refusal !== undefined) {
+      this.pool.reject(refusal, address);
+      const body = refusal === 'draining' ? 'server is shutting down\n' : 'server is at its connection limit\n';
+      rejectUpgrade(socket, 503, { 'Retry-After': String(config.retryAfter) }, body);
+      return;
+    }
+    (this.wss as WsServer).handleUpgrade(req, socket, head, (ws) => this.onUpgraded(ws, req));
+  }
+
+  private onUpgraded(ws: WebSocket, req: http.IncomingMessage): void {
+    const conn = this.pool.add(ws, req.socket.remoteAddress, req.socket.remotePort);
+    if (conn === undefined) {
+      ws.on('error', ignoreError);
+      ws.close(WS_CLOSE.tryAgainLater, WS_CLOSE_REASON.full);
+      return;
+    }
+    const tracked = ws as TrackedWebSocket;
+    tracked[CONN] = conn;
+    tracked[OWNER] = this as unknown as WebSocketServer<WebSocketPoolConfig>;
+    ws.on('message', onSocketMessage);
+    ws.on('pong', onSocketPong);
+    ws.on('error', onSocketError);
+    ws.on('close', onSocketClose);
+    if (this.onConnection) {
+      try {
+        this.onConnection(ws, req);
+      } catch (err) {
+        this.onHandlerError(err, conn, 'connection handler failed');
+      }
+    }
+  }
+
+  /** @internal Runs `onMessage` for one message, counted and timed. */
+  dispatchMessage(ws: TrackedWebSocket, data: RawData, isBinary: boolean): void {
+    const conn = ws[CONN];
+    const pool = this.pool;
+    pool.recordMessageIn(conn, payloadLength(data));
+    const started = pool.beginWork(conn);
+    let result: void | Promise<void>;
+    try {
+      result = this.onMessage(ws, data, isBinary);
+    } catch (err) {
+      this.onHandlerError(err, conn, 'message handler failed');
+      pool.endWork(conn, started, true);
+      return;
+    }
+    if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+      (result as Promise<void>).then(
+        () => pool.endWork(conn, started, false),
+        (err: unknown) => {
+          this.onHandlerError(err, conn, 'message handler failed');
+          pool.endWork(conn, started, true);
+        },
+      );
+    } else {
+      pool.endWork(conn, started, false);
+    }
+  }
+
+  /** @internal Runs `onClose` for a finished connection. */
+  dispatchClose(ws: TrackedWebSocket, code: number, reason: Buffer): void {
+    if (!this.onClose) return;
+    try {
+      this.onClose(ws, code, reason);
+    } catch (err) {
+      this.onHandlerError(err, ws[CONN], 'close handler failed');
+    }
+  }
+
+  private onHandlerError(err: unknown, conn: PooledConnection<WebSocket>, msg: string): void {
+    this.pool.recordError(WS_ERROR.handler, err instanceof Error ? err : new Error(String(err)), conn);
+    this.logger?.error({ protocol: this.pool.protocol, connection: conn.id, err }, msg);
+  }
+
+  /** A plain request on the WebSocket port: 426 on the WebSocket path, 404 elsewhere. */
+  private onPlainRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const upgradePath = pathOf(req.url) === this.pool.config.path;
+    const body = upgradePath ? 'this path accepts WebSocket upgrades only\n' : 'not found\n';
+    const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) };
+    if (upgradePath) headers.Upgrade = 'websocket';
+    res.writeHead(upgradePath ? 426 : 404, headers);
+    res.end(body);
+  }
+
+  /** A malformed or too slow upgrade request: counted, answered as node would, socket closed. */
+  private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') this.pool.recordTimeout(WS_TIMEOUT.handshake);
+    else if (err.code !== 'ECONNRESET') this.pool.recordError(WS_ERROR.handshake, err);
+    answerClientError(err, socket);
+  }
+
+  /** Upgraded sockets are the pool's; the `ws` server holds nothing but its state. */
+  protected override releaseUntracked(): void {
+    this.wss?.close();
+  }
+}

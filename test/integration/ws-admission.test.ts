@@ -1,0 +1,94 @@
+import { expect } from 'chai';
+import * as http from 'node:http';
+import type WebSocket from 'ws';
+import { activeReaches, tryUpgrade, wsTestContext } from './ws-support';
+
+describe('WebSocket admission (integration)', () => {
+  const ctx = wsTestContext();
+  const clients = ctx.clients;
+
+  it('admits exactly maxConnections of concurrent upgrades and answers the rest 503 + Retry-After', async () => {
+    const started = await ctx.start({ maxConnections: 25, retryAfter: 7 });
+    const outcomes = await Promise.all(Array.from({ length: 60 }, () => tryUpgrade(started.url)));
+    for (const o of outcomes) if (o.ws) clients.push(o.ws);
+    const refused = outcomes.filter((o) => o.status !== undefined);
+    expect(clients).to.have.length(25);
+    expect(refused).to.have.length(35);
+    for (const o of refused) {
+      expect(o.status).to.equal(503);
+      expect(o.retryAfter).to.equal('7');
+    }
+    const metrics = started.pool.getMetrics();
+    expect(metrics.active).to.equal(25);
+    expect(metrics.totalConnections).to.equal(25);
+    expect(metrics.rejected.byReason.max_connections).to.equal(35);
+  });
+
+  it('admits again once a slot frees up', async () => {
+    const started = await ctx.start({ maxConnections: 1 });
+    const first = await tryUpgrade(started.url);
+    clients.push(first.ws as WebSocket);
+    expect((await tryUpgrade(started.url)).status).to.equal(503);
+    first.ws?.close();
+    await activeReaches(started.pool, 0);
+    const again = await tryUpgrade(started.url);
+    expect(again.ws).to.not.equal(undefined);
+    clients.push(again.ws as WebSocket);
+  });
+
+  it('answers 503 while the pool drains and never completes the handshake', async () => {
+    const started = await ctx.start({ closeTimeout: 2000 });
+    const drained = started.pool.drain();
+    const outcome = await tryUpgrade(started.url);
+    expect(outcome.status).to.equal(503);
+    expect(outcome.ws).to.equal(undefined);
+    await drained;
+    expect(started.pool.getMetrics().rejected.byReason.draining).to.equal(1);
+  });
+
+  it('answers 404 to an upgrade on another path and admits nothing', async () => {
+    const started = await ctx.start({ path: '/live' });
+    const outcome = await tryUpgrade(`ws://127.0.0.1:${started.port}/other`);
+    expect(outcome.status).to.equal(404);
+    const ok = await tryUpgrade(`ws://127.0.0.1:${started.port}/live?token=1`);
+    expect(ok.ws).to.not.equal(undefined);
+    clients.push(ok.ws as WebSocket);
+    const metrics = started.pool.getMetrics();
+    expect(metrics.totalConnections).to.equal(1);
+    expect(metrics.rejected.byReason.bad_path).to.equal(1);
+  });
+
+  it('answers a plain HTTP request with 426 on the WebSocket path', async () => {
+    const started = await ctx.start();
+    const status = await new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: started.port, path: '/ws', agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode as number);
+      }).once('error', reject);
+    });
+    expect(status).to.equal(426);
+    expect(started.pool.size).to.equal(0);
+  });
+});
+
+describe('WebSocket live config (integration)', () => {
+  const ctx = wsTestContext();
+  const clients = ctx.clients;
+
+  it('applies a new heartbeat to live connections and a new maxPayload to the next ones, without dropping any', async () => {
+    const started = await ctx.start({ pingInterval: 60_000, pongTimeout: 1000, maxPayload: 1024, maxBufferedAmount: 65_536 });
+    const old = (await tryUpgrade(started.url)).ws as WebSocket;
+    clients.push(old);
+    const pinged = new Promise<void>((resolve) => old.once('ping', () => resolve()));
+    const result = started.pool.updateConfig({ pingInterval: 50, pongTimeout: 40, maxPayload: 4096 });
+    expect(result.applied.sort()).to.deep.equal(['maxPayload', 'pingInterval', 'pongTimeout']);
+    await pinged; // would take a minute on the old interval
+    const fresh = (await tryUpgrade(started.url)).ws as WebSocket;
+    clients.push(fresh);
+    const echoed = new Promise<number>((resolve) => fresh.once('message', (data) => resolve((data as Buffer).length)));
+    fresh.send(Buffer.alloc(2048));
+    expect(await echoed).to.equal(2048);
+    expect(old.readyState).to.equal(old.OPEN);
+    expect(started.pool.size).to.equal(2);
+  });
+});
