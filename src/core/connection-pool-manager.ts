@@ -297,10 +297,12 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Marks the end of a unit of work started at `startedAt` (from `beginWork`); `failed` counts it as an error. */
   endWork(conn: PooledConnection<T>, startedAt: number, failed: boolean): void {
-    const now = performance.now();
-    this.recordLatency(now - startedAt, failed);
+    // One wall-clock read serves the sliding window and the activity stamp: clock reads are a
+    // good part of what tracking a request costs.
+    const wall = Date.now();
+    this.observeWork(performance.now() - startedAt, failed, wall);
     if (conn.removed) return;
-    conn.lastActivityAt = Date.now();
+    conn.lastActivityAt = wall;
     this.inFlightTotal--;
     if (--conn.inFlight === 0) {
       this.idleCount++;
@@ -316,9 +318,13 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Records one finished unit of work that no connection owns (or whose connection is gone). */
   recordLatency(ms: number, failed: boolean): void {
+    this.observeWork(ms, failed, Date.now());
+  }
+
+  private observeWork(ms: number, failed: boolean, wall: number): void {
     const index = bucketIndex(ms, LATENCY_BUCKETS_MS);
     this.requestLatency.observeAt(index, ms);
-    this.window.recordRequest(index, ms, failed);
+    this.window.recordRequest(index, ms, failed, wall);
     this.requestsTotal++;
     if (failed) this.requestsFailed++;
   }
