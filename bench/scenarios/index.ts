@@ -5,6 +5,7 @@ import { httpNewConnection } from './http-new-connection';
 import { poolBookkeeping } from './pool-bookkeeping';
 import { shutdownIdle } from './shutdown-idle';
 import { shutdownInflight } from './shutdown-inflight';
+import { wsEcho } from './ws-echo';
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, grpcUnary, shutdownIdle, shutdownInflight, poolBookkeeping];
+export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, grpcUnary, wsEcho, shutdownIdle, shutdownInflight, poolBookkeeping];
