@@ -5,7 +5,9 @@ import { httpNewConnection } from './http-new-connection';
 import { poolBookkeeping } from './pool-bookkeeping';
 import { shutdownIdle } from './shutdown-idle';
 import { shutdownInflight } from './shutdown-inflight';
+import { wsBroadcast } from './ws-broadcast';
 import { wsEcho } from './ws-echo';
+import { wsIdleMemory } from './ws-idle-memory';
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, grpcUnary, wsEcho, shutdownIdle, shutdownInflight, poolBookkeeping];
+export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, grpcUnary, wsEcho, wsIdleMemory, wsBroadcast, shutdownIdle, shutdownInflight, poolBookkeeping];
