@@ -56,6 +56,10 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
     if (res && !res.headersSent) res.shouldKeepAlive = false;
   }
 
+  protected override peerOf(socket: Socket): { address?: string; port?: number } {
+    return { address: socket.remoteAddress, port: socket.remotePort };
+  }
+
   protected override connectionBytes(conn: PooledConnection<Socket>): [number, number] {
     return [conn.raw.bytesRead, conn.raw.bytesWritten];
   }

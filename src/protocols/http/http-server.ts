@@ -85,7 +85,8 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
   }
 
   private onConnection(socket: TrackedSocket): void {
-    const conn = this.pool.add(socket, socket.remoteAddress, socket.remotePort);
+    // No peer address here: the pool reads it (a getpeername call) only if something asks.
+    const conn = this.pool.add(socket);
     if (conn === undefined) {
       this.refuse(socket, this.pool.isDraining ? 'draining' : 'max_connections');
       return;
