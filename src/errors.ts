@@ -26,8 +26,19 @@ export class UnipoolError extends Error {
   }
 }
 
+/** Matches the armour line of a PEM block (key or certificate text). */
+export const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]+-----/;
+
+/** What a problem shows instead of a value holding PEM text: key material never reaches an error or a log. */
+const REDACTED_PEM = '[PEM text redacted]';
+
+function redactProblem(problem: ConfigProblem): ConfigProblem {
+  return typeof problem.value === 'string' && PEM_BLOCK.test(problem.value) ? { ...problem, value: REDACTED_PEM } : problem;
+}
+
 function formatValue(value: unknown): string {
   if (value === undefined) return 'undefined';
+  if (typeof value === 'string' && PEM_BLOCK.test(value)) return REDACTED_PEM;
   try {
     const text = JSON.stringify(value);
     return text.length > 80 ? `${text.slice(0, 77)}...` : text;
@@ -45,7 +56,8 @@ export function formatProblem(problem: ConfigProblem): string {
 /** Configuration failed validation; `problems` lists every one of them. */
 export class ConfigValidationError extends UnipoolError {
   readonly problems: readonly ConfigProblem[];
-  constructor(problems: ConfigProblem[], source?: string) {
+  constructor(found: ConfigProblem[], source?: string) {
+    const problems = found.map(redactProblem);
     const head = `invalid configuration${source ? ` (${source})` : ''}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`;
     super('UNIPOOL_CONFIG_INVALID', [head, ...problems.map((p) => `  - ${formatProblem(p)}`)].join('\n'));
     this.problems = problems;
@@ -110,5 +122,17 @@ export class ListenError extends UnipoolError {
     cause: unknown,
   ) {
     super('UNIPOOL_LISTEN_FAILED', `${server} could not listen on ${address}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/** TLS files could not be read or do not form a usable certificate/key pair; the message names the path, never key material. */
+export class TlsMaterialError extends UnipoolError {
+  constructor(
+    message: string,
+    /** The `tls` setting at fault: `cert`, `key`, `ca` or `ciphers`. */
+    readonly setting: string,
+    options?: { cause?: unknown },
+  ) {
+    super('UNIPOOL_TLS_MATERIAL', message, options);
   }
 }

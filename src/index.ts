@@ -43,3 +43,7 @@ export { WebSocketPoolConfig } from './protocols/ws/ws-config';
 export { WebSocketConnectionPool, type WebSocketData, type BroadcastFilter, type BroadcastResult, type WebSocketPoolMetrics } from './protocols/ws/ws-connection-pool';
 export { WebSocketServer } from './protocols/ws/ws-server';
 export { WS_CLOSE } from './protocols/ws/ws-constants';
+export { HttpsPoolConfig, HttpsTlsSettings, TLS_MIN_VERSIONS, type TlsMinVersion } from './protocols/https/https-config';
+export { HttpsConnectionPool, type HttpsPoolMetricsSnapshot, type TlsMetricsSnapshot, type TlsConnectionInfo } from './protocols/https/https-connection-pool';
+export { HttpsServer, DEFAULT_HANDSHAKE_TIMEOUT_MS } from './protocols/https/https-server';
+export type { CertificateInfo } from './protocols/https/tls-material';

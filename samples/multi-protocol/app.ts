@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { createApp, type Application, type ServerClass } from '../../src';
 import { GrpcEchoServer } from './grpc-echo-server';
 import { HttpApiServer } from './http-api-server';
+import { HttpsApiServer } from './https-api-server';
 import { WsEchoServer } from './ws-echo-server';
 
 /** Every server of the sample, in startup order. */
-export const SAMPLE_SERVERS: ServerClass[] = [HttpApiServer, GrpcEchoServer, WsEchoServer];
+export const SAMPLE_SERVERS: ServerClass[] = [HttpApiServer, HttpsApiServer, GrpcEchoServer, WsEchoServer];
 
 /** The sample's config file: `UNIPOOL_CONFIG`, else `samples/multi-protocol/config.json`. */
 export function sampleConfigFile(): string {
@@ -14,6 +15,6 @@ export function sampleConfigFile(): string {
 }
 
 /** Creates the sample application (not started). */
-export function createSampleApp(config: string | Record<string, unknown> = sampleConfigFile(), options: { handleSignals?: boolean } = {}): Application {
-  return createApp({ servers: SAMPLE_SERVERS, config, handleSignals: options.handleSignals });
+export function createSampleApp(config: string | Record<string, unknown> = sampleConfigFile(), options: { handleSignals?: boolean; env?: NodeJS.ProcessEnv } = {}): Application {
+  return createApp({ servers: SAMPLE_SERVERS, config, handleSignals: options.handleSignals, env: options.env });
 }

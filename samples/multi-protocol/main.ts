@@ -1,11 +1,19 @@
 import 'reflect-metadata';
-import { createSampleApp } from './app';
+import type { Application } from '../../src';
+import { createSampleApp, sampleConfigFile } from './app';
+import { withDevCertificate } from './dev-certificate';
 
 export { SAMPLE_SERVERS } from './app';
 
 async function main(): Promise<void> {
-  const app = createSampleApp();
+  const configFile = sampleConfigFile();
+  let app: Application;
   try {
+    // No certificate configured: HTTPS gets a self-signed localhost one, made once and cached.
+    // The paths travel as env overrides, so a SIGHUP reload of the file keeps them.
+    const { env, devCertificate } = await withDevCertificate(configFile, process.env);
+    if (devCertificate) console.log(`https  self-signed localhost certificate ${devCertificate.cert}${devCertificate.created ? ' (made now)' : ''}`);
+    app = createSampleApp(configFile, { env });
     await app.start();
   } catch (err) {
     console.error(`unipool sample failed to start:\n${(err as Error).message}`);
@@ -18,7 +26,7 @@ async function main(): Promise<void> {
   }
   const admin = app.adminAddress();
   if (admin) console.log(`${'admin'.padEnd(6)} AdminServer listening on http://${admin.address}:${admin.port} (/metrics /healthz /readyz /status)`);
-  console.log(`pid ${process.pid}: SIGHUP reloads ${process.env.UNIPOOL_CONFIG ?? 'samples/multi-protocol/config.json'}, SIGTERM/SIGINT stop gracefully`);
+  console.log(`pid ${process.pid}: SIGHUP reloads ${configFile}, SIGTERM/SIGINT stop gracefully`);
 }
 
 void main();

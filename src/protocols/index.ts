@@ -2,6 +2,7 @@ import type { ConfigClass } from '../config/validate-config';
 import { GrpcPoolConfig } from './grpc/grpc-config';
 import { HttpPoolConfig } from './http/http-config';
 import { WebSocketPoolConfig } from './ws/ws-config';
+import { HttpsPoolConfig } from './https/https-config';
 
 /** What the application needs to know of a protocol: its config section and class. */
 export interface ProtocolDescriptor {
@@ -12,6 +13,7 @@ export interface ProtocolDescriptor {
 /** Every protocol unipool ships; adding a protocol adds one line here. */
 export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   { section: 'http', configClass: HttpPoolConfig },
+  { section: 'https', configClass: HttpsPoolConfig },
   { section: 'grpc', configClass: GrpcPoolConfig },
   { section: 'ws', configClass: WebSocketPoolConfig },
 ];

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,6 +12,13 @@ export interface SampleProcess {
   stdout: () => string;
   stderr: () => string;
   exited: Promise<number | null>;
+}
+
+/** The multi-protocol sample's own config with every server on port 0, so a test never collides with anything. */
+export function portZeroSampleConfig(): Record<string, Record<string, unknown>> {
+  const config = JSON.parse(readFileSync(join(REPO_ROOT, 'samples/multi-protocol/config.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+  for (const section of Object.values(config)) if ('port' in section) section.port = 0;
+  return config;
 }
 
 /** Writes `config` to a temp JSON file and returns its path. */

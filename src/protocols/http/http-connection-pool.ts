@@ -12,7 +12,8 @@ export interface HttpTimeoutTarget {
 /** Pool of HTTP/1.1 connections (one TCP socket each). Also the base of the HTTPS pool. */
 export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> extends ConnectionPoolManager<Socket, C> {
   readonly protocol: string = 'http';
-  private readonly servers = new Set<HttpTimeoutTarget>();
+  /** Servers whose node timeouts follow this pool's config. */
+  protected readonly servers = new Set<HttpTimeoutTarget>();
 
   constructor(configClass: new () => C = HttpPoolConfig as new () => C) {
     super(configClass);

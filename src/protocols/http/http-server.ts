@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
+import type { ManagedServer } from '../../core/managed-server';
 import { ConnectionPoolEvent } from '../../core/pool-events';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { RejectReason } from '../../core/pool-types';
@@ -36,7 +37,7 @@ function onResponseClose(this: TrackedResponse): void {
  * `@PoolConfig(HttpPoolConfig, 'http')`, and implement `handle`.
  */
 export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> extends NodeHttpServer<HttpConnectionPool<C>, C> {
-  static override readonly poolType = HttpConnectionPool;
+  static override readonly poolType: typeof ManagedServer.poolType = HttpConnectionPool;
 
   /** Refused sockets waiting for their 503; the pool does not track them, so the server does. */
   private readonly refused = new Set<Socket>();
@@ -78,21 +79,27 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     const server = this.createNodeServer(this.serverOptions());
     this.pool.attachServer(this);
     this.pool.events.on(ConnectionPoolEvent.DrainStarted, () => server.closeIdleConnections());
-    server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket as TrackedSocket));
+    server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket));
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res as TrackedResponse));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket as TrackedSocket));
     await this.bind(server);
   }
 
-  private onConnection(socket: TrackedSocket): void {
+  /**
+   * Offers a new connection to the pool. Returns the tracked connection, or `undefined` when
+   * refused (the socket is then kept just long enough to answer 503). HTTPS extends it.
+   */
+  protected onConnection(socket: Socket): PooledConnection<Socket> | undefined {
+    const tracked = socket as TrackedSocket;
     // No peer address here: the pool reads it (a getpeername call) only if something asks.
     const conn = this.pool.add(socket);
     if (conn === undefined) {
-      this.refuse(socket, this.pool.isDraining ? 'draining' : 'max_connections');
-      return;
+      this.refuse(tracked, this.pool.isDraining ? 'draining' : 'max_connections');
+      return undefined;
     }
-    socket[CONN] = conn;
+    tracked[CONN] = conn;
     socket.once('close', () => this.pool.remove(conn));
+    return conn;
   }
 
   /** Keeps a refused socket just long enough to read its request and answer 503. */

@@ -1,0 +1,148 @@
+import { expect } from 'chai';
+import { copyFileSync, writeFileSync } from 'node:fs';
+import * as https from 'node:https';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { createTestApp } from '../../src/testing';
+import { ConfigValidationError, ConnectionPoolEvent, PoolHealthStatus, type Application, type HttpsConnectionPool } from '../../src';
+import { get, makeTlsFixtures, nextEvent, TestHttpsServer, type TlsFixtures } from '../helpers/https-fixtures';
+
+describe('HTTPS certificate: hot reload, expiry health, no key material shown', () => {
+  let certs: TlsFixtures;
+  let app: (Application & { logs: { records: unknown[] } }) | undefined;
+  let agent: https.Agent | undefined;
+
+  before(async () => {
+    certs = await makeTlsFixtures();
+  });
+  after(() => certs.cleanup());
+  afterEach(async () => {
+    agent?.destroy();
+    agent = undefined;
+    if (app?.state === 'running') await app.stop();
+    app = undefined;
+  });
+
+  async function start(tls: Record<string, unknown> = {}): Promise<{ port: number; pool: HttpsConnectionPool }> {
+    app = createTestApp({ servers: [TestHttpsServer], config: { https: { tls: { cert: certs.cert, key: certs.key, ...tls } } } });
+    await app.start();
+    const server = app.server(TestHttpsServer);
+    return { port: server.address()?.port as number, pool: server.pool };
+  }
+
+  it('swaps the certificate on updateConfig while a keep-alive connection stays open and working', async () => {
+    const { port, pool } = await start();
+    agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    const before = await get(port, '/', { ca: certs.certPem, agent });
+    const fp1 = before.peer.fingerprint256;
+    expect(pool.servedCertificate?.fingerprint256).to.equal(fp1);
+
+    const updated = nextEvent(pool, ConnectionPoolEvent.ConfigUpdated);
+    const result = pool.updateConfig({ tls: { cert: certs.cert2, key: certs.key2 } });
+    expect(result).to.deep.equal({ applied: ['tls'], restartRequired: [] });
+    await updated;
+    expect(pool.size).to.equal(1);
+
+    const old = await get(port, '/', { ca: certs.certPem, agent });
+    expect(old.status).to.equal(200);
+    expect(old.reusedSocket, 'the keep-alive connection survived the swap').to.equal(true);
+    expect(old.socket).to.equal(before.socket);
+    expect(old.peer.fingerprint256).to.equal(fp1);
+
+    const fresh = await get(port, '/', { ca: certs.cert2Pem });
+    expect(fresh.status).to.equal(200);
+    expect(fresh.peer.fingerprint256).to.not.equal(fp1);
+    expect(fresh.peer.fingerprint256).to.equal(pool.servedCertificate?.fingerprint256);
+    expect(pool.getMetrics().tls.certificateReloads).to.deep.equal({ applied: 1, rejected: 0 });
+    expect(pool.config.tls.cert).to.equal(certs.cert2);
+  });
+
+  it('rejects a key that does not match the certificate, or an unreadable file, and keeps serving the old one', async () => {
+    const { port, pool } = await start();
+    const fp1 = pool.servedCertificate?.fingerprint256;
+    let err: unknown;
+    try {
+      pool.updateConfig({ tls: { cert: certs.cert2, key: certs.key } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(ConfigValidationError);
+    const problems = (err as ConfigValidationError).problems;
+    expect(problems.map((p) => p.path)).to.deep.equal(['https.tls.key']);
+    expect((err as Error).message).to.match(/do not form a usable pair/);
+    expect((err as Error).message).to.not.match(/PRIVATE KEY/);
+
+    expect(() => pool.updateConfig({ tls: { cert: join(certs.dir, 'missing.pem') } })).to.throw(ConfigValidationError, /https\.tls\.cert: cannot read certificate file .*missing\.pem \(ENOENT\)/);
+
+    expect(pool.config.tls.cert).to.equal(certs.cert);
+    expect(pool.servedCertificate?.fingerprint256).to.equal(fp1);
+    const reply = await get(port, '/', { ca: certs.certPem });
+    expect(reply.peer.fingerprint256).to.equal(fp1);
+    expect(pool.getMetrics().tls.certificateReloads).to.deep.equal({ applied: 0, rejected: 2 });
+  });
+
+  it('picks up a certificate renewed in place when the tls block is reloaded with the same paths', async () => {
+    const cert = join(certs.dir, 'live-cert.pem');
+    const key = join(certs.dir, 'live-key.pem');
+    copyFileSync(certs.cert, cert);
+    copyFileSync(certs.key, key);
+    const { port, pool } = await start({ cert, key });
+    expect(pool.updateConfig({ tls: { cert, key } })).to.deep.equal({ applied: [], restartRequired: [] });
+
+    copyFileSync(certs.cert2, cert);
+    writeFileSync(key, 'not a key');
+    expect(() => pool.updateConfig({ tls: { cert, key } })).to.throw(ConfigValidationError, /https\.tls\.key/);
+    expect((await get(port, '/', { ca: certs.certPem })).status).to.equal(200);
+
+    copyFileSync(certs.key2, key);
+    expect(pool.updateConfig({ tls: { cert, key } }).applied).to.deep.equal(['tls']);
+    const fresh = await get(port, '/', { ca: certs.cert2Pem });
+    expect(fresh.peer.fingerprint256).to.equal(pool.servedCertificate?.fingerprint256);
+  });
+
+  it('turns health DEGRADED when the certificate expires within certExpiryWarningDays', async () => {
+    const { pool } = await start({ cert: certs.soonCert, key: certs.soonKey });
+    const health = pool.getHealth();
+    expect(health.status).to.equal(PoolHealthStatus.Degraded);
+    expect(health.reason).to.match(/^certificate expires in (4\.9|5\.0) days \(20\d\d-/);
+    const days = pool.getMetrics().tls.certificate?.daysUntilExpiry as number;
+    expect(days).to.be.within(4.9, 5);
+
+    const changed = nextEvent(pool, ConnectionPoolEvent.HealthChanged);
+    pool.updateConfig({ tls: { certExpiryWarningDays: 3 } });
+    expect((await changed).current.status).to.equal(PoolHealthStatus.Healthy);
+    pool.updateConfig({ tls: { cert: certs.cert, key: certs.key, certExpiryWarningDays: 14 } });
+    expect(pool.getHealth().status).to.equal(PoolHealthStatus.Healthy);
+  });
+
+  it('never shows PEM text in the effective config, metrics, health, logs or config errors', async () => {
+    const { pool } = await start({ ca: certs.clientCa, requestCert: true, rejectUnauthorized: false });
+    const current = app as Application & { logs: { records: unknown[] } };
+    const status = JSON.stringify({
+      config: Object.fromEntries(current.config ?? []),
+      pools: current.pools.map((p) => ({ config: p.config, metrics: p.getMetrics(), health: p.getHealth() })),
+      logs: current.logs.records,
+    });
+    expect(inspect(pool, { depth: 4 })).to.not.match(/PRIVATE KEY-----/);
+    expect(status).to.include(certs.key);
+    expect(status).to.not.match(/-----BEGIN/);
+    expect(status).to.not.include(certs.clientKeyPem.split('\n')[1]);
+
+    const keyPem = certs.clientKeyPem;
+    let err: unknown;
+    try {
+      pool.updateConfig({ tls: { key: keyPem } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(ConfigValidationError);
+    const text = `${(err as Error).message} ${JSON.stringify((err as ConfigValidationError).problems)}`;
+    expect(text).to.match(/https\.tls\.key: must be the path of the private key file, not its PEM text/);
+    expect(text).to.not.match(/-----BEGIN/);
+    expect(text).to.not.include(keyPem.split('\n')[1].slice(0, 20));
+    expect(pool.config.tls.key).to.equal(certs.key);
+
+    pool.updateConfig({ tls: { cert: certs.cert2, key: certs.key2 } });
+    expect(inspect(pool, { depth: 4 })).to.not.match(/PRIVATE KEY-----/);
+  });
+});
