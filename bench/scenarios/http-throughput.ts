@@ -13,6 +13,8 @@ export interface HttpThroughputSpec {
   headers?: Record<string, string>;
   target: number;
   unavailable?: () => string | undefined;
+  /** Extra arguments of both server processes (e.g. TLS files), made once per scenario run. */
+  serverArgs?: () => Promise<Record<string, unknown>>;
 }
 
 interface LoadResult extends Message {
@@ -34,9 +36,10 @@ export function httpThroughputScenario(spec: HttpThroughputSpec): Scenario {
     unavailable: spec.unavailable,
     run: (options: BenchOptions): Promise<Row[]> =>
       withChildren(async (start) => {
+        const extra = (await spec.serverArgs?.()) ?? {};
         const load = start('clients/autocannon-client');
-        const a = start(spec.server, { impl: 'bare' });
-        const b = start(spec.server, { impl: 'unipool' });
+        const a = start(spec.server, { impl: 'bare', ...extra });
+        const b = start(spec.server, { impl: 'unipool', ...extra });
         await load.next('ready');
         const ports = new Map<Child, number>();
         for (const side of [a, b]) ports.set(side, (await side.next<{ type: string; port: number }>('ready')).port);

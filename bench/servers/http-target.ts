@@ -1,17 +1,19 @@
 /**
- * The HTTP server under test, in its own process. `impl`:
- * - `bare`: `node:http` with the bench handler (shutdown: `server.close()`, which also closes idle sockets);
+ * The HTTP (or, with `tls`, HTTPS) server under test, in its own process. `impl`:
+ * - `bare`: `node:http` (`node:https`) with the bench handler (shutdown: `server.close()`, which also closes idle sockets);
  * - `terminus`: `node:http` + `@godaddy/terminus` (shutdown through its signal handler);
  * - `unipool`: the same handler in an `HttpServer` run by `createApp` (shutdown: `app.stop()`).
  * Replies `ready` with the port; on `stop` (or when `stopAtInflight` requests are in flight)
  * shuts down and replies `stopped` with the time from the call to the promise resolving.
  */
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import { createTerminus } from '@godaddy/terminus';
-import { createApp, HttpConnectionPool, HttpPoolConfig, HttpServer, PoolConfig, UsePool } from '../../src';
+import { createApp, HttpConnectionPool, HttpPoolConfig, HttpServer, HttpsConnectionPool, HttpsPoolConfig, HttpsServer, PoolConfig, UsePool } from '../../src';
 import { benchHandler, inflight, served } from './handlers';
 import { nullLogger } from './null-logger';
 import { fail, onParentMessage, reportCpu, toParent, workerArgs } from '../lib/worker';
@@ -21,6 +23,8 @@ interface Args {
   keepAliveTimeout?: number;
   stopAtInflight?: number;
   maxConnections?: number;
+  /** PEM files: serve HTTPS. */
+  tls?: { cert: string; key: string };
 }
 
 @UsePool(HttpConnectionPool)
@@ -33,14 +37,25 @@ class BenchHttpServer extends HttpServer {
   }
 }
 
+@UsePool(HttpsConnectionPool)
+class BenchHttpsServer extends HttpsServer {
+  constructor(@PoolConfig(HttpsPoolConfig, 'https') config: HttpsPoolConfig) {
+    super(config);
+  }
+  handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    benchHandler(req, res);
+  }
+}
+
 const args = workerArgs<Args>();
 const keepAliveTimeout = args.keepAliveTimeout ?? 5000;
 
 async function start(): Promise<{ port: number; stop: () => Promise<Record<string, unknown>> }> {
   if (args.impl === 'unipool') {
+    const section = { host: '127.0.0.1', port: 0, maxConnections: args.maxConnections ?? 20_000, keepAliveTimeout };
     const app = createApp({
-      servers: [BenchHttpServer],
-      config: { http: { host: '127.0.0.1', port: 0, maxConnections: args.maxConnections ?? 20_000, keepAliveTimeout }, shutdown: { timeout: 5000 } },
+      servers: [args.tls ? BenchHttpsServer : BenchHttpServer],
+      config: args.tls ? { https: { ...section, tls: args.tls }, shutdown: { timeout: 5000 } } : { http: section, shutdown: { timeout: 5000 } },
       logger: nullLogger,
       env: {},
       handleSignals: false,
@@ -56,7 +71,9 @@ async function start(): Promise<{ port: number; stop: () => Promise<Record<strin
       },
     };
   }
-  const server = http.createServer({ keepAliveTimeout }, benchHandler);
+  const server = args.tls
+    ? https.createServer({ keepAliveTimeout, cert: readFileSync(args.tls.cert), key: readFileSync(args.tls.key) }, benchHandler)
+    : http.createServer({ keepAliveTimeout }, benchHandler);
   let stop: () => Promise<Record<string, unknown>>;
   if (args.impl === 'terminus') {
     let t0 = 0;
