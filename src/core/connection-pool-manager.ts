@@ -6,7 +6,7 @@ import { ConfigValidationError } from '../errors';
 import { LatencyHistogram, bucketIndex, LATENCY_BUCKETS_MS } from './latency-histogram';
 import { ConnectionPoolEvent, PoolEventEmitter } from './pool-events';
 import { PoolHealth, PoolHealthStatus, type HealthReport } from './pool-health';
-import { PooledConnection } from './pooled-connection';
+import { PooledConnection, type PeerLookup } from './pooled-connection';
 import type { CloseReason, ConfigUpdateResult, DrainResult, PoolMetricsSnapshot, PreparedConfigUpdate, RejectReason } from './pool-types';
 import type { ProtocolMetricFamily } from './protocol-metrics';
 import { SlidingWindow } from './sliding-window';
@@ -207,13 +207,17 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * Admits a connection or refuses it. Synchronous, so concurrent connects can never over-admit.
    * Returns the tracked connection, or `undefined` when refused (the refusal is counted).
    */
-  add(raw: T, remoteAddress = '', remotePort = 0): PooledConnection<T> | undefined {
+  add(raw: T, remoteAddress?: string, remotePort?: number): PooledConnection<T> | undefined {
     const refusal = this.admissionRefusal();
     if (refusal !== undefined) {
+      if (remoteAddress === undefined && this.events.listenerCount(ConnectionPoolEvent.ConnectionRejected)) remoteAddress = this.peerOf(raw)?.address;
       this.reject(refusal, remoteAddress);
       return undefined;
     }
-    const conn = new PooledConnection(this.nextId++, this.protocol, raw, remoteAddress, remotePort, Date.now());
+    const conn = new PooledConnection(this.nextId++, this.protocol, raw, remoteAddress, remotePort, Date.now(), this.lookupPeer as PeerLookup<T>);
+    // A closed socket no longer knows its peer: when someone listens to events that can come
+    // after the close, read the address now.
+    if (remoteAddress === undefined && this.wantsPeerEarly()) void conn.remoteAddress;
     this.connections.set(conn.id, conn);
     this.idleCount++;
     this.admittedTotal++;
@@ -228,6 +232,22 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     }
     return conn;
   }
+
+  private wantsPeerEarly(): boolean {
+    const e = this.events;
+    return e.listenerCount(ConnectionPoolEvent.ConnectionRemoved) + e.listenerCount(ConnectionPoolEvent.ConnectionError) + e.listenerCount(ConnectionPoolEvent.ConnectionTimeout) > 0;
+  }
+
+  /**
+   * The peer address of a protocol object, for connections added without one (read lazily, on
+   * first use). Protocols whose objects know their peer override it. Default: unknown.
+   */
+  protected peerOf(_raw: T): { address?: string; port?: number } | undefined {
+    return undefined;
+  }
+
+  // One function for every connection of the pool; typed without T so the pool stays assignable to ConnectionPoolManager<unknown>.
+  private readonly lookupPeer: PeerLookup<never> = (raw) => this.peerOf(raw as T);
 
   /** Counts a refusal by reason (for refusals decided outside `add`, e.g. a failed handshake). */
   reject(reason: RejectReason, remoteAddress?: string): void {
@@ -312,10 +332,12 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Marks the end of a unit of work started at `startedAt` (from `beginWork`); `failed` counts it as an error. */
   endWork(conn: PooledConnection<T>, startedAt: number, failed: boolean): void {
-    const now = performance.now();
-    this.recordLatency(now - startedAt, failed);
+    // One wall-clock read serves the sliding window and the activity stamp: clock reads are a
+    // good part of what tracking a request costs.
+    const wall = Date.now();
+    this.observeWork(performance.now() - startedAt, failed, wall);
     if (conn.removed) return;
-    conn.lastActivityAt = Date.now();
+    conn.lastActivityAt = wall;
     this.inFlightTotal--;
     if (--conn.inFlight === 0) {
       this.idleCount++;
@@ -331,9 +353,13 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Records one finished unit of work that no connection owns (or whose connection is gone). */
   recordLatency(ms: number, failed: boolean): void {
+    this.observeWork(ms, failed, Date.now());
+  }
+
+  private observeWork(ms: number, failed: boolean, wall: number): void {
     const index = bucketIndex(ms, LATENCY_BUCKETS_MS);
     this.requestLatency.observeAt(index, ms);
-    this.window.recordRequest(index, ms, failed);
+    this.window.recordRequest(index, ms, failed, wall);
     this.requestsTotal++;
     if (failed) this.requestsFailed++;
   }

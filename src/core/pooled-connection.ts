@@ -1,5 +1,8 @@
 import type { ConnectionInfo, ConnectionState, CloseReason } from './pool-types';
 
+/** Reads a connection's peer address from the protocol's object, the first time it is asked for. */
+export type PeerLookup<T> = (raw: T) => { address?: string; port?: number } | undefined;
+
 /**
  * One tracked connection: the protocol's own object (`raw`) plus what the pool knows about it.
  * Fields are plain numbers updated in place, so tracking a request allocates nothing.
@@ -26,15 +29,46 @@ export class PooledConnection<T> implements ConnectionInfo {
   /** Free slot for the protocol's own per-connection data. */
   data: unknown;
 
+  private peerAddress: string | undefined;
+  private peerPort: number | undefined;
+  // Typed without T so a PooledConnection<Socket> is still a PooledConnection<unknown>.
+  private readonly peerLookup: PeerLookup<never> | undefined;
+
+  /**
+   * An address left `undefined` is read through `peerLookup` on first use: on a TCP socket that
+   * is a `getpeername` system call, about 1 µs, which a connection nobody asks about never pays.
+   */
   constructor(
     readonly id: number,
     readonly protocol: string,
     readonly raw: T,
-    readonly remoteAddress: string,
-    readonly remotePort: number,
+    remoteAddress: string | undefined,
+    remotePort: number | undefined,
     readonly startedAt: number,
+    peerLookup?: PeerLookup<T>,
   ) {
+    this.peerLookup = peerLookup as PeerLookup<never> | undefined;
     this.lastActivityAt = startedAt;
+    this.peerAddress = remoteAddress;
+    this.peerPort = remotePort;
+  }
+
+  /** The peer's address (`''` if unknown). */
+  get remoteAddress(): string {
+    if (this.peerAddress === undefined) this.lookupPeer();
+    return this.peerAddress as string;
+  }
+
+  /** The peer's port (0 if unknown). */
+  get remotePort(): number {
+    if (this.peerPort === undefined) this.lookupPeer();
+    return this.peerPort as number;
+  }
+
+  private lookupPeer(): void {
+    const peer = this.peerLookup?.(this.raw as never);
+    this.peerAddress ??= peer?.address ?? '';
+    this.peerPort ??= peer?.port ?? 0;
   }
 
   /** A plain copy for events, logs and `/status`. */

@@ -28,8 +28,8 @@ export class SlidingWindow {
     this.head = Math.floor(this.createdAt / this.slotMs);
   }
 
-  private advance(): number {
-    const slot = Math.floor(this.now() / this.slotMs);
+  private advance(now: number = this.now()): number {
+    const slot = Math.floor(now / this.slotMs);
     if (slot !== this.head) {
       const steps = Math.min(slot - this.head, WINDOW_SLOTS);
       for (let s = 1; s <= steps; s++) {
@@ -48,8 +48,9 @@ export class SlidingWindow {
     this.connections[this.advance()]++;
   }
 
-  recordRequest(bucket: number, ms: number, error: boolean): void {
-    const i = this.advance();
+  /** Records one request; `now` (the window's clock, `Date.now` by default) saves a clock read when the caller has it. */
+  recordRequest(bucket: number, ms: number, error: boolean, now?: number): void {
+    const i = this.advance(now);
     this.requests[i]++;
     if (error) this.errors[i]++;
     this.latency[i].observeAt(bucket, ms);

@@ -135,6 +135,54 @@ describe('ConnectionPoolManager', () => {
     });
   });
 
+  describe('peer address read lazily', () => {
+    /** A pool whose connections know their peer, counting how often it is asked. */
+    class PeerPool extends FakePool {
+      lookups = 0;
+      static make(maxConnections: number): PeerPool {
+        const p = new PeerPool();
+        p.configure({ maxConnections } as unknown as Parameters<FakePool['configure']>[0]);
+        return p;
+      }
+      protected override peerOf(): { address: string; port: number } {
+        this.lookups++;
+        return { address: '192.0.2.7', port: 4242 };
+      }
+    }
+
+    it('reads the address through peerOf on first use only, when add() was given none', () => {
+      const peers = PeerPool.make(10);
+      pool = peers;
+      const conn = peers.add(fakeConn('a'))!;
+      expect(peers.lookups).to.equal(0);
+      expect(conn.remoteAddress).to.equal('192.0.2.7');
+      expect(conn.toJSON()).to.deep.include({ remoteAddress: '192.0.2.7', remotePort: 4242 });
+      expect(peers.lookups).to.equal(1);
+      const given = peers.add(fakeConn('b'), '10.0.0.9', 1)!;
+      expect(given.toJSON()).to.deep.include({ remoteAddress: '10.0.0.9', remotePort: 1 });
+      expect(peers.lookups).to.equal(1);
+    });
+
+    it('reads it at add() when removal, error or timeout events are listened to (a closed socket forgets its peer)', () => {
+      const peers = PeerPool.make(1);
+      pool = peers;
+      const removed = collect(peers, ConnectionPoolEvent.ConnectionRemoved);
+      const rejected = collect(peers, ConnectionPoolEvent.ConnectionRejected);
+      const conn = peers.add(fakeConn('a'))!;
+      expect(peers.lookups).to.equal(1);
+      expect(peers.add(fakeConn('b'))).to.equal(undefined);
+      expect(rejected[0]).to.deep.include({ reason: 'max_connections', remoteAddress: '192.0.2.7' });
+      peers.remove(conn);
+      expect(removed[0].connection).to.deep.include({ remoteAddress: '192.0.2.7', remotePort: 4242 });
+      expect(peers.lookups).to.equal(2);
+    });
+
+    it('reports an unknown peer as empty address and port 0 when the protocol cannot tell', () => {
+      pool = FakePool.with({ maxConnections: 10 });
+      expect(pool.add(fakeConn('a'))!.toJSON()).to.deep.include({ remoteAddress: '', remotePort: 0 });
+    });
+  });
+
   describe('work tracking', () => {
     it('tracks in-flight work, idle count and state per connection', () => {
       pool = FakePool.with();

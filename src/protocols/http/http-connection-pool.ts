@@ -28,9 +28,16 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
     for (const server of this.servers) server.applyTimeouts(next);
   }
 
-  /** Ends the socket once what was written is flushed (an idle keep-alive socket has nothing pending). */
+  /**
+   * Closes the socket once what was written is flushed. With nothing pending (an idle
+   * keep-alive socket) it is destroyed at once, as node's own `closeIdleConnections` does:
+   * `destroySoon` would first wait for a write shutdown round trip, which with a thousand idle
+   * sockets in a drain costs tens of milliseconds.
+   */
   protected closeConnection(conn: PooledConnection<Socket>, _reason: CloseReason): void {
-    conn.raw.destroySoon();
+    const socket = conn.raw;
+    if (socket.writableLength === 0) socket.destroy();
+    else socket.destroySoon();
   }
 
   protected destroyConnection(conn: PooledConnection<Socket>): void {
@@ -48,6 +55,10 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
     // `_httpMessage` is the response being written on this socket (stable in node:http since v0.x).
     const res = (conn.raw as Socket & { _httpMessage?: { headersSent: boolean; shouldKeepAlive: boolean } })._httpMessage;
     if (res && !res.headersSent) res.shouldKeepAlive = false;
+  }
+
+  protected override peerOf(socket: Socket): { address?: string; port?: number } {
+    return { address: socket.remoteAddress, port: socket.remotePort };
   }
 
   protected override connectionBytes(conn: PooledConnection<Socket>): [number, number] {

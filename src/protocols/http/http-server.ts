@@ -13,7 +13,9 @@ const REFUSED = Symbol('unipool.http.refused');
 const OWNER = Symbol('unipool.http.owner');
 const STARTED = Symbol('unipool.http.started');
 
-type TrackedSocket = Socket & { [CONN]?: PooledConnection<Socket>; [REFUSED]?: RejectReason };
+const POOL = Symbol('unipool.http.pool');
+
+type TrackedSocket = Socket & { [CONN]?: PooledConnection<Socket>; [REFUSED]?: RejectReason; [POOL]?: HttpConnectionPool<HttpPoolConfig> };
 type TrackedResponse = http.ServerResponse & { [OWNER]?: HttpServer<HttpPoolConfig>; [STARTED]?: number };
 
 /** How long a refused socket may take to send the request its 503 answers. */
@@ -29,6 +31,12 @@ function onResponseClose(this: TrackedResponse): void {
   const aborted = !this.writableFinished;
   if (aborted) owner.pool.recordError('aborted', undefined, conn);
   owner.pool.endWork(conn, this[STARTED] as number, this.statusCode >= 500);
+}
+
+/** Shared 'close' listener of admitted sockets ('close' fires once): no closure or once() wrapper per connection. */
+function onSocketClose(this: TrackedSocket): void {
+  const conn = this[CONN];
+  if (conn !== undefined) this[POOL]?.remove(conn);
 }
 
 /**
@@ -91,13 +99,15 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
    */
   protected onConnection(socket: Socket): PooledConnection<Socket> | undefined {
     const tracked = socket as TrackedSocket;
-    const conn = this.pool.add(socket, socket.remoteAddress, socket.remotePort);
+    // No peer address here: the pool reads it (a getpeername call) only if something asks.
+    const conn = this.pool.add(socket);
     if (conn === undefined) {
       this.refuse(tracked, this.pool.isDraining ? 'draining' : 'max_connections');
       return undefined;
     }
     tracked[CONN] = conn;
-    socket.once('close', () => this.pool.remove(conn));
+    tracked[POOL] = this.pool as unknown as HttpConnectionPool<HttpPoolConfig>;
+    socket.on('close', onSocketClose);
     return conn;
   }
 
