@@ -107,13 +107,6 @@ export class HookFailedError extends UnipoolError {
   }
 }
 
-/** Boot failed; `cause` holds the original error. Anything opened was closed again. */
-export class BootError extends UnipoolError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('UNIPOOL_BOOT_FAILED', message, options);
-  }
-}
-
 /** A server could not bind its address. */
 export class ListenError extends UnipoolError {
   constructor(

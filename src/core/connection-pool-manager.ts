@@ -100,6 +100,15 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    */
   protected applyConfig(_previous: C, _next: C): void {}
 
+  /**
+   * Keys that must be applied although their config value did not change, because what they
+   * point at did (a certificate file renewed at the same path). Called while preparing an
+   * update; `applyConfig` then receives them like any changed key. Default: none.
+   */
+  protected changedOutsideConfig(_previous: C, _next: C): string[] {
+    return [];
+  }
+
   /** Sets the whole validated configuration at boot (before any connection exists). */
   configure(config: C): void {
     if (!(config instanceof this.configClass)) {
@@ -150,6 +159,10 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       } else {
         applied.push(key);
       }
+    }
+    // Keys whose config text is unchanged but whose effect is not (files renewed in place).
+    for (const key of this.changedOutsideConfig(previous, next)) {
+      if (!applied.includes(key) && !restart.has(key)) applied.push(key);
     }
     return {
       applied,

@@ -100,6 +100,31 @@ describe('HTTPS certificate: hot reload, expiry health, no key material shown', 
     expect(fresh.peer.fingerprint256).to.equal(pool.servedCertificate?.fingerprint256);
   });
 
+  it('app.reload() (what SIGHUP runs) picks up a certificate renewed in place, keeping a live connection', async () => {
+    const cert = join(certs.dir, 'reload-cert.pem');
+    const key = join(certs.dir, 'reload-key.pem');
+    copyFileSync(certs.cert, cert);
+    copyFileSync(certs.key, key);
+    const { port, pool } = await start({ cert, key });
+    agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    const before = await get(port, '/', { ca: certs.certPem, agent });
+    const source = { https: { host: '127.0.0.1', port: 0, tls: { cert, key } } };
+    const unchanged = await app!.reload(source);
+    expect(unchanged.ok).to.equal(true);
+    expect(unchanged.applied).to.deep.equal([]);
+
+    copyFileSync(certs.cert2, cert);
+    copyFileSync(certs.key2, key);
+    const renewed = await app!.reload(source);
+    expect(renewed.ok).to.equal(true);
+    expect(renewed.applied).to.deep.equal(['https.tls']);
+    const kept = await get(port, '/', { ca: certs.certPem, agent });
+    expect(kept.peer.fingerprint256).to.equal(before.peer.fingerprint256);
+    const fresh = await get(port, '/', { ca: certs.cert2Pem });
+    expect(fresh.peer.fingerprint256).to.equal(pool.servedCertificate?.fingerprint256);
+    expect(fresh.peer.fingerprint256).to.not.equal(before.peer.fingerprint256);
+  });
+
   it('turns health DEGRADED when the certificate expires within certExpiryWarningDays', async () => {
     const { pool } = await start({ cert: certs.soonCert, key: certs.soonKey });
     const health = pool.getHealth();

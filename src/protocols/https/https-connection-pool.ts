@@ -1,10 +1,9 @@
 import type { Socket } from 'node:net';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { LatencyHistogram, LATENCY_BUCKETS_MS } from '../../core/latency-histogram';
-import { ConnectionPoolEvent } from '../../core/pool-events';
 import { PoolHealthStatus } from '../../core/pool-health';
 import type { PooledConnection } from '../../core/pooled-connection';
-import type { ConfigUpdateResult, PoolMetricsSnapshot } from '../../core/pool-types';
+import type { PoolMetricsSnapshot, PreparedConfigUpdate } from '../../core/pool-types';
 import { certificateExpiryFamily, countSamples, histogramSampleSeconds, type ProtocolMetricFamily } from '../../core/protocol-metrics';
 import { ConfigValidationError, TlsMaterialError } from '../../errors';
 import { HttpConnectionPool, type HttpTimeoutTarget } from '../http/http-connection-pool';
@@ -139,9 +138,16 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
    * keep the session they negotiated.
    */
   protected override applyConfig(previous: HttpsPoolConfig, next: HttpsPoolConfig): void {
-    const material = contextKey(previous.tls) !== contextKey(next.tls) ? loadTlsMaterial(next.tls) : undefined;
+    // Validation already read and proved the files of `next.tls`; this reuses that read.
+    const material = loadTlsMaterial(next.tls);
+    const changed = contextKey(previous.tls) !== contextKey(next.tls) || !sameMaterial(this.#material, material);
     super.applyConfig(previous, next);
-    if (material) this.install(next.tls, material);
+    if (changed) this.install(next.tls, material);
+  }
+
+  /** A certificate renewed in place (same paths, new files) counts as a `tls` change on reload. */
+  protected override changedOutsideConfig(_previous: HttpsPoolConfig, next: HttpsPoolConfig): string[] {
+    return this.#material !== undefined && !sameMaterial(this.#material, loadTlsMaterial(next.tls)) ? ['tls'] : [];
   }
 
   private install(settings: HttpsTlsSettings, material: TlsMaterial): void {
@@ -151,25 +157,14 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
     this.reloadsApplied++;
   }
 
-  /**
-   * A `tls` block given to `updateConfig` with the same paths still re-reads the files, so a
-   * certificate renewed in place is picked up by a config reload. A bad pair on disk is refused
-   * by validation and the served certificate stays.
-   */
-  override updateConfig(partial: Partial<Record<keyof HttpsPoolConfig, unknown>> | Record<string, unknown>): ConfigUpdateResult {
-    let result: ConfigUpdateResult;
+  /** Counts a refused certificate change; see `changedOutsideConfig` for renewals in place. */
+  override prepareConfigUpdate(partial: Partial<Record<keyof HttpsPoolConfig, unknown>> | Record<string, unknown>): PreparedConfigUpdate<HttpsPoolConfig> {
     try {
-      result = super.updateConfig(partial);
+      return super.prepareConfigUpdate(partial);
     } catch (err) {
       if (isTlsRefusal(err, this.protocol)) this.reloadsRejected++;
       throw err;
     }
-    if ('tls' in partial && partial.tls !== undefined && !result.applied.includes('tls') && this.reloadCertificate()) {
-      const nothingElse = result.applied.length === 0;
-      result.applied.push('tls');
-      if (nothingElse) this.events.emit(ConnectionPoolEvent.ConfigUpdated, result);
-    }
-    return result;
   }
 
   /**
