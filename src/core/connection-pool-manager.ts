@@ -58,6 +58,13 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private closedBytesIn = 0;
   private closedBytesOut = 0;
   private atLimit = false;
+  /**
+   * Connections that have not started their first unit of work, oldest first (a Set keeps
+   * insertion order, and every one waits the same connectionTimeout): one timer serves them all,
+   * so admitting a connection allocates no timer.
+   */
+  private readonly pendingStart = new Set<PooledConnection<T>>();
+  private pendingTimer: NodeJS.Timeout | undefined;
 
   /** Request latency since the pool was created (Prometheus buckets). */
   readonly requestLatency = new LatencyHistogram(LATENCY_BUCKETS_MS);
@@ -184,6 +191,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     if (next.health.window !== previous.health.window) this.window = new SlidingWindow(next.health.window);
     if (next.idleTimeout !== previous.idleTimeout || next.connectionTimeout !== previous.connectionTimeout) {
       for (const conn of this.connections.values()) this.rearmTimer(conn);
+      this.schedulePending(true);
     }
     if (next.health.checkInterval !== previous.health.checkInterval && this.healthTimer) this.startHealthTimer();
     if (this.connections.size < next.maxConnections) this.atLimit = false;
@@ -288,8 +296,10 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.connections.delete(conn.id);
     if (conn.inFlight === 0) this.idleCount--;
     else this.inFlightTotal -= conn.inFlight;
-    if (conn.timer) clearTimeout(conn.timer);
+    if (conn.timerKind === 'connection') this.unpend(conn);
+    else if (conn.timer) clearTimeout(conn.timer);
     conn.timer = undefined;
+    conn.timerKind = undefined;
     const [bytesIn, bytesOut] = this.connectionBytes(conn);
     this.closedBytesIn += bytesIn;
     this.closedBytesOut += bytesOut;
@@ -315,8 +325,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     if (conn.started || conn.removed) return;
     conn.started = true;
     if (conn.timerKind === 'connection') {
-      clearTimeout(conn.timer);
-      conn.timer = undefined;
+      this.unpend(conn);
       conn.timerKind = undefined;
     }
     if (conn.inFlight === 0) this.armIdle(conn);
@@ -335,8 +344,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     if (!conn.started) {
       conn.started = true;
       if (conn.timerKind === 'connection') {
-        clearTimeout(conn.timer);
-        conn.timer = undefined;
+        this.unpend(conn);
         conn.timerKind = undefined;
       }
     }
@@ -403,13 +411,15 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   // ---------------------------------------------------------------- timeouts
 
   private rearmTimer(conn: PooledConnection<T>): void {
-    if (conn.timer) clearTimeout(conn.timer);
+    if (conn.timerKind === 'connection') this.unpend(conn);
+    else if (conn.timer) clearTimeout(conn.timer);
     conn.timer = undefined;
     conn.timerKind = undefined;
     const { connectionTimeout, idleTimeout } = this.currentConfig;
     if (!conn.started && connectionTimeout > 0) {
       conn.timerKind = 'connection';
-      conn.timer = setTimeout(() => this.onTimer(conn), connectionTimeout).unref();
+      this.pendingStart.add(conn);
+      this.schedulePending(false);
     } else if (idleTimeout > 0) {
       conn.timerKind = 'idle';
       conn.timer = setTimeout(() => this.onTimer(conn), idleTimeout).unref();
@@ -420,6 +430,39 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private armIdle(conn: PooledConnection<T>): void {
     if (conn.timerKind === 'idle' && conn.timer) conn.timer.refresh();
     else if (this.currentConfig.idleTimeout > 0) this.rearmTimer(conn);
+  }
+
+  /** Takes a connection off the connection-timeout queue; the shared timer stops with the last one. */
+  private unpend(conn: PooledConnection<T>): void {
+    this.pendingStart.delete(conn);
+    if (this.pendingStart.size === 0 && this.pendingTimer) {
+      clearTimeout(this.pendingTimer);
+      this.pendingTimer = undefined;
+    }
+  }
+
+  /** Keeps the one connection-timeout timer aimed at the oldest waiting connection. */
+  private schedulePending(reset: boolean): void {
+    if (reset && this.pendingTimer) {
+      clearTimeout(this.pendingTimer);
+      this.pendingTimer = undefined;
+    }
+    if (this.pendingTimer || this.pendingStart.size === 0 || this.destroyed) return;
+    const oldest = this.pendingStart.values().next().value as PooledConnection<T>;
+    const due = oldest.startedAt + this.currentConfig.connectionTimeout - Date.now();
+    this.pendingTimer = setTimeout(() => this.onPendingTimer(), Math.max(0, due)).unref();
+  }
+
+  private onPendingTimer(): void {
+    this.pendingTimer = undefined;
+    const deadline = Date.now() - this.currentConfig.connectionTimeout;
+    for (const conn of this.pendingStart) {
+      if (conn.startedAt > deadline) break;
+      this.pendingStart.delete(conn);
+      conn.timerKind = 'connection';
+      this.onTimer(conn);
+    }
+    this.schedulePending(false);
   }
 
   private onTimer(conn: PooledConnection<T>): void {
@@ -547,6 +590,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.listening = false;
     if (this.healthTimer) clearInterval(this.healthTimer);
     this.healthTimer = undefined;
+    if (this.pendingTimer) clearTimeout(this.pendingTimer);
+    this.pendingTimer = undefined;
     this.forceAll();
     this.drainState?.done?.();
     this.events.removeAllListeners();

@@ -396,7 +396,8 @@ describe('ConnectionPoolManager', () => {
     it('leaves no timer behind for removed connections', () => {
       pool = FakePool.with({ connectionTimeout: 1000, idleTimeout: 1000 });
       const conns = Array.from({ length: 10 }, () => pool.add(fakeConn())!);
-      expect(clock.countTimers()).to.equal(10);
+      // One shared timer serves every connection waiting for its first unit of work.
+      expect(clock.countTimers()).to.equal(1);
       for (const c of conns) pool.remove(c);
       expect(clock.countTimers()).to.equal(0);
     });
@@ -970,5 +971,49 @@ describe('ConnectionPoolManager: markEstablished', () => {
     expect(clock.countTimers()).to.be.at.most(1);
     pool.destroy();
     expect(clock.countTimers()).to.equal(0);
+  });
+});
+
+describe('ConnectionPoolManager: the shared connection-timeout queue', () => {
+  let clock: sinon.SinonFakeTimers;
+  beforeEach(() => {
+    clock = sinon.useFakeTimers();
+  });
+  afterEach(() => clock.restore());
+
+  it('times each waiting connection out at its own deadline, skipping those that started', () => {
+    const pool = FakePool.with({ connectionTimeout: 1000 });
+    const timedOut: number[] = [];
+    pool.events.on(ConnectionPoolEvent.ConnectionTimeout, (e) => timedOut.push(e.connection.id));
+    const a = pool.add(fakeConn())!;
+    clock.tick(300);
+    const b = pool.add(fakeConn())!;
+    clock.tick(300);
+    const c = pool.add(fakeConn())!;
+    pool.beginWork(b);
+    clock.tick(399);
+    expect(timedOut).to.deep.equal([]);
+    clock.tick(1);
+    expect(timedOut).to.deep.equal([a.id]);
+    clock.tick(599);
+    expect(timedOut).to.deep.equal([a.id]);
+    clock.tick(1);
+    expect(timedOut).to.deep.equal([a.id, c.id]);
+    expect(pool.get(b.id)).to.equal(b);
+    expect(clock.countTimers()).to.equal(0);
+    pool.destroy();
+  });
+
+  it('follows a live connectionTimeout change for connections already waiting', () => {
+    const pool = FakePool.with({ connectionTimeout: 10_000 });
+    const a = pool.add(fakeConn())!;
+    clock.tick(100);
+    pool.updateConfig({ connectionTimeout: 500 });
+    clock.tick(399);
+    expect(pool.get(a.id)).to.equal(a);
+    clock.tick(1);
+    expect(pool.get(a.id)).to.equal(undefined);
+    expect(pool.getMetrics().timeouts.connection).to.equal(1);
+    pool.destroy();
   });
 });
