@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger';
 import { PoolHealthStatus } from '../core/pool-health';
-import { ListenError } from '../errors';
+import { listenServer } from '../core/listen-server';
 import type { AdminConfig } from './admin-config';
 import type { MetricsSource, PrometheusCollector } from './prometheus-collector';
 import { buildStatusReport } from './status-report';
@@ -58,19 +58,7 @@ export class AdminServer {
     });
     server.maxConnections = MAX_ADMIN_SOCKETS;
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        server.off('listening', onListening);
-        reject(new ListenError('AdminServer', `${host}:${port}`, err));
-      };
-      const onListening = (): void => {
-        server.off('error', onError);
-        resolve();
-      };
-      server.once('error', onError);
-      server.once('listening', onListening);
-      server.listen(port, host);
-    });
+    await listenServer(server, 'AdminServer', host, port);
   }
 
   /** The bound address, once listening. */
