@@ -432,13 +432,13 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     else if (this.currentConfig.idleTimeout > 0) this.rearmTimer(conn);
   }
 
-  /** Takes a connection off the connection-timeout queue; the shared timer stops with the last one. */
+  /**
+   * Takes a connection off the connection-timeout queue. The shared timer is left to fire and
+   * find nothing due: clearing it whenever the queue empties would cost a timer per connection
+   * again under churn (connections start their first request within microseconds).
+   */
   private unpend(conn: PooledConnection<T>): void {
     this.pendingStart.delete(conn);
-    if (this.pendingStart.size === 0 && this.pendingTimer) {
-      clearTimeout(this.pendingTimer);
-      this.pendingTimer = undefined;
-    }
   }
 
   /** Keeps the one connection-timeout timer aimed at the oldest waiting connection. */

@@ -303,8 +303,10 @@ describe('ConnectionPoolManager', () => {
       const a = pool.add(fakeConn())!;
       clock.tick(500);
       const s = pool.beginWork(a);
-      expect(clock.countTimers()).to.equal(0);
+      // Only the shared connection-timeout timer is left; it fires once, finds nothing due, and stops.
+      expect(clock.countTimers()).to.equal(1);
       clock.tick(10_000);
+      expect(clock.countTimers()).to.equal(0);
       pool.endWork(a, s, false);
       clock.tick(100_000);
       expect(pool.get(a.id)).to.equal(a);
@@ -399,7 +401,10 @@ describe('ConnectionPoolManager', () => {
       // One shared timer serves every connection waiting for its first unit of work.
       expect(clock.countTimers()).to.equal(1);
       for (const c of conns) pool.remove(c);
+      // It is left to lapse (no timer churn under connection churn) and does not re-arm.
+      clock.tick(1000);
       expect(clock.countTimers()).to.equal(0);
+      expect(pool.getMetrics().timeouts).to.deep.equal({});
     });
 
     it('ignores a timer that fires while the connection is busy (no close, no count)', () => {
@@ -806,6 +811,7 @@ describe('ConnectionPoolManager', () => {
       pool.add(fakeConn());
       expect(await pool.drain(1000)).to.deep.include({ graceful: 2, forced: 0 });
       expect(finished).to.have.length(1);
+      pool.destroy();
       expect(clock.countTimers()).to.equal(0);
     });
 
