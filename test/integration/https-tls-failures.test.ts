@@ -58,6 +58,8 @@ describe('HTTPS handshake failures (counted, never fatal)', () => {
     const reasons = Object.keys(m.tls.handshakes.failuresByReason);
     expect(reasons.every((r) => r.startsWith('ERR_SSL_')), reasons.join()).to.equal(true);
     expect(m.errors.byType.tls_handshake).to.equal(2);
+    // Counted once, as a handshake failure: not again as an HTTP client error.
+    expect(m.errors.byType.client_error ?? 0).to.equal(0);
     expect(m.totalConnections).to.equal(1);
     expect(m.tls.handshakes.completed).to.equal(1);
   });

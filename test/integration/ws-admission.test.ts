@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type WebSocket from 'ws';
 import { activeReaches, tryUpgrade, wsTestContext } from './ws-support';
 
@@ -56,6 +57,29 @@ describe('WebSocket admission (integration)', () => {
     const metrics = started.pool.getMetrics();
     expect(metrics.totalConnections).to.equal(1);
     expect(metrics.rejected.byReason.bad_path).to.equal(1);
+  });
+
+  it('survives peers that send a refused upgrade and reset at once (no unhandled socket error)', async () => {
+    const started = await ctx.start({ path: '/live' });
+    const resets: Array<Promise<void>> = [];
+    for (let i = 0; i < 100; i++) {
+      resets.push(
+        new Promise<void>((resolve) => {
+          const socket = net.connect(started.port, '127.0.0.1', () => {
+            socket.write(`GET /nope HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n${'x'.repeat(64 * 1024)}`);
+            socket.resetAndDestroy();
+          });
+          socket.on('error', () => undefined);
+          socket.on('close', () => resolve());
+        }),
+      );
+    }
+    await Promise.all(resets);
+    // Still serving: the process did not die of an unhandled 'error' on a refused socket.
+    const ok = await tryUpgrade(`ws://127.0.0.1:${started.port}/live`);
+    expect(ok.ws).to.not.equal(undefined);
+    clients.push(ok.ws as WebSocket);
+    expect(started.pool.getMetrics().rejected.byReason.bad_path).to.be.at.most(100);
   });
 
   it('answers a plain HTTP request with 426 on the WebSocket path', async () => {

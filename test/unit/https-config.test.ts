@@ -68,6 +68,14 @@ describe('HttpsPoolConfig (section https)', () => {
     expect(problems.map((p) => p.message)).to.deep.equal([`cannot read certificate file ${locked} (EACCES)`]);
   });
 
+  it('refuses requestCert + rejectUnauthorized without a ca (every public CA would be trusted)', () => {
+    const { problems } = validateSection(HttpsPoolConfig, { tls: { cert, key, requestCert: true } }, 'https');
+    expect(problems.map((p) => p.path)).to.deep.equal(['https.tls.ca']);
+    expect(problems[0].message).to.contain('requestCert');
+    const allowed = validateSection(HttpsPoolConfig, { tls: { cert, key, requestCert: true, rejectUnauthorized: false } }, 'https');
+    expect(allowed.problems).to.deep.equal([]);
+  });
+
   for (const version of ['TLSv1', 'TLSv1.1', 'SSLv3', 'tls1.2']) {
     it(`refuses minVersion ${version}`, () => {
       const { problems } = validateSection(HttpsPoolConfig, { tls: { cert, key, minVersion: version } }, 'https');

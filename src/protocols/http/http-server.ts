@@ -89,7 +89,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     this.pool.events.on(ConnectionPoolEvent.DrainStarted, () => server.closeIdleConnections());
     server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket));
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res as TrackedResponse));
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket as TrackedSocket));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     await this.bind(server);
   }
 
@@ -167,7 +167,12 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
   }
 
   /** Malformed requests and slow headers: counted, answered as node would, socket closed. */
-  private onClientError(err: NodeJS.ErrnoException, socket: TrackedSocket): void {
+  /** Malformed requests and slow headers on an established connection (HTTPS overrides it to skip failed handshakes). */
+  protected onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    this.answerClientError(err, socket as TrackedSocket);
+  }
+
+  private answerClientError(err: NodeJS.ErrnoException, socket: TrackedSocket): void {
     const conn = socket[CONN];
     const code = err.code ?? 'unknown';
     if (code === 'ERR_HTTP_REQUEST_TIMEOUT') this.pool.recordTimeout(conn && conn.inFlight > 0 ? 'request' : 'headers', conn);

@@ -37,6 +37,11 @@ export class HttpsTlsSettings {
   crossCheck(): ConfigProblem[] {
     // Cross rules also run when fields failed (one pass lists everything); proving the pair
     // with an invalid policy would only repeat that field's problem under another path.
+    if (this.requestCert && this.rejectUnauthorized && !this.ca) {
+      // Without `ca` node verifies client certificates against its public CA store: any publicly
+      // issued certificate would pass. Mutual TLS needs the CA named.
+      return [{ path: 'ca', rule: 'crossField', message: 'is required with requestCert and rejectUnauthorized (otherwise every public CA is trusted for client certificates)', value: this.ca }];
+    }
     if (!(TLS_MIN_VERSIONS as readonly string[]).includes(this.minVersion)) return [];
     if (this.ciphers !== undefined && (typeof this.ciphers !== 'string' || this.ciphers.length === 0)) return [];
     return tlsMaterialProblems(this);

@@ -9,6 +9,9 @@ import type { HttpPoolConfig } from '../http/http-config';
 import { HttpsPoolConfig, type HttpsTlsSettings } from './https-config';
 import { HttpsConnectionPool } from './https-connection-pool';
 
+
+/** Handshakes that may be in progress beyond maxConnections before new TCP connections are dropped. */
+const MAX_PENDING_HANDSHAKES = 1024;
 /** Node's own handshake bound, kept when `connectionTimeout` is 0: a handshake is never unbounded. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 120_000;
 
@@ -74,6 +77,13 @@ export abstract class HttpsServer extends HttpServer<HttpsPoolConfig> {
   }
 
   private onTcpConnection(socket: RawSocket): void {
+    // Handshakes in progress are not pool connections yet; cap them so a flood of silent TCP
+    // connects cannot exhaust file descriptors before the pool ever sees them.
+    if (this.handshaking.size >= this.pool.config.maxConnections + MAX_PENDING_HANDSHAKES) {
+      this.pool.reject('handshake_backlog');
+      socket.destroy();
+      return;
+    }
     socket[HANDSHAKE_STARTED] = performance.now();
     this.handshaking.add(socket);
     socket.once('close', () => this.handshaking.delete(socket));
@@ -83,6 +93,18 @@ export abstract class HttpsServer extends HttpServer<HttpsPoolConfig> {
     if (socket._parent) this.handshaking.delete(socket._parent);
     this.pool.recordHandshakeFailure(err.code ?? 'unknown', err);
     socket.destroy();
+  }
+
+  /**
+   * node's https server re-emits every `tlsClientError` as `clientError`; a failed handshake is
+   * counted (once) by `onTlsClientError` and gets no plaintext 400 on a TLS socket.
+   */
+  protected override onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (!(socket as Socket & { _secureEstablished?: boolean })._secureEstablished) {
+      socket.destroy();
+      return;
+    }
+    super.onClientError(err, socket);
   }
 
   protected override onConnection(socket: Socket): PooledConnection<Socket> | undefined {

@@ -53,10 +53,17 @@ function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
 
 function ignoreError(): void {}
 
+/** How long a refused upgrade may take to flush its answer before the socket is destroyed. */
+const REJECTED_UPGRADE_TIMEOUT_MS = 5000;
+
 /** Writes a complete HTTP response on a socket that will never be upgraded, then closes it. */
 function rejectUpgrade(socket: Duplex, status: number, headers: Record<string, string>, body: string): void {
   const lines = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`, 'Connection: close', 'Content-Type: text/plain; charset=utf-8', `Content-Length: ${Buffer.byteLength(body)}`];
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  // node dropped its own 'error' and timeout handling when it handed over the upgrade: a peer
+  // that resets now must not become an unhandled 'error' (a process crash), nor hang here.
+  socket.on('error', ignoreError);
+  setTimeout(() => socket.destroy(), REJECTED_UPGRADE_TIMEOUT_MS).unref();
   socket.once('finish', socket.destroy);
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
 }
