@@ -142,14 +142,18 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * updating several pools prepares all of them first, so one invalid section changes none.
    * Throws `ConfigValidationError` listing every problem.
    */
-  prepareConfigUpdate(partial: Partial<Record<keyof C, unknown>> | Record<string, unknown>): PreparedConfigUpdate<C> {
+  prepareConfigUpdate(partial: Partial<Record<keyof C, unknown>> | Record<string, unknown>, options: { replace?: boolean } = {}): PreparedConfigUpdate<C> {
     const previous = this.currentConfig;
     const before = instanceToPlain(previous) as Record<string, unknown>;
-    const merged: Record<string, unknown> = { ...before };
-    for (const [key, value] of Object.entries(partial)) {
-      if (value === undefined) continue;
-      const old = before[key];
-      merged[key] = old && typeof old === 'object' && value && typeof value === 'object' && !Array.isArray(value) ? { ...(old as object), ...(withoutUndefined(value) as object) } : value;
+    // `replace`: `partial` is the whole new section (a reload), so a key it leaves out goes back
+    // to its default instead of keeping the running value (removing `tls.ca` must remove it).
+    const merged: Record<string, unknown> = options.replace ? { ...partial } : { ...before };
+    if (!options.replace) {
+      for (const [key, value] of Object.entries(partial)) {
+        if (value === undefined) continue;
+        const old = before[key];
+        merged[key] = old && typeof old === 'object' && value && typeof value === 'object' && !Array.isArray(value) ? { ...(old as object), ...(withoutUndefined(value) as object) } : value;
+      }
     }
     const { value: next, problems } = validateSection(this.configClass, merged, this.protocol);
     if (!next) throw new ConfigValidationError(problems, 'updateConfig');
@@ -158,7 +162,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     const restart = this.restartKeys();
     const applied: string[] = [];
     const restartRequired: string[] = [];
-    for (const key of Object.keys(after)) {
+    for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
       if (JSON.stringify(before[key]) === JSON.stringify(after[key])) continue;
       if (restart.has(key)) {
         restartRequired.push(key);

@@ -388,7 +388,7 @@ export class Application {
       } catch (err) {
         for (const done of committed.reverse()) {
           try {
-            done.pool.prepareConfigUpdate(instanceToPlain(done.update.previous) as Record<string, unknown>).commit();
+            done.pool.prepareConfigUpdate(instanceToPlain(done.update.previous) as Record<string, unknown>, { replace: true }).commit();
           } catch (rollbackErr) {
             this.logger.error({ err: rollbackErr, section: done.section }, 'config rollback failed');
           }

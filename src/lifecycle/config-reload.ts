@@ -58,7 +58,7 @@ export function planReload(
     const pool = poolSections.get(section);
     if (pool) {
       try {
-        const update = pool.prepareConfigUpdate(plain(after));
+        const update = pool.prepareConfigUpdate(plain(after), { replace: true });
         plan.pools.push({ section, pool, update });
         plan.applied.push(...update.applied.map((k) => `${section}.${k}`));
         plan.restartRequired.push(...update.restartRequired.map((k) => `${section}.${k}`));

@@ -125,6 +125,15 @@ describe('HTTPS certificate: hot reload, expiry health, no key material shown', 
     expect(fresh.peer.fingerprint256).to.not.equal(before.peer.fingerprint256);
   });
 
+  it('a reload that removes an optional key (tls.ca) removes it, not keeps the running value', async () => {
+    const { pool } = await start({ ca: certs.clientCa });
+    expect(pool.config.tls.ca).to.equal(certs.clientCa);
+    const result = await app!.reload({ https: { host: '127.0.0.1', port: 0, tls: { cert: certs.cert, key: certs.key } } });
+    expect(result.ok).to.equal(true);
+    expect(result.applied).to.deep.equal(['https.tls']);
+    expect(pool.config.tls.ca).to.equal(undefined);
+  });
+
   it('turns health DEGRADED when the certificate expires within certExpiryWarningDays', async () => {
     const { pool } = await start({ cert: certs.soonCert, key: certs.soonKey });
     const health = pool.getHealth();

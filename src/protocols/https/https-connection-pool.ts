@@ -158,9 +158,9 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
   }
 
   /** Counts a refused certificate change; see `changedOutsideConfig` for renewals in place. */
-  override prepareConfigUpdate(partial: Partial<Record<keyof HttpsPoolConfig, unknown>> | Record<string, unknown>): PreparedConfigUpdate<HttpsPoolConfig> {
+  override prepareConfigUpdate(partial: Partial<Record<keyof HttpsPoolConfig, unknown>> | Record<string, unknown>, options: { replace?: boolean } = {}): PreparedConfigUpdate<HttpsPoolConfig> {
     try {
-      return super.prepareConfigUpdate(partial);
+      return super.prepareConfigUpdate(partial, options);
     } catch (err) {
       if (isTlsRefusal(err, this.protocol)) this.reloadsRejected++;
       throw err;
