@@ -371,6 +371,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
         this.closeConnection(conn, 'drain');
       } else {
         conn.state = 'idle';
+        if (this.currentConfig.idleTimeout > 0) this.markIdleStart(conn);
         this.armIdle(conn);
       }
     }
@@ -474,6 +475,12 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     // A busy connection is never idle: the timer simply lapses and restarts when work ends.
     if (conn.inFlight > 0) return;
     const kind = conn.timerKind === 'connection' ? 'connection' : 'idle';
+    if (kind === 'idle' && this.receivedSinceIdle(conn)) {
+      // The next unit of work is arriving (a request's headers, say) but has not started yet.
+      this.markIdleStart(conn);
+      conn.timer?.refresh();
+      return;
+    }
     conn.timer = undefined;
     conn.timerKind = undefined;
     this.recordTimeout(kind, conn);
@@ -482,6 +489,17 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   }
 
   // ---------------------------------------------------------------- protocol hooks
+
+  /** Notes where the connection stood when it went idle (e.g. bytes read), for `receivedSinceIdle`. */
+  protected markIdleStart(_conn: PooledConnection<T>): void {}
+
+  /**
+   * Whether data arrived since the connection went idle although no unit of work started yet
+   * (headers still arriving); such a connection is not idle and its idle timer restarts.
+   */
+  protected receivedSinceIdle(_conn: PooledConnection<T>): boolean {
+    return false;
+  }
 
   /** Closes a connection politely (idle, timed out, or drained); its server calls `remove` when it is gone. */
   protected abstract closeConnection(conn: PooledConnection<T>, reason: CloseReason): void;

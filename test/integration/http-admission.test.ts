@@ -122,6 +122,32 @@ describe('HTTP server: admission, timeouts and accounting on real sockets', () =
     expect(pool.getMetrics().timeouts.idle).to.equal(1);
   });
 
+  it('does not close as idle a keep-alive socket whose next request headers are arriving', async () => {
+    const { port, pool } = await boot({ idleTimeout: 300, keepAliveTimeout: 10_000, headersTimeout: 5000 });
+    const socket = await connect(port);
+    socket.setEncoding('utf8');
+    let data = '';
+    socket.on('data', (c: string) => (data += c));
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => data.includes('\r\n\r\nok'), 2000, 'first response');
+    // The next request trickles in: its first byte at once, the rest over ~600 ms (twice idleTimeout).
+    const request = 'GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ' + 'a'.repeat(60) + '\r\n\r\n';
+    let sent = 0;
+    await new Promise<void>((resolve) => {
+      const tick = setInterval(() => {
+        socket.write(request.slice(sent, sent + 1));
+        sent++;
+        if (sent >= request.length) {
+          clearInterval(tick);
+          resolve();
+        }
+      }, 600 / request.length);
+    });
+    await waitFor(() => (data.match(/HTTP\/1.1 200/g) ?? []).length === 2, 3000, 'second response');
+    expect(pool.getMetrics().timeouts.idle ?? 0).to.equal(0);
+    socket.destroy();
+  });
+
   it('leaves active at 0 after clients reset mid-request', async () => {
     const { port, pool } = await boot();
     for (let round = 0; round < 3; round++) {

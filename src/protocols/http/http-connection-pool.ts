@@ -61,6 +61,15 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
     return { address: socket.remoteAddress, port: socket.remotePort };
   }
 
+  protected override markIdleStart(conn: PooledConnection<Socket>): void {
+    conn.bytesIn = conn.raw.bytesRead;
+  }
+
+  /** Bytes read while idle are the next request's first bytes: node emits 'request' only once its headers are complete. */
+  protected override receivedSinceIdle(conn: PooledConnection<Socket>): boolean {
+    return conn.raw.bytesRead !== conn.bytesIn;
+  }
+
   protected override connectionBytes(conn: PooledConnection<Socket>): [number, number] {
     return [conn.raw.bytesRead, conn.raw.bytesWritten];
   }
