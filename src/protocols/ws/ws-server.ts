@@ -53,6 +53,14 @@ function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
 
 function ignoreError(): void {}
 
+/** Sockets beyond maxConnections that may wait for their upgrade at once. */
+const MAX_PENDING_UPGRADES = 1024;
+
+/** TCP connections the node server accepts: the pool's limit plus room for upgrades in progress (refused ones get their 503). */
+function socketCap(config: WebSocketPoolConfig): number {
+  return config.maxConnections + MAX_PENDING_UPGRADES;
+}
+
 /** How long a refused upgrade may take to flush its answer before the socket is destroyed. */
 const REJECTED_UPGRADE_TIMEOUT_MS = 5000;
 
@@ -132,6 +140,7 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
     if (this.server) {
       this.server.headersTimeout = config.handshakeTimeout;
       this.server.requestTimeout = config.handshakeTimeout;
+      this.server.maxConnections = socketCap(config);
     }
     if (this.wss) {
       // Read by `ws` for each new connection; live ones keep the limits they started with.
@@ -147,6 +156,11 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onPlainRequest(req, res));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
+    // Sockets still before their upgrade are not pool connections yet: node drops TCP
+    // connections past this cap (a flood of silent connects cannot exhaust file descriptors),
+    // and each drop is counted as a refusal.
+    server.maxConnections = socketCap(config);
+    server.on('drop', () => this.pool.reject('handshake_backlog'));
     await this.bind(server);
   }
 
