@@ -1,3 +1,4 @@
+import { nextPoolEvent } from './pool-events';
 import 'reflect-metadata';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -6,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { generate } from 'selfsigned';
-import { ConnectionPoolEvent, HttpsConnectionPool, HttpsPoolConfig, HttpsServer, PoolConfig, UsePool, type PoolEventMap } from '../../src';
+import { ConnectionPoolEvent, HttpsConnectionPool, HttpsPoolConfig, HttpsServer, PoolConfig, UsePool } from '../../src';
 
 const SERVER_EXTENSIONS = [
   { name: 'basicConstraints' as const, cA: false },
@@ -121,16 +122,7 @@ export function get(port: number, path: string, options: https.RequestOptions & 
 }
 
 /** Resolves with the first payload of `event` that `match` accepts. */
-export function nextEvent<K extends ConnectionPoolEvent>(pool: HttpsConnectionPool, event: K, match: (payload: PoolEventMap[K]) => boolean = () => true): Promise<PoolEventMap[K]> {
-  return new Promise((resolve) => {
-    const listener = (payload: PoolEventMap[K]): void => {
-      if (!match(payload)) return;
-      pool.events.off(event, listener);
-      resolve(payload);
-    };
-    pool.events.on(event, listener);
-  });
-}
+export const nextEvent = nextPoolEvent;
 
 /** Resolves once the pool has no connection left. */
 export function untilEmpty(pool: HttpsConnectionPool): Promise<void> {

@@ -1,5 +1,6 @@
+import { nextPoolEvent } from '../helpers/pool-events';
 import WebSocket, { type RawData } from 'ws';
-import { ConnectionPoolEvent, PoolConfig, UsePool, WebSocketConnectionPool, WebSocketPoolConfig, WebSocketServer, type PoolEventMap } from '../../src';
+import { ConnectionPoolEvent, PoolConfig, UsePool, WebSocketConnectionPool, WebSocketPoolConfig, WebSocketServer } from '../../src';
 import { createTestApp } from '../../src/testing';
 
 /** Echo server used by the WebSocket integration tests. Messages starting with `throw` make the handler throw. */
@@ -86,16 +87,7 @@ export async function closeClients(clients: Iterable<WebSocket>): Promise<void> 
 }
 
 /** Resolves with the first payload of `event` that `match` accepts. */
-export function poolEvent<K extends ConnectionPoolEvent>(pool: WebSocketConnectionPool, event: K, match: (payload: PoolEventMap[K]) => boolean = () => true): Promise<PoolEventMap[K]> {
-  return new Promise((resolve) => {
-    const listener = (payload: PoolEventMap[K]): void => {
-      if (!match(payload)) return;
-      pool.events.off(event, listener);
-      resolve(payload);
-    };
-    pool.events.on(event, listener);
-  });
-}
+export const poolEvent = nextPoolEvent;
 
 /** Resolves once the pool holds exactly `active` connections. */
 export function activeReaches(pool: WebSocketConnectionPool, active: number): Promise<void> {
