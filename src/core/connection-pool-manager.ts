@@ -43,7 +43,13 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   readonly events = new PoolEventEmitter();
 
   private currentConfig: C;
-  private readonly connections = new Map<number, PooledConnection<T>>();
+  /** Live connections, oldest first: an intrusive list (see `PooledConnection.next`), O(1) add and remove. */
+  private head: PooledConnection<T> | undefined;
+  private tail: PooledConnection<T> | undefined;
+  private count = 0;
+  /** The next connection of the walk in progress (`forEachConnection`), kept valid by `unlink`. */
+  private cursor: PooledConnection<T> | undefined;
+  private walking = 0;
   private nextId = 1;
   private idleCount = 0;
   private inFlightTotal = 0;
@@ -59,11 +65,12 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private closedBytesOut = 0;
   private atLimit = false;
   /**
-   * Connections that have not started their first unit of work, oldest first (a Set keeps
-   * insertion order, and every one waits the same connectionTimeout): one timer serves them all,
-   * so admitting a connection allocates no timer.
+   * Connections that have not started their first unit of work, oldest first (every one waits
+   * the same connectionTimeout): one timer serves them all, so admitting a connection allocates
+   * no timer. An intrusive queue through `pendingNext`, like the connection list.
    */
-  private readonly pendingStart = new Set<PooledConnection<T>>();
+  private pendingHead: PooledConnection<T> | undefined;
+  private pendingTail: PooledConnection<T> | undefined;
   private pendingTimer: NodeJS.Timeout | undefined;
 
   /** Request latency since the pool was created (Prometheus buckets). */
@@ -194,14 +201,14 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.healthJudge.thresholds = next.health;
     if (next.health.window !== previous.health.window) this.window = new SlidingWindow(next.health.window);
     if (next.idleTimeout !== previous.idleTimeout || next.connectionTimeout !== previous.connectionTimeout) {
-      for (const conn of this.connections.values()) this.rearmTimer(conn);
+      for (const conn of this.snapshot()) this.rearmTimer(conn);
       this.schedulePending(true);
     }
     if (next.health.checkInterval !== previous.health.checkInterval && this.healthTimer) this.startHealthTimer();
-    if (this.connections.size < next.maxConnections) this.atLimit = false;
+    if (this.count < next.maxConnections) this.atLimit = false;
     else if (!this.atLimit) {
       this.atLimit = true;
-      this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.connections.size, maxConnections: next.maxConnections });
+      this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.count, maxConnections: next.maxConnections });
     }
     const result = { applied, restartRequired };
     this.events.emit(ConnectionPoolEvent.ConfigUpdated, result);
@@ -213,7 +220,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Connections open now. */
   get size(): number {
-    return this.connections.size;
+    return this.count;
   }
 
   /** Whether the pool is draining (admits nothing). */
@@ -224,7 +231,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   /** Whether the pool admits a new connection right now; `undefined` if it does, else the reason it would refuse. */
   admissionRefusal(): RejectReason | undefined {
     if (this.draining || this.destroyed) return 'draining';
-    if (this.connections.size >= this.currentConfig.maxConnections) return 'max_connections';
+    if (this.count >= this.currentConfig.maxConnections) return 'max_connections';
     return undefined;
   }
 
@@ -243,17 +250,17 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     // A closed socket no longer knows its peer: when someone listens to events that can come
     // after the close, read the address now.
     if (remoteAddress === undefined && this.wantsPeerEarly()) void conn.remoteAddress;
-    this.connections.set(conn.id, conn);
+    this.link(conn);
     this.idleCount++;
     this.admittedTotal++;
     this.window.recordConnection();
     this.rearmTimer(conn);
     if (this.events.listenerCount(ConnectionPoolEvent.ConnectionAdded)) {
-      this.events.emit(ConnectionPoolEvent.ConnectionAdded, { connection: conn.toJSON(), active: this.connections.size });
+      this.events.emit(ConnectionPoolEvent.ConnectionAdded, { connection: conn.toJSON(), active: this.count });
     }
-    if (!this.atLimit && this.connections.size >= this.currentConfig.maxConnections) {
+    if (!this.atLimit && this.count >= this.currentConfig.maxConnections) {
       this.atLimit = true;
-      this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.connections.size, maxConnections: this.currentConfig.maxConnections });
+      this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.count, maxConnections: this.currentConfig.maxConnections });
     }
     return conn;
   }
@@ -279,25 +286,77 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.rejectedTotal++;
     increment(this.rejectedByReason, reason);
     if (this.events.listenerCount(ConnectionPoolEvent.ConnectionRejected)) {
-      this.events.emit(ConnectionPoolEvent.ConnectionRejected, { reason, remoteAddress, active: this.connections.size });
+      this.events.emit(ConnectionPoolEvent.ConnectionRejected, { reason, remoteAddress, active: this.count });
     }
   }
 
-  /** Looks a connection up by id, O(1). */
+  /** Looks a live connection up by id (a walk over the connections: for tools and tests, not the hot path). */
   get(id: number): PooledConnection<T> | undefined {
-    return this.connections.get(id);
+    for (let conn = this.head; conn !== undefined; conn = conn.next) if (conn.id === id) return conn;
+    return undefined;
   }
 
-  /** Iterates the live connections (for drain, broadcast and `/status`; not for the hot path). */
+  /**
+   * Iterates the live connections, oldest first, over a snapshot taken now: closing or removing
+   * connections while iterating is safe. O(n), for drain, `/status` and tools.
+   */
   values(): IterableIterator<PooledConnection<T>> {
-    return this.connections.values();
+    return this.snapshot().values();
+  }
+
+  /** The live connections now, oldest first. */
+  private snapshot(): PooledConnection<T>[] {
+    const out = new Array<PooledConnection<T>>(this.count);
+    let i = 0;
+    for (let conn = this.head; conn !== undefined; conn = conn.next) out[i++] = conn;
+    return out;
+  }
+
+  /**
+   * Calls `fn` for each live connection, oldest first, without a snapshot (for walks that run
+   * often: heartbeat, broadcast). `fn` may close or remove any connection: a connection removed
+   * before its turn is skipped, one added during the walk is visited.
+   */
+  protected forEachConnection(fn: (conn: PooledConnection<T>) => void): void {
+    const outer = this.cursor;
+    this.walking++;
+    try {
+      for (let conn = this.head; conn !== undefined; conn = this.cursor) {
+        this.cursor = conn.next;
+        fn(conn);
+      }
+    } finally {
+      this.walking--;
+      this.cursor = outer;
+    }
+  }
+
+  private link(conn: PooledConnection<T>): void {
+    conn.prev = this.tail;
+    if (this.tail !== undefined) this.tail.next = conn;
+    else this.head = conn;
+    this.tail = conn;
+    this.count++;
+    if (this.walking > 0 && this.cursor === undefined) this.cursor = conn; // the walk was at its end
+  }
+
+  private unlink(conn: PooledConnection<T>): void {
+    const { prev, next } = conn;
+    if (this.cursor === conn) this.cursor = next;
+    if (prev !== undefined) prev.next = next;
+    else this.head = next;
+    if (next !== undefined) next.prev = prev;
+    else this.tail = prev;
+    conn.prev = undefined;
+    conn.next = undefined;
+    this.count--;
   }
 
   /** Forgets a connection that has closed. Idempotent. */
   remove(conn: PooledConnection<T>, reason?: CloseReason): void {
     if (conn.removed) return;
     conn.removed = true;
-    this.connections.delete(conn.id);
+    this.unlink(conn);
     if (conn.inFlight === 0) this.idleCount--;
     else this.inFlightTotal -= conn.inFlight;
     if (conn.timerKind === 'connection') this.unpend(conn);
@@ -308,16 +367,16 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.closedBytesIn += bytesIn;
     this.closedBytesOut += bytesOut;
     this.connectionDurations.observe(Date.now() - conn.startedAt);
-    if (this.atLimit && this.connections.size < this.currentConfig.maxConnections) this.atLimit = false;
+    if (this.atLimit && this.count < this.currentConfig.maxConnections) this.atLimit = false;
     const why = reason ?? conn.closeReason ?? 'closed';
     if (this.events.listenerCount(ConnectionPoolEvent.ConnectionRemoved)) {
-      this.events.emit(ConnectionPoolEvent.ConnectionRemoved, { connection: conn.toJSON(), reason: why, active: this.connections.size });
+      this.events.emit(ConnectionPoolEvent.ConnectionRemoved, { connection: conn.toJSON(), reason: why, active: this.count });
     }
     const drain = this.drainState;
     if (drain) {
       if (conn.forced) drain.forced++;
       else drain.graceful++;
-      if (this.connections.size === 0) drain.done?.();
+      if (this.count === 0) drain.done?.();
     }
   }
 
@@ -423,7 +482,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     const { connectionTimeout, idleTimeout } = this.currentConfig;
     if (!conn.started && connectionTimeout > 0) {
       conn.timerKind = 'connection';
-      this.pendingStart.add(conn);
+      this.pend(conn);
       this.schedulePending(false);
     } else if (idleTimeout > 0) {
       conn.timerKind = 'idle';
@@ -443,7 +502,25 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * again under churn (connections start their first request within microseconds).
    */
   private unpend(conn: PooledConnection<T>): void {
-    this.pendingStart.delete(conn);
+    if (!conn.pending) return;
+    conn.pending = false;
+    const prev = conn.pendingPrev;
+    const next = conn.pendingNext;
+    if (prev !== undefined) prev.pendingNext = next;
+    else this.pendingHead = next;
+    if (next !== undefined) next.pendingPrev = prev;
+    else this.pendingTail = prev;
+    conn.pendingPrev = undefined;
+    conn.pendingNext = undefined;
+  }
+
+  /** Appends a connection to the connection-timeout queue (the newest waits longest). */
+  private pend(conn: PooledConnection<T>): void {
+    conn.pending = true;
+    conn.pendingPrev = this.pendingTail;
+    if (this.pendingTail !== undefined) this.pendingTail.pendingNext = conn;
+    else this.pendingHead = conn;
+    this.pendingTail = conn;
   }
 
   /** Keeps the one connection-timeout timer aimed at the oldest waiting connection. */
@@ -452,8 +529,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       clearTimeout(this.pendingTimer);
       this.pendingTimer = undefined;
     }
-    if (this.pendingTimer || this.pendingStart.size === 0 || this.destroyed) return;
-    const oldest = this.pendingStart.values().next().value as PooledConnection<T>;
+    const oldest = this.pendingHead;
+    if (this.pendingTimer || oldest === undefined || this.destroyed) return;
     const due = oldest.startedAt + this.currentConfig.connectionTimeout - Date.now();
     this.pendingTimer = setTimeout(() => this.onPendingTimer(), Math.max(0, due)).unref();
   }
@@ -461,9 +538,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private onPendingTimer(): void {
     this.pendingTimer = undefined;
     const deadline = Date.now() - this.currentConfig.connectionTimeout;
-    for (const conn of this.pendingStart) {
-      if (conn.startedAt > deadline) break;
-      this.pendingStart.delete(conn);
+    for (let conn = this.pendingHead; conn !== undefined && conn.startedAt <= deadline; conn = this.pendingHead) {
+      this.unpend(conn);
       conn.timerKind = 'connection';
       this.onTimer(conn);
     }
@@ -564,7 +640,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.draining = true;
     const state: { graceful: number; forced: number; done: (() => void) | undefined } = { graceful: 0, forced: 0, done: undefined };
     this.drainState = state;
-    this.events.emit(ConnectionPoolEvent.DrainStarted, { active: this.connections.size, deadlineMs: timeoutMs });
+    this.events.emit(ConnectionPoolEvent.DrainStarted, { active: this.count, deadlineMs: timeoutMs });
     this.checkHealth();
     this.drainPromise = new Promise<DrainResult>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
@@ -583,11 +659,12 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
         resolve(result);
       };
       state.done = finish;
-      for (const conn of this.connections.values()) {
+      for (const conn of this.snapshot()) {
+        if (conn.removed) continue; // closed by an earlier one's drain
         conn.state = 'draining';
         this.drainConnection(conn);
       }
-      if (this.connections.size === 0) return finish();
+      if (this.count === 0) return finish();
       if (signal?.aborted) return this.forceAll();
       if (timeoutMs !== undefined) timer = setTimeout(() => this.forceAll(), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -597,7 +674,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Destroys every connection now, counting each as forced. */
   forceAll(): void {
-    for (const conn of [...this.connections.values()]) {
+    for (const conn of this.snapshot()) {
+      if (conn.removed) continue;
       conn.forced = true;
       conn.closeReason = 'forced';
       this.destroyConnection(conn);
@@ -626,7 +704,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     return {
       listening: this.listening,
       draining: this.draining,
-      active: this.connections.size,
+      active: this.count,
       maxConnections: this.currentConfig.maxConnections,
       requests: w.requests,
       errors: w.errors,
@@ -654,12 +732,12 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     const w = this.window.snapshot();
     let bytesIn = this.closedBytesIn;
     let bytesOut = this.closedBytesOut;
-    for (const conn of this.connections.values()) {
+    for (let conn = this.head; conn !== undefined; conn = conn.next) {
       const [i, o] = this.connectionBytes(conn);
       bytesIn += i;
       bytesOut += o;
     }
-    const active = this.connections.size;
+    const active = this.count;
     return {
       protocol: this.protocol,
       active,

@@ -43,6 +43,11 @@ export class FakePool extends ConnectionPoolManager<FakeConn, ServerPoolSettings
     return pool;
   }
 
+  /** Exposes the protected walk for tests. */
+  walk(fn: (conn: PooledConnection<FakeConn>) => void): void {
+    this.forEachConnection(fn);
+  }
+
   protected override applyConfig(previous: ServerPoolSettings, next: ServerPoolSettings): void {
     this.onApply?.(previous, next);
   }

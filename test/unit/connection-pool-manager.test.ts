@@ -61,6 +61,45 @@ describe('ConnectionPoolManager', () => {
       expect(pool.getMetrics()).to.deep.include({ active: 2500, idle: 2500, totalConnections: 5000 });
     });
 
+    it('values() is a snapshot: removing connections while iterating visits each live one once', () => {
+      pool = FakePool.with({ maxConnections: 100 });
+      const conns = Array.from({ length: 6 }, (_, i) => pool.add(fakeConn(String(i)))!);
+      const seen: string[] = [];
+      for (const conn of pool.values()) {
+        seen.push(conn.raw.name);
+        pool.remove(conn);
+        if (conn === conns[0]) pool.remove(conns[1]); // a later one goes too
+      }
+      expect(seen).to.deep.equal(['0', '1', '2', '3', '4', '5']);
+      expect(pool.size).to.equal(0);
+      expect([...pool.values()]).to.deep.equal([]);
+      // The list is whole again after being emptied: order of admission, O(1) ends.
+      const again = ['x', 'y', 'z'].map((n) => pool.add(fakeConn(n))!);
+      pool.remove(again[1]);
+      expect([...pool.values()].map((c) => c.raw.name)).to.deep.equal(['x', 'z']);
+      expect(pool.get(again[2].id)).to.equal(again[2]);
+    });
+
+    it('forEachConnection skips connections removed before their turn and visits ones added during the walk', () => {
+      pool = FakePool.with({ maxConnections: 100 });
+      const conns = Array.from({ length: 5 }, (_, i) => pool.add(fakeConn(String(i)))!);
+      const seen: string[] = [];
+      pool.walk((conn) => {
+        seen.push(conn.raw.name);
+        if (conn === conns[0]) {
+          pool.remove(conns[0]); // itself
+          pool.remove(conns[1]); // the next one, the walk's cursor
+          pool.remove(conns[3]);
+        }
+        if (conn === conns[4]) pool.add(fakeConn('late'));
+      });
+      expect(seen).to.deep.equal(['0', '2', '4', 'late']);
+      expect([...pool.values()].map((c) => c.raw.name)).to.deep.equal(['2', '4', 'late']);
+      // A removed connection holds no link to the others (nothing keeps dead sockets reachable).
+      expect(conns[1].next).to.equal(undefined);
+      expect(conns[1].prev).to.equal(undefined);
+    });
+
     it('defaults the remove reason to the close reason the pool chose, else "closed"', () => {
       pool = FakePool.with();
       const removed = collect(pool, ConnectionPoolEvent.ConnectionRemoved);

@@ -197,19 +197,19 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
     const bytes = payload.length;
     let sent = 0;
     let skipped = 0;
-    for (const conn of this.values()) {
+    this.forEachConnection((conn) => {
       const ws = conn.raw;
-      if (ws.readyState !== WebSocket.OPEN) continue;
-      if (filter !== undefined && !filter(ws, conn)) continue;
+      if (ws.readyState !== WebSocket.OPEN) return;
+      if (filter !== undefined && !filter(ws, conn)) return;
       if (!this.canSend(conn, limit)) {
         skipped++;
-        continue;
+        return;
       }
       if (frame === undefined || !writeFrame(ws, frame)) ws.send(payload, { binary, compress: false, fin: true });
       this.messagesOut++;
       conn.bytesOut += bytes;
       sent++;
-    }
+    });
     this.broadcasts++;
     this.broadcastSkipped += skipped;
     this.payloadBytesOut += bytes * sent;
@@ -239,20 +239,20 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
   /** One walk per `pingInterval`: unanswered pings and slow consumers are closed, the rest pinged. */
   private heartbeat(): void {
     const limit = this.config.maxBufferedAmount;
-    for (const conn of this.values()) {
+    this.forEachConnection((conn) => {
       const ws = conn.raw;
-      if (ws.readyState !== WebSocket.OPEN) continue;
+      if (ws.readyState !== WebSocket.OPEN) return;
       const state = stateOf(conn);
-      if (this.closeIfStillSlow(conn, state, limit)) continue;
+      if (this.closeIfStillSlow(conn, state, limit)) return;
       if (state.awaitingPong) {
         // Only reachable when pongTimeout equals pingInterval and this tick beat the pong check.
         this.terminateUnanswered(conn);
-        continue;
+        return;
       }
       state.awaitingPong = true;
       this.pingsSent++;
       if (!writeFrame(ws, PING_FRAME)) ws.ping();
-    }
+    });
     // One timer object for the pool's pong deadline, re-armed after each round of pings.
     if (this.pongTimer) this.pongTimer.refresh();
     else this.pongTimer = setTimeout(() => this.checkPongs(), this.config.pongTimeout).unref();
@@ -261,12 +261,12 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
   /** `pongTimeout` after a heartbeat: whoever did not answer is terminated (a slow reader as a slow consumer). */
   private checkPongs(): void {
     const limit = this.config.maxBufferedAmount;
-    for (const conn of this.values()) {
+    this.forEachConnection((conn) => {
       const state = stateOf(conn);
-      if (!state.awaitingPong || conn.raw.readyState !== WebSocket.OPEN) continue;
-      if (this.closeIfStillSlow(conn, state, limit)) continue;
+      if (!state.awaitingPong || conn.raw.readyState !== WebSocket.OPEN) return;
+      if (this.closeIfStillSlow(conn, state, limit)) return;
       this.terminateUnanswered(conn);
-    }
+    });
   }
 
   private closeIfStillSlow(conn: PooledConnection<WebSocket>, state: WebSocketConnectionState, limit: number): boolean {
@@ -320,7 +320,8 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
 
   private forceUnclosed(): void {
     this.closeTimer = undefined;
-    for (const conn of [...this.values()]) {
+    for (const conn of this.values()) {
+      if (conn.removed) continue;
       conn.forced = true;
       conn.closeReason = 'forced';
       this.recordTimeout(WS_TIMEOUT.close, conn);
