@@ -1,5 +1,24 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+
+/** Which CPU a child runs on: the server under test, or the load generator. */
+export type CpuRole = 'server' | 'load';
+
+/**
+ * CPU pinning of the throughput scenarios. The server under test (A and B alike) runs on the
+ * last CPU, the load generator on the first, each with `taskset` (Linux util-linux). Unpinned,
+ * the scheduler moves the server between cores and lets the load generator run on its core,
+ * which moved req/s by several percent between slices here. Off with fewer than 2 CPUs, without
+ * `taskset`, or with `UNIPOOL_BENCH_PIN=0`.
+ */
+export const PINNING: { enabled: boolean; cpus: Record<CpuRole, number>; why?: string } = (() => {
+  const cpus = { server: availableParallelism() - 1, load: 0 };
+  if (process.env.UNIPOOL_BENCH_PIN === '0') return { enabled: false, cpus, why: 'UNIPOOL_BENCH_PIN=0' };
+  if (availableParallelism() < 2) return { enabled: false, cpus, why: 'fewer than 2 CPUs' };
+  if (spawnSync('taskset', ['-c', '0', 'true']).status !== 0) return { enabled: false, cpus, why: 'no taskset' };
+  return { enabled: true, cpus };
+})();
 
 /** A message between the bench runner and one of its child processes. */
 export interface Message {
@@ -55,9 +74,18 @@ export class Child {
     });
   }
 
-  /** Forks `script` (a compiled bench file) with `args` passed as JSON in argv[2]. */
-  static start(script: string, args: object = {}, execArgv: string[] = []): Child {
-    const proc = fork(benchScript(script), [JSON.stringify(args)], { execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  /**
+   * Forks `script` (a compiled bench file) with `args` passed as JSON in argv[2]; with `cpu`,
+   * pinned to that role's CPU (see `PINNING`) from its first instruction, threads included.
+   */
+  static start(script: string, args: object = {}, execArgv: string[] = [], cpu?: CpuRole): Child {
+    const pin = cpu !== undefined && PINNING.enabled;
+    const proc = fork(benchScript(script), [JSON.stringify(args)], {
+      // fork() runs `execPath ...execArgv script args` with the IPC channel inherited, so taskset can stand in front of node.
+      execPath: pin ? 'taskset' : process.execPath,
+      execArgv: pin ? ['-c', String(PINNING.cpus[cpu]), process.execPath, ...execArgv] : execArgv,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
     return new Child(script, proc);
   }
 
@@ -123,11 +151,11 @@ export class Child {
 }
 
 /** Runs `fn` with children started by `start`, stopping every one of them afterwards whatever happens. */
-export async function withChildren<T>(fn: (start: (script: string, args?: object, execArgv?: string[]) => Child) => Promise<T>): Promise<T> {
+export async function withChildren<T>(fn: (start: (script: string, args?: object, execArgv?: string[], cpu?: CpuRole) => Child) => Promise<T>): Promise<T> {
   const children: Child[] = [];
   try {
-    return await fn((script, args, execArgv) => {
-      const child = Child.start(script, args, execArgv);
+    return await fn((script, args, execArgv, cpu) => {
+      const child = Child.start(script, args, execArgv, cpu);
       children.push(child);
       return child;
     });

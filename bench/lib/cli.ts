@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { dirname, join } from 'node:path';
+import { PINNING } from './child';
 import type { BenchOptions, Row, Scenario } from './scenario';
 import { round } from './stats';
 
@@ -37,6 +38,7 @@ function machine(): Record<string, unknown> {
     cpuModel: cpus[0]?.model,
     memoryGiB: round(os.totalmem() / 2 ** 30, 1),
     loadAverageAtStart: os.loadavg().map((l) => round(l, 2)),
+    pinning: PINNING.enabled ? { serverCpu: PINNING.cpus.server, loadCpu: PINNING.cpus.load } : `off (${PINNING.why})`,
   };
 }
 
@@ -110,7 +112,7 @@ export async function runCli(scenarios: readonly Scenario[], argv = process.argv
   const file: ResultsFile = existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as ResultsFile) : { machine: {}, options, scenarios: {} };
   file.machine = machine();
   file.options = options;
-  log(`unipool bench: node ${process.version}, ${os.availableParallelism()} cpus, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; pairs ${options.pairs}, ${options.warmup}+${options.duration} s per throughput run`);
+  log(`unipool bench: node ${process.version}, ${os.availableParallelism()} cpus, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; pairs ${options.pairs}, ${options.warmup}+${options.duration} s per throughput run; ${PINNING.enabled ? `servers on cpu ${PINNING.cpus.server}, load on cpu ${PINNING.cpus.load}` : `no cpu pinning (${PINNING.why})`}`);
   const rows: Row[] = [];
   let failed = false;
   for (const scenario of chosen) {

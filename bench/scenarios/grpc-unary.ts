@@ -15,9 +15,9 @@ export const grpcUnary: Scenario = {
   title: `gRPC unary echo, ${INFLIGHT} in flight`,
   run: (options) =>
     withChildren(async (start) => {
-      const load = start('clients/grpc-client');
-      const a = start('servers/grpc-target', { impl: 'bare' });
-      const b = start('servers/grpc-target', { impl: 'unipool' });
+      const load = start('clients/grpc-client', {}, [], 'load');
+      const a = start('servers/grpc-target', { impl: 'bare' }, [], 'server');
+      const b = start('servers/grpc-target', { impl: 'unipool' }, [], 'server');
       await load.next('ready');
       const ports = new Map<Child, number>();
       for (const side of [a, b]) ports.set(side, (await side.next<Message & { port: number }>('ready')).port);

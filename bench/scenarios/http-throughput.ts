@@ -37,9 +37,9 @@ export function httpThroughputScenario(spec: HttpThroughputSpec): Scenario {
     run: (options: BenchOptions): Promise<Row[]> =>
       withChildren(async (start) => {
         const extra = (await spec.serverArgs?.()) ?? {};
-        const load = start('clients/autocannon-client');
-        const a = start(spec.server, { impl: 'bare', ...extra });
-        const b = start(spec.server, { impl: 'unipool', ...extra });
+        const load = start('clients/autocannon-client', {}, [], 'load');
+        const a = start(spec.server, { impl: 'bare', ...extra }, [], 'server');
+        const b = start(spec.server, { impl: 'unipool', ...extra }, [], 'server');
         await load.next('ready');
         const ports = new Map<Child, number>();
         for (const side of [a, b]) ports.set(side, (await side.next<{ type: string; port: number }>('ready')).port);

@@ -15,9 +15,9 @@ export const wsEcho: Scenario = {
   title: `WebSocket echo, ${CLIENTS} clients`,
   run: (options) =>
     withChildren(async (start) => {
-      const clients = start('clients/ws-client');
-      const a = start('servers/ws-target', { impl: 'bare', pingInterval: 30_000 });
-      const b = start('servers/ws-target', { impl: 'unipool', pingInterval: 30_000 });
+      const clients = start('clients/ws-client', {}, [], 'load');
+      const a = start('servers/ws-target', { impl: 'bare', pingInterval: 30_000 }, [], 'server');
+      const b = start('servers/ws-target', { impl: 'unipool', pingInterval: 30_000 }, [], 'server');
       await clients.next('ready');
       const group = new Map<Child, string>([
         [a, 'a'],

@@ -162,6 +162,9 @@ describe('HTTP server: admission, timeouts and accounting on real sockets', () =
     expect(m.idle).to.equal(0);
     expect(m.requests.inFlight).to.equal(0);
     expect(m.errors.byType.aborted).to.equal(60);
+    // Each aborted request still ends as a timed unit of work (latency recorded once, not twice).
+    expect(m.requests.total).to.equal(60);
+    expect(m.latency.count).to.equal(60);
   });
 
   it('turns handler throws and rejections into 500s and counts them as errors', async () => {

@@ -10,33 +10,57 @@ import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from '
 
 const CONN = Symbol('unipool.http.connection');
 const REFUSED = Symbol('unipool.http.refused');
-const OWNER = Symbol('unipool.http.owner');
 const STARTED = Symbol('unipool.http.started');
 
 const POOL = Symbol('unipool.http.pool');
 
-type TrackedSocket = Socket & { [CONN]?: PooledConnection<Socket>; [REFUSED]?: RejectReason; [POOL]?: HttpConnectionPool<HttpPoolConfig> };
-type TrackedResponse = http.ServerResponse & { [OWNER]?: HttpServer<HttpPoolConfig>; [STARTED]?: number };
+/** `_httpMessage` is the response being written on a socket (node:http, stable since v0.x). */
+type TrackedSocket = Socket & { [CONN]?: PooledConnection<Socket>; [REFUSED]?: RejectReason; [POOL]?: HttpConnectionPool<HttpPoolConfig>; _httpMessage?: TrackedResponse | null };
 
 /** How long a refused socket may take to send the request its 503 answers. */
 const REFUSED_SOCKET_TIMEOUT_MS = 5000;
 /** Refused sockets kept waiting for their request at once; past this a refusal is a plain close, so a flood cannot pin file descriptors. */
 const MAX_PENDING_REFUSALS = 1024;
 
-/** Shared 'close' listener of responses: one function for all, so a request allocates no closure. */
-function onResponseClose(this: TrackedResponse): void {
-  const owner = this[OWNER];
-  const conn = (this.socket as TrackedSocket | null)?.[CONN] ?? (this.req.socket as TrackedSocket)[CONN];
-  if (owner === undefined || conn === undefined) return;
-  const aborted = !this.writableFinished;
-  if (aborted) owner.pool.recordError('aborted', undefined, conn);
-  owner.pool.endWork(conn, this[STARTED] as number, this.statusCode >= 500);
+/**
+ * The responses of an unipool HTTP(S) server (node's `ServerResponse` option). The request's
+ * start stamp is a field set at construction, so every response has the same shape from the
+ * start, and the request ends where node detaches a finished response from its socket: no
+ * listener, closure or property is added per request.
+ */
+class TrackedResponse extends http.ServerResponse {
+  /** `beginWork`'s stamp while the request is tracked; -1 before and after (refusals are never tracked). */
+  [STARTED] = -1;
+
+  /** Node calls it once a response has been written completely ('finish'), before the socket serves the next one. */
+  override detachSocket(socket: Socket): void {
+    super.detachSocket(socket);
+    const started = this[STARTED];
+    if (started < 0) return;
+    this[STARTED] = -1;
+    const tracked = socket as TrackedSocket;
+    const conn = tracked[CONN];
+    if (conn !== undefined) tracked[POOL]?.endWork(conn, started, this.statusCode >= 500);
+  }
 }
 
-/** Shared 'close' listener of admitted sockets ('close' fires once): no closure or once() wrapper per connection. */
+/**
+ * Shared 'close' listener of admitted sockets ('close' fires once): no closure or once() wrapper
+ * per connection. A response still being written when its socket closes was aborted (the peer
+ * reset, or the handler destroyed it): counted as such and its time recorded.
+ */
 function onSocketClose(this: TrackedSocket): void {
   const conn = this[CONN];
-  if (conn !== undefined) this[POOL]?.remove(conn);
+  const pool = this[POOL];
+  if (conn === undefined || pool === undefined) return;
+  pool.remove(conn);
+  const res = this._httpMessage;
+  if (res instanceof TrackedResponse && res[STARTED] >= 0) {
+    const started = res[STARTED];
+    res[STARTED] = -1;
+    pool.recordError('aborted', undefined, conn);
+    pool.endWork(conn, started, res.statusCode >= 500);
+  }
 }
 
 /**
@@ -68,6 +92,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     const c = this.config;
     const shortest = Math.min(c.headersTimeout, c.requestTimeout || c.headersTimeout);
     return {
+      ServerResponse: TrackedResponse as typeof http.ServerResponse, // a subclass; the generic signature is what TS cannot see through
       keepAliveTimeout: c.keepAliveTimeout,
       headersTimeout: c.headersTimeout,
       requestTimeout: c.requestTimeout,
@@ -88,7 +113,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     this.pool.attachServer(this);
     this.pool.events.on(ConnectionPoolEvent.DrainStarted, () => server.closeIdleConnections());
     server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket));
-    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res as TrackedResponse));
+    server.on('request', (req: http.IncomingMessage, res: TrackedResponse) => this.onRequest(req, res));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     await this.bind(server);
   }
@@ -131,9 +156,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
       return;
     }
     if (this.pool.isDraining) res.shouldKeepAlive = false;
-    res[OWNER] = this as unknown as HttpServer<HttpPoolConfig>;
-    res[STARTED] = this.pool.beginWork(conn);
-    res.on('close', onResponseClose); // 'close' fires once; `on` avoids once()'s wrapper allocation
+    res[STARTED] = this.pool.beginWork(conn); // ended in TrackedResponse.detachSocket, or onSocketClose
     try {
       const result = this.handle(req, res);
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
