@@ -22,6 +22,9 @@ export const POOL_CLASS_MARKER = Symbol.for('unipool.poolClass');
 const NO_FAMILIES: readonly ProtocolMetricFamily[] = Object.freeze([]);
 const EMPTY_EXTRA: ReadonlyArray<{ status: PoolHealthStatus; reason: string }> = [];
 
+/** The sliding window's clock: monotonic, so a step of the system clock cannot expire or revive slots. */
+const monotonicNow = (): number => performance.now();
+
 function increment(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
@@ -73,8 +76,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private pendingTail: PooledConnection<T> | undefined;
   private pendingTimer: NodeJS.Timeout | undefined;
 
-  /** Request latency since the pool was created (Prometheus buckets). */
-  readonly requestLatency = new LatencyHistogram(LATENCY_BUCKETS_MS);
+  /** Latency of requests whose window slot has been reused; with the live slots, every request since the pool was created. */
+  private readonly retiredLatency = new LatencyHistogram(LATENCY_BUCKETS_MS);
   /** Lifetime of closed connections (ms). */
   readonly connectionDurations = new LatencyHistogram(CONNECTION_DURATION_BUCKETS_MS);
   private window: SlidingWindow;
@@ -82,7 +85,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private lastHealth: HealthReport;
   private healthTimer: NodeJS.Timeout | undefined;
   /**
-   * `Date.now() - performance.now()`, so `endWork` gets wall time from its one monotonic read.
+   * `Date.now() - performance.now()`, so `endWork` gets the wall time of `lastActivityAt` from its
+   * one monotonic read (the sliding window runs on the monotonic clock itself).
    * Refreshed at every health check, so a step of the system clock is followed within one
    * `health.checkInterval`.
    */
@@ -96,13 +100,30 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   constructor(readonly configClass: ConfigClass<C>) {
     this.currentConfig = new configClass();
-    this.window = new SlidingWindow(this.currentConfig.health.window);
+    this.window = new SlidingWindow(this.currentConfig.health.window, monotonicNow, this.retiredLatency);
     this.healthJudge = new PoolHealth(this.currentConfig.health);
     // Not evaluated here: a subclass's healthFindings() may read fields not initialised yet.
     this.lastHealth = { status: PoolHealthStatus.Unavailable, reason: 'not listening', utilization: 0, errorRate: 0, p95LatencyMs: 0, checkedAt: Date.now() };
   }
 
   // ---------------------------------------------------------------- config
+
+  /**
+   * Request latency since the pool was created (Prometheus buckets): a copy, computed on each
+   * read from the retired slots and the live window (a scrape reads it; requests never do).
+   */
+  get requestLatency(): LatencyHistogram {
+    const all = new LatencyHistogram(LATENCY_BUCKETS_MS);
+    all.merge(this.retiredLatency);
+    this.window.addLiveLatency(all);
+    return all;
+  }
+
+  /** A new sliding window of `windowMs`; what the old one held still counts in the lifetime latency. */
+  private replaceWindow(windowMs: number): void {
+    this.window.retire();
+    this.window = new SlidingWindow(windowMs, monotonicNow, this.retiredLatency);
+  }
 
   /** The effective configuration (read-only; change it with `updateConfig`). */
   get config(): Readonly<C> {
@@ -138,7 +159,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     }
     this.currentConfig = config;
     this.healthJudge.thresholds = config.health;
-    this.window = new SlidingWindow(config.health.window);
+    this.replaceWindow(config.health.window);
   }
 
   /**
@@ -205,7 +226,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.applyConfig(previous, next);
     this.currentConfig = next;
     this.healthJudge.thresholds = next.health;
-    if (next.health.window !== previous.health.window) this.window = new SlidingWindow(next.health.window);
+    if (next.health.window !== previous.health.window) this.replaceWindow(next.health.window);
     if (next.idleTimeout !== previous.idleTimeout || next.connectionTimeout !== previous.connectionTimeout) {
       for (const conn of this.snapshot()) this.rearmTimer(conn);
       this.schedulePending(true);
@@ -425,10 +446,9 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     // One clock read serves the latency, the sliding window and the activity stamp: clock reads
     // are most of what tracking a request costs (about 30 ns each here).
     const now = performance.now();
-    const wall = Math.floor(this.wallOffset + now);
-    this.observeWork(now - startedAt, failed, wall);
+    this.observeWork(now - startedAt, failed, now);
     if (conn.removed) return;
-    conn.lastActivityAt = wall;
+    conn.lastActivityAt = Math.floor(this.wallOffset + now);
     this.inFlightTotal--;
     if (--conn.inFlight === 0) {
       this.idleCount++;
@@ -445,13 +465,13 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Records one finished unit of work that no connection owns (or whose connection is gone). */
   recordLatency(ms: number, failed: boolean): void {
-    this.observeWork(ms, failed, Date.now());
+    this.observeWork(ms, failed, performance.now());
   }
 
-  private observeWork(ms: number, failed: boolean, wall: number): void {
-    const index = bucketIndex(ms, LATENCY_BUCKETS_MS);
-    this.requestLatency.observeAt(index, ms);
-    this.window.recordRequest(index, ms, failed, wall);
+  /** `now` is `performance.now()`, the window's clock. */
+  private observeWork(ms: number, failed: boolean, now: number): void {
+    // One histogram per request: the window's slot, folded into the lifetime one when reused.
+    this.window.recordRequest(bucketIndex(ms, LATENCY_BUCKETS_MS), ms, failed, now);
     this.requestsTotal++;
     if (failed) this.requestsFailed++;
   }

@@ -10,7 +10,6 @@ export const WINDOW_SLOTS = 10;
  */
 export class SlidingWindow {
   private readonly connections = new Float64Array(WINDOW_SLOTS);
-  private readonly requests = new Float64Array(WINDOW_SLOTS);
   private readonly errors = new Float64Array(WINDOW_SLOTS);
   private readonly latency: LatencyHistogram[] = [];
   private readonly slotMs: number;
@@ -18,9 +17,15 @@ export class SlidingWindow {
   private head: number;
   private readonly createdAt: number;
 
+  /**
+   * `retired`, if given, receives each slot's latency when the slot is reused or the window is
+   * retired: the window's slots plus `retired` are then every request ever recorded, so an owner
+   * wanting lifetime figures updates one histogram per request, not two.
+   */
   constructor(
     readonly windowMs: number,
     private readonly now: () => number = Date.now,
+    private readonly retired?: LatencyHistogram,
   ) {
     this.slotMs = Math.max(1, Math.floor(windowMs / WINDOW_SLOTS));
     for (let i = 0; i < WINDOW_SLOTS; i++) this.latency.push(new LatencyHistogram());
@@ -30,30 +35,49 @@ export class SlidingWindow {
 
   private advance(now: number = this.now()): number {
     const slot = Math.floor(now / this.slotMs);
-    if (slot !== this.head) {
+    if (slot > this.head) {
       const steps = Math.min(slot - this.head, WINDOW_SLOTS);
       for (let s = 1; s <= steps; s++) {
         const i = (this.head + s) % WINDOW_SLOTS;
         this.connections[i] = 0;
-        this.requests[i] = 0;
         this.errors[i] = 0;
-        this.latency[i].reset();
+        const slot = this.latency[i];
+        if (slot.count > 0) {
+          this.retired?.merge(slot);
+          slot.reset();
+        }
       }
       this.head = slot;
     }
-    return slot % WINDOW_SLOTS;
+    // A time behind the newest slot (a caller's clock read a moment earlier) counts in the newest slot.
+    return this.head % WINDOW_SLOTS;
   }
 
   recordConnection(): void {
     this.connections[this.advance()]++;
   }
 
-  /** Records one request; `now` (the window's clock, `Date.now` by default) saves a clock read when the caller has it. */
+  /** Records one request; `now` (a read of the window's clock) saves a clock read when the caller has it. */
   recordRequest(bucket: number, ms: number, error: boolean, now?: number): void {
     const i = this.advance(now);
-    this.requests[i]++;
     if (error) this.errors[i]++;
-    this.latency[i].observeAt(bucket, ms);
+    this.latency[i].observeAt(bucket, ms); // its count is the slot's request count
+  }
+
+  /** Adds the latency of every live slot to `into` (with `retired`, that makes the lifetime figures). */
+  addLiveLatency(into: LatencyHistogram): void {
+    for (const slot of this.latency) into.merge(slot);
+  }
+
+  /** Hands every live slot to `retired` and empties the window (when it is replaced). */
+  retire(): void {
+    for (const slot of this.latency) {
+      if (slot.count === 0) continue;
+      this.retired?.merge(slot);
+      slot.reset();
+    }
+    this.connections.fill(0);
+    this.errors.fill(0);
   }
 
   /** Figures over the window. The newest slot is partial, so rates use the time actually covered. */
@@ -65,7 +89,7 @@ export class SlidingWindow {
     const latency = new LatencyHistogram();
     for (let i = 0; i < WINDOW_SLOTS; i++) {
       connections += this.connections[i];
-      requests += this.requests[i];
+      requests += this.latency[i].count;
       errors += this.errors[i];
       latency.merge(this.latency[i]);
     }

@@ -629,7 +629,7 @@ describe('ConnectionPoolManager', () => {
 
     it('keeps metrics memory constant: a million observations do not grow any array', () => {
       pool = FakePool.with();
-      const internals = pool as unknown as { window: { latency: unknown[]; requests: Float64Array; connections: Float64Array; errors: Float64Array } };
+      const internals = pool as unknown as { window: { latency: unknown[]; connections: Float64Array; errors: Float64Array } };
       const histogramLength = pool.requestLatency.counts.length;
       const durationsLength = pool.connectionDurations.counts.length;
       for (let i = 0; i < 1_000_000; i++) {
@@ -640,11 +640,31 @@ describe('ConnectionPoolManager', () => {
       expect(pool.requestLatency.counts.length).to.equal(histogramLength);
       expect(pool.connectionDurations.counts.length).to.equal(durationsLength);
       expect(internals.window.latency).to.have.length(WINDOW_SLOTS);
-      expect(internals.window.requests).to.have.length(WINDOW_SLOTS);
       expect(internals.window.errors).to.have.length(WINDOW_SLOTS);
       expect(internals.window.connections).to.have.length(WINDOW_SLOTS);
       expect(pool.requestLatency.count).to.equal(1_000_000);
       expect(pool.getMetrics().latency.p99Ms).to.be.greaterThan(0);
+    });
+
+    it('keeps lifetime latency whole across slot reuse and a window replaced by updateConfig', () => {
+      pool = FakePool.with({ health: { window: 10_000 } });
+      let sum = 0;
+      for (let i = 1; i <= 300; i++) {
+        pool.recordLatency(i, false);
+        sum += i;
+        clock.tick(200); // 60 s in all: every slot of the 10 s window is reused several times
+      }
+      pool.updateConfig({ health: { window: 30_000 } });
+      pool.recordLatency(1000, true);
+      const lifetime = pool.requestLatency;
+      expect(lifetime.count).to.equal(301);
+      expect(lifetime.sum).to.equal(sum + 1000);
+      expect(lifetime.max).to.equal(1000);
+      expect(lifetime.counts.reduce((a, b) => a + b, 0)).to.equal(301);
+      // The window holds only what is recent: the one request since the new window started.
+      expect(pool.getMetrics().requests.windowTotal).to.equal(1);
+      // A copy: reading it twice does not double anything.
+      expect(pool.requestLatency.count).to.equal(301);
     });
   });
 

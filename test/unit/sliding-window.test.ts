@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as sinon from 'sinon';
-import { bucketIndex } from '../../src/core/latency-histogram';
+import { LatencyHistogram, bucketIndex } from '../../src/core/latency-histogram';
 import { SlidingWindow, WINDOW_SLOTS } from '../../src/core/sliding-window';
 
 describe('SlidingWindow', () => {
@@ -104,15 +104,44 @@ describe('SlidingWindow', () => {
 
   it('keeps a fixed number of slots', () => {
     const w = new SlidingWindow(1000, clock);
-    const internals = w as unknown as { latency: unknown[]; requests: Float64Array };
+    const internals = w as unknown as { latency: unknown[]; errors: Float64Array; connections: Float64Array };
     for (let i = 0; i < 100_000; i++) {
       now = i;
       request(w, i % 50, i % 7 === 0);
       w.recordConnection();
     }
     expect(internals.latency).to.have.length(WINDOW_SLOTS);
-    expect(internals.requests).to.have.length(WINDOW_SLOTS);
+    expect(internals.errors).to.have.length(WINDOW_SLOTS);
+    expect(internals.connections).to.have.length(WINDOW_SLOTS);
     expect(w.snapshot().requests).to.be.at.most(1000);
+  });
+
+  it('hands each reused slot to the retired histogram once, so live + retired is every request', () => {
+    const retired = new LatencyHistogram();
+    const w = new SlidingWindow(1000, clock, retired);
+    for (let i = 0; i < 5000; i++) {
+      now = i;
+      request(w, 1 + (i % 10));
+    }
+    const all = new LatencyHistogram();
+    all.merge(retired);
+    w.addLiveLatency(all);
+    expect(all.count).to.equal(5000);
+    expect(retired.count).to.equal(5000 - w.snapshot().requests);
+    w.retire();
+    expect(retired.count).to.equal(5000);
+    expect(w.snapshot().requests).to.equal(0);
+  });
+
+  it('counts a time just behind the newest slot in the newest slot instead of moving back', () => {
+    const w = new SlidingWindow(10_000, clock);
+    now = 5000;
+    request(w, 1);
+    now = 4999; // another caller's clock read a moment earlier
+    request(w, 1);
+    now = 5000;
+    request(w, 1);
+    expect(w.snapshot().requests).to.equal(3);
   });
 
   it('never uses a slot shorter than 1 ms', () => {

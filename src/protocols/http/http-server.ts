@@ -28,9 +28,16 @@ const MAX_PENDING_REFUSALS = 1024;
  * start, and the request ends where node detaches a finished response from its socket: no
  * listener, closure or property is added per request.
  */
-class TrackedResponse extends http.ServerResponse {
+class TrackedResponse extends (http.ServerResponse as unknown as new (req: http.IncomingMessage, options?: object) => http.ServerResponse) {
   /** `beginWork`'s stamp while the request is tracked; -1 before and after (refusals are never tracked). */
-  [STARTED] = -1;
+  declare [STARTED]: number;
+
+  // Explicit, not the default derived constructor: node passes (req, options), and forwarding them
+  // by name instead of `...args` keeps constructing a response as cheap as node's own (measured).
+  constructor(req: http.IncomingMessage, options?: object) {
+    super(req, options);
+    this[STARTED] = -1;
+  }
 
   /** Node calls it once a response has been written completely ('finish'), before the socket serves the next one. */
   override detachSocket(socket: Socket): void {
@@ -92,7 +99,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     const c = this.config;
     const shortest = Math.min(c.headersTimeout, c.requestTimeout || c.headersTimeout);
     return {
-      ServerResponse: TrackedResponse as typeof http.ServerResponse, // a subclass; the generic signature is what TS cannot see through
+      ServerResponse: TrackedResponse as unknown as typeof http.ServerResponse, // a subclass; the generic signature is what TS cannot see through
       keepAliveTimeout: c.keepAliveTimeout,
       headersTimeout: c.headersTimeout,
       requestTimeout: c.requestTimeout,
