@@ -529,9 +529,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * again under churn (connections start their first request within microseconds).
    */
   private unpend(conn: PooledConnection<T>): void {
-    if (!conn.pending) return;
-    conn.pending = false;
     const prev = conn.pendingPrev;
+    if (prev === undefined && this.pendingHead !== conn) return; // not queued
     const next = conn.pendingNext;
     if (prev !== undefined) prev.pendingNext = next;
     else this.pendingHead = next;
@@ -543,7 +542,6 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Appends a connection to the connection-timeout queue (the newest waits longest). */
   private pend(conn: PooledConnection<T>): void {
-    conn.pending = true;
     conn.pendingPrev = this.pendingTail;
     if (this.pendingTail !== undefined) this.pendingTail.pendingNext = conn;
     else this.pendingHead = conn;

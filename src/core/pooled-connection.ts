@@ -42,8 +42,6 @@ export class PooledConnection<T> implements ConnectionInfo {
   pendingPrev: PooledConnection<T> | undefined = undefined;
   /** @internal */
   pendingNext: PooledConnection<T> | undefined = undefined;
-  /** @internal whether it waits in the connection-timeout queue. */
-  pending = false;
 
   private peerAddress: string | undefined;
   private peerPort: number | undefined;

@@ -337,6 +337,29 @@ describe('ConnectionPoolManager', () => {
       expect(removed.map((r) => r.reason)).to.deep.equal(['connection_timeout']);
     });
 
+    it('times out waiting connections oldest first, whichever of them started work or closed meanwhile', () => {
+      pool = FakePool.with({ connectionTimeout: 1000, idleTimeout: 0 });
+      const conns = Array.from({ length: 6 }, (_, i) => {
+        clock.tick(100);
+        return pool.add(fakeConn(String(i)))!;
+      });
+      // Leave the queue from its head, its middle and its tail.
+      pool.beginWork(conns[0]);
+      pool.remove(conns[2]);
+      pool.markEstablished(conns[5]);
+      pool.beginWork(conns[3]);
+      const order: string[] = [];
+      pool.events.on(ConnectionPoolEvent.ConnectionTimeout, ({ connection }) => order.push(pool.get(connection.id)?.raw.name ?? `#${connection.id}`));
+      clock.tick(5000);
+      expect(conns.map((c) => c.raw.closeReason ?? '-')).to.deep.equal(['-', 'connection_timeout', '-', '-', 'connection_timeout', '-']);
+      expect(order).to.deep.equal(['1', '4']);
+      // Queued again after all that: a new connection still times out on its own.
+      const late = pool.add(fakeConn('late'))!;
+      clock.tick(1000);
+      expect(late.raw.closeReason).to.equal('connection_timeout');
+      expect(pool.size).to.equal(3);
+    });
+
     it('does not fire the connection timeout for a connection that started work', () => {
       pool = FakePool.with({ connectionTimeout: 1000, idleTimeout: 0 });
       const a = pool.add(fakeConn())!;
