@@ -421,10 +421,13 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     if (conn.inFlight === 0) this.armIdle(conn);
   }
 
-  /** Marks the start of a unit of work (request, call, message handler). Returns a start stamp for `endWork`. */
-  beginWork(conn: PooledConnection<T>): number {
+  /**
+   * Marks the start of a unit of work (request, call, message handler). Returns a start stamp for
+   * `endWork`: `startedAt` if given (a `performance.now()` read the caller already made), else now.
+   */
+  beginWork(conn: PooledConnection<T>, startedAt?: number): number {
     // Work on a connection already gone (a late frame after close) is timed but not tracked.
-    if (conn.removed) return performance.now();
+    if (conn.removed) return startedAt ?? performance.now();
     if (conn.inFlight++ === 0) {
       this.idleCount--;
       if (!this.draining) conn.state = 'active';
@@ -438,7 +441,30 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
         conn.timerKind = undefined;
       }
     }
-    return performance.now();
+    return startedAt ?? performance.now();
+  }
+
+  /**
+   * Records a unit of work that ran to completion synchronously, from `startedAt` (a
+   * `performance.now()` read) to now, such as a message handler that returned without a promise.
+   * The figures are those of `beginWork` + `endWork` (latency, window, counts, activity, idle
+   * timer) without the in-flight transitions, which nothing could observe while it ran; a
+   * connection whose first work this is, or one draining, takes the full path.
+   */
+  recordSyncWork(conn: PooledConnection<T>, startedAt: number, failed: boolean): void {
+    if (!conn.started || conn.removed || this.draining) {
+      this.beginWork(conn, startedAt);
+      this.endWork(conn, startedAt, failed);
+      return;
+    }
+    const now = performance.now();
+    this.observeWork(now - startedAt, failed, now);
+    conn.requests++;
+    conn.lastActivityAt = Math.floor(this.wallOffset + now);
+    if (conn.inFlight === 0 && this.currentConfig.idleTimeout > 0) {
+      this.markIdleStart(conn);
+      this.armIdle(conn);
+    }
   }
 
   /** Marks the end of a unit of work started at `startedAt` (from `beginWork`); `failed` counts it as an error. */

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
 import * as sinon from 'sinon';
 import { HttpConnectionPool } from '../../src/protocols/http/http-connection-pool';
@@ -244,6 +245,50 @@ describe('ConnectionPoolManager', () => {
       pool.remove(b);
       pool.remove(a);
       expect(pool.getMetrics()).to.deep.include({ active: 0, idle: 0 });
+    });
+
+    it('records synchronous work in one step with the figures of beginWork + endWork', () => {
+      pool = FakePool.with({ idleTimeout: 1000, connectionTimeout: 5000 });
+      const a = pool.add(fakeConn())!;
+      // First work on a connection: the full path, which ends the connection timeout.
+      let started = performance.now();
+      clock.tick(3);
+      pool.recordSyncWork(a, started, false);
+      expect(a.started).to.equal(true);
+      expect(a.timerKind).to.equal('idle');
+      clock.tick(900);
+      started = performance.now();
+      clock.tick(2);
+      pool.recordSyncWork(a, started, true);
+      expect(a.inFlight).to.equal(0);
+      expect(a.state).to.equal('idle');
+      expect(a.requests).to.equal(2);
+      expect(a.lastActivityAt).to.equal(Date.now());
+      const m = pool.getMetrics();
+      expect(m.requests).to.deep.include({ total: 2, failed: 1, inFlight: 0, windowTotal: 2 });
+      expect(m.latency).to.deep.include({ count: 2, maxMs: 3 });
+      expect(m.idle).to.equal(1);
+      // The work restarted the idle timer: 1000 ms from now, not from the first work.
+      clock.tick(999);
+      expect(a.raw.closed).to.equal(false);
+      clock.tick(1);
+      expect(a.raw.closeReason).to.equal('idle_timeout');
+    });
+
+    it('takes the full path for synchronous work during a drain, closing the connection after it', async () => {
+      pool = FakePool.with();
+      const a = pool.add(fakeConn())!;
+      pool.recordSyncWork(a, performance.now(), false);
+      const b = pool.add(fakeConn())!;
+      const s = pool.beginWork(b);
+      const drained = pool.drain();
+      pool.recordSyncWork(b, performance.now(), false); // b is busy: its other work ends it
+      expect(b.raw.closed).to.equal(false);
+      pool.endWork(b, s, false);
+      expect(b.raw.closeReason).to.equal('drain');
+      expect(a.raw.closeReason).to.equal('drain');
+      expect((await drained).graceful).to.equal(2);
+      expect(pool.getMetrics().requests.total).to.equal(3);
     });
 
     it('measures work latency with the monotonic clock', () => {

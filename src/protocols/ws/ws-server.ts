@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer as WsServer, type RawData } from 'ws';
 import type { PooledConnection } from '../../core/pooled-connection';
@@ -215,16 +216,19 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
     const conn = ws[CONN];
     const pool = this.pool;
     pool.recordMessageIn(conn, payloadLength(data));
-    const started = pool.beginWork(conn);
+    // A handler that returns without a promise is recorded in one step afterwards; one that
+    // returns a promise enters in-flight state from the same start stamp.
+    const started = performance.now();
     let result: void | Promise<void>;
     try {
       result = this.onMessage(ws, data, isBinary);
     } catch (err) {
       this.onHandlerError(err, conn, 'message handler failed');
-      pool.endWork(conn, started, true);
+      pool.recordSyncWork(conn, started, true);
       return;
     }
     if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+      pool.beginWork(conn, started);
       (result as Promise<void>).then(
         () => pool.endWork(conn, started, false),
         (err: unknown) => {
@@ -233,7 +237,7 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
         },
       );
     } else {
-      pool.endWork(conn, started, false);
+      pool.recordSyncWork(conn, started, false);
     }
   }
 
