@@ -26,7 +26,7 @@ function payloadLength(data: RawData): number {
     for (const chunk of data) n += chunk.length;
     return n;
   }
-  return data instanceof ArrayBuffer ? data.byteLength : data.length;
+  return data.byteLength; // Buffer and ArrayBuffer alike, without a prototype-chain walk
 }
 
 // Shared listeners of every socket (`this` is the socket): one function each for all connections.
