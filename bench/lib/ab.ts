@@ -2,6 +2,13 @@ import type { Child, Message } from './child';
 import type { BenchOptions } from './scenario';
 import { summarize, type Summary } from './stats';
 
+/**
+ * The implementation side B of a throughput comparison runs: `unipool`, or with
+ * `UNIPOOL_BENCH_AA=1` the bare library again, an A/A run that shows the noise floor and any
+ * bias of the method itself (its ratios should sit around 1.000).
+ */
+export const SIDE_B_IMPL: 'unipool' | 'bare' = process.env.UNIPOOL_BENCH_AA === '1' ? 'bare' : 'unipool';
+
 /** The two sides of a throughput comparison: A is the bare library, B the same handler under unipool. */
 export interface Sides {
   a: Child;

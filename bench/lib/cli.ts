@@ -1,12 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { dirname, join } from 'node:path';
+import { SIDE_B_IMPL } from './ab';
 import { PINNING } from './child';
 import type { BenchOptions, Row, Scenario } from './scenario';
 import { round } from './stats';
 
 /** Where the runner writes its results (the source tree, not dist/). */
-export const RESULTS_FILE = join(__dirname, '..', '..', '..', 'bench', 'results', 'latest.json');
+export const RESULTS_FILE = join(__dirname, '..', '..', '..', 'bench', 'results', SIDE_B_IMPL === 'bare' ? 'latest-aa.json' : 'latest.json');
 
 interface ScenarioResult {
   title: string;
@@ -38,6 +39,7 @@ function machine(): Record<string, unknown> {
     cpuModel: cpus[0]?.model,
     memoryGiB: round(os.totalmem() / 2 ** 30, 1),
     loadAverageAtStart: os.loadavg().map((l) => round(l, 2)),
+    sideB: SIDE_B_IMPL,
     pinning: PINNING.enabled ? { serverCpu: PINNING.cpus.server, loadCpu: PINNING.cpus.load } : `off (${PINNING.why})`,
   };
 }
@@ -113,6 +115,7 @@ export async function runCli(scenarios: readonly Scenario[], argv = process.argv
   file.machine = machine();
   file.options = options;
   log(`unipool bench: node ${process.version}, ${os.availableParallelism()} cpus, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; pairs ${options.pairs}, ${options.warmup}+${options.duration} s per throughput run; ${PINNING.enabled ? `servers on cpu ${PINNING.cpus.server}, load on cpu ${PINNING.cpus.load}` : `no cpu pinning (${PINNING.why})`}`);
+  if (SIDE_B_IMPL === 'bare') log('A/A calibration (UNIPOOL_BENCH_AA=1): side B of the throughput scenarios is the bare library too; read "unipool" as "bare again"');
   const rows: Row[] = [];
   let failed = false;
   for (const scenario of chosen) {

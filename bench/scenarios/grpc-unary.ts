@@ -1,4 +1,4 @@
-import { compareThroughput } from '../lib/ab';
+import { compareThroughput, SIDE_B_IMPL } from '../lib/ab';
 import { withChildren, type Child, type Message } from '../lib/child';
 import { runCli } from '../lib/cli';
 import { row, type Scenario } from '../lib/scenario';
@@ -17,7 +17,7 @@ export const grpcUnary: Scenario = {
     withChildren(async (start) => {
       const load = start('clients/grpc-client', {}, [], 'load');
       const a = start('servers/grpc-target', { impl: 'bare' }, [], 'server');
-      const b = start('servers/grpc-target', { impl: 'unipool' }, [], 'server');
+      const b = start('servers/grpc-target', { impl: SIDE_B_IMPL }, [], 'server');
       await load.next('ready');
       const ports = new Map<Child, number>();
       for (const side of [a, b]) ports.set(side, (await side.next<Message & { port: number }>('ready')).port);

@@ -1,4 +1,4 @@
-import { compareThroughput } from '../lib/ab';
+import { compareThroughput, SIDE_B_IMPL } from '../lib/ab';
 import { withChildren, type Child, type Message } from '../lib/child';
 import { row, type BenchOptions, type Row, type Scenario } from '../lib/scenario';
 
@@ -39,7 +39,7 @@ export function httpThroughputScenario(spec: HttpThroughputSpec): Scenario {
         const extra = (await spec.serverArgs?.()) ?? {};
         const load = start('clients/autocannon-client', {}, [], 'load');
         const a = start(spec.server, { impl: 'bare', ...extra }, [], 'server');
-        const b = start(spec.server, { impl: 'unipool', ...extra }, [], 'server');
+        const b = start(spec.server, { impl: SIDE_B_IMPL, ...extra }, [], 'server');
         await load.next('ready');
         const ports = new Map<Child, number>();
         for (const side of [a, b]) ports.set(side, (await side.next<{ type: string; port: number }>('ready')).port);

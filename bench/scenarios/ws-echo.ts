@@ -1,4 +1,4 @@
-import { compareThroughput } from '../lib/ab';
+import { compareThroughput, SIDE_B_IMPL } from '../lib/ab';
 import { withChildren, type Child, type Message } from '../lib/child';
 import { runCli } from '../lib/cli';
 import { row, type Scenario } from '../lib/scenario';
@@ -17,7 +17,7 @@ export const wsEcho: Scenario = {
     withChildren(async (start) => {
       const clients = start('clients/ws-client', {}, [], 'load');
       const a = start('servers/ws-target', { impl: 'bare', pingInterval: 30_000 }, [], 'server');
-      const b = start('servers/ws-target', { impl: 'unipool', pingInterval: 30_000 }, [], 'server');
+      const b = start('servers/ws-target', { impl: SIDE_B_IMPL, pingInterval: 30_000 }, [], 'server');
       await clients.next('ready');
       const group = new Map<Child, string>([
         [a, 'a'],
