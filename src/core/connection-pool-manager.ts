@@ -54,8 +54,6 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private cursor: PooledConnection<T> | undefined;
   private walking = 0;
   private nextId = 1;
-  private idleCount = 0;
-  private inFlightTotal = 0;
   private admittedTotal = 0;
   private requestsTotal = 0;
   private requestsFailed = 0;
@@ -278,7 +276,6 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     // after the close, read the address now.
     if (remoteAddress === undefined && this.wantsPeerEarly()) void conn.remoteAddress;
     this.link(conn);
-    this.idleCount++;
     this.admittedTotal++;
     this.window.recordConnection();
     this.rearmTimer(conn);
@@ -384,8 +381,6 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     if (conn.removed) return;
     conn.removed = true;
     this.unlink(conn);
-    if (conn.inFlight === 0) this.idleCount--;
-    else this.inFlightTotal -= conn.inFlight;
     if (conn.timerKind === 'connection') this.unpend(conn);
     else if (conn.timer) clearTimeout(conn.timer);
     conn.timer = undefined;
@@ -428,11 +423,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   beginWork(conn: PooledConnection<T>, startedAt?: number): number {
     // Work on a connection already gone (a late frame after close) is timed but not tracked.
     if (conn.removed) return startedAt ?? performance.now();
-    if (conn.inFlight++ === 0) {
-      this.idleCount--;
-      if (!this.draining) conn.state = 'active';
-    }
-    this.inFlightTotal++;
+    conn.inFlight++;
     conn.requests++;
     if (!conn.started) {
       conn.started = true;
@@ -475,15 +466,12 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.observeWork(now - startedAt, failed, now);
     if (conn.removed) return;
     conn.lastActivityAt = Math.floor(this.wallOffset + now);
-    this.inFlightTotal--;
     if (--conn.inFlight === 0) {
-      this.idleCount++;
       if (this.draining) {
         conn.closeReason = 'drain';
         this.closeConnection(conn, 'drain');
-      } else {
-        conn.state = 'idle';
-        if (this.currentConfig.idleTimeout > 0) this.markIdleStart(conn);
+      } else if (this.currentConfig.idleTimeout > 0) {
+        this.markIdleStart(conn);
         this.armIdle(conn);
       }
     }
@@ -712,7 +700,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       state.done = finish;
       for (const conn of this.snapshot()) {
         if (conn.removed) continue; // closed by an earlier one's drain
-        conn.state = 'draining';
+        conn.draining = true;
         this.drainConnection(conn);
       }
       if (this.count === 0) return finish();
@@ -784,16 +772,22 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     const w = this.window.snapshot();
     let bytesIn = this.closedBytesIn;
     let bytesOut = this.closedBytesOut;
+    // Idle and in-flight counts are read here, in the walk bytes need anyway, so tracking a unit
+    // of work updates no pool-wide counter but the request totals.
+    let idle = 0;
+    let inFlight = 0;
     for (let conn = this.head; conn !== undefined; conn = conn.next) {
       const [i, o] = this.connectionBytes(conn);
       bytesIn += i;
       bytesOut += o;
+      if (conn.inFlight === 0) idle++;
+      else inFlight += conn.inFlight;
     }
     const active = this.count;
     return {
       protocol: this.protocol,
       active,
-      idle: this.idleCount,
+      idle,
       maxConnections: this.currentConfig.maxConnections,
       utilization: active / this.currentConfig.maxConnections,
       totalConnections: this.admittedTotal,
@@ -804,7 +798,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       requests: {
         total: this.requestsTotal,
         failed: this.requestsFailed,
-        inFlight: this.inFlightTotal,
+        inFlight,
         errorRate: w.requests > 0 ? w.errors / w.requests : 0,
         windowTotal: w.requests,
       },

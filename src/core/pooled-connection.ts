@@ -8,7 +8,8 @@ export type PeerLookup<T> = (raw: T) => { address?: string; port?: number } | un
  * Fields are plain numbers updated in place, so tracking a request allocates nothing.
  */
 export class PooledConnection<T> implements ConnectionInfo {
-  state: ConnectionState = 'idle';
+  /** @internal Set when the pool starts draining it. */
+  draining = false;
   inFlight = 0;
   requests = 0;
   messages = 0;
@@ -65,6 +66,11 @@ export class PooledConnection<T> implements ConnectionInfo {
     this.lastActivityAt = startedAt;
     this.peerAddress = remoteAddress;
     this.peerPort = remotePort;
+  }
+
+  /** `draining` once the pool drains it, else `active` with work in flight, else `idle` (derived, so tracking work writes no state). */
+  get state(): ConnectionState {
+    return this.draining ? 'draining' : this.inFlight > 0 ? 'active' : 'idle';
   }
 
   /** The peer's address (`''` if unknown). */
