@@ -458,11 +458,14 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     }
   }
 
-  /** Marks the end of a unit of work started at `startedAt` (from `beginWork`); `failed` counts it as an error. */
-  endWork(conn: PooledConnection<T>, startedAt: number, failed: boolean): void {
+  /**
+   * Marks the end of a unit of work started at `startedAt` (from `beginWork`); `failed` counts it
+   * as an error. `endedAt` is a `performance.now()` read the caller already made (default: now).
+   */
+  endWork(conn: PooledConnection<T>, startedAt: number, failed: boolean, endedAt?: number): void {
     // One clock read serves the latency, the sliding window and the activity stamp: clock reads
     // are most of what tracking a request costs (about 30 ns each here).
-    const now = performance.now();
+    const now = endedAt ?? performance.now();
     this.observeWork(now - startedAt, failed, now);
     if (conn.removed) return;
     conn.lastActivityAt = Math.floor(this.wallOffset + now);

@@ -44,10 +44,11 @@ export class GrpcCallRecorder {
       if (finished) return;
       finished = true;
       if (code < 0) code = grpc.status.CANCELLED;
-      const ms = performance.now() - started;
+      const now = performance.now(); // one read serves the method's figures and the pool's
+      const ms = now - started;
       const fault = stats.finish(code, ms);
       if (conn === undefined) pool.recordLatency(ms, fault);
-      else pool.endWork(conn, started, fault);
+      else pool.endWork(conn, started, fault, now);
     };
 
     return new grpc.ServerInterceptingCall(call, {
