@@ -52,7 +52,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private count = 0;
   /** The next connection of the walk in progress (`forEachConnection`), kept valid by `unlink`. */
   private cursor: PooledConnection<T> | undefined;
-  private walking = 0;
+  private walking = false;
   private nextId = 1;
   private admittedTotal = 0;
   private requestsTotal = 0;
@@ -339,19 +339,24 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   /**
    * Calls `fn` for each live connection, oldest first, without a snapshot (for walks that run
    * often: heartbeat, broadcast). `fn` may close or remove any connection: a connection removed
-   * before its turn is skipped, one added during the walk is visited.
+   * before its turn is skipped, one added during the walk is visited. A walk started inside
+   * another (a broadcast from an event listener during the heartbeat, say) goes over a snapshot,
+   * so the one cursor always belongs to the outermost walk and stays right whatever either does.
    */
   protected forEachConnection(fn: (conn: PooledConnection<T>) => void): void {
-    const outer = this.cursor;
-    this.walking++;
+    if (this.walking) {
+      for (const conn of this.snapshot()) if (!conn.removed) fn(conn);
+      return;
+    }
+    this.walking = true;
     try {
       for (let conn = this.head; conn !== undefined; conn = this.cursor) {
         this.cursor = conn.next;
         fn(conn);
       }
     } finally {
-      this.walking--;
-      this.cursor = outer;
+      this.walking = false;
+      this.cursor = undefined;
     }
   }
 
@@ -361,7 +366,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     else this.head = conn;
     this.tail = conn;
     this.count++;
-    if (this.walking > 0 && this.cursor === undefined) this.cursor = conn; // the walk was at its end
+    if (this.walking && this.cursor === undefined) this.cursor = conn; // the walk was at its end
   }
 
   private unlink(conn: PooledConnection<T>): void {
@@ -379,6 +384,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   /** Forgets a connection that has closed. Idempotent. */
   remove(conn: PooledConnection<T>, reason?: CloseReason): void {
     if (conn.removed) return;
+    if (conn.prev === undefined && this.head !== conn) return; // not one of this pool's
     conn.removed = true;
     this.unlink(conn);
     if (conn.timerKind === 'connection') this.unpend(conn);
@@ -439,8 +445,9 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * Records a unit of work that ran to completion synchronously, from `startedAt` (a
    * `performance.now()` read) to now, such as a message handler that returned without a promise.
    * The figures are those of `beginWork` + `endWork` (latency, window, counts, activity, idle
-   * timer) without the in-flight transitions, which nothing could observe while it ran; a
-   * connection whose first work this is, or one draining, takes the full path.
+   * timer) without the in-flight transitions, which only the work itself could have observed (it
+   * sees its connection idle and not in flight); a connection whose first work this is, or one
+   * draining, takes the full path.
    */
   recordSyncWork(conn: PooledConnection<T>, startedAt: number, failed: boolean): void {
     if (!conn.started || conn.removed || this.draining) {

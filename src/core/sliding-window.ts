@@ -34,7 +34,12 @@ export class SlidingWindow {
   }
 
   private advance(now: number = this.now()): number {
-    const slot = Math.floor(now / this.slotMs);
+    let slot = Math.floor(now / this.slotMs);
+    if (slot - this.head > WINDOW_SLOTS) {
+      // A jump past a whole window: a long quiet spell, or a time from another clock (a
+      // Date.now() passed by mistake would stall the window for ever). One read settles it.
+      slot = Math.min(slot, Math.floor(this.now() / this.slotMs));
+    }
     if (slot > this.head) {
       const steps = Math.min(slot - this.head, WINDOW_SLOTS);
       for (let s = 1; s <= steps; s++) {

@@ -167,6 +167,21 @@ describe('HTTP server: admission, timeouts and accounting on real sockets', () =
     expect(m.latency.count).to.equal(60);
   });
 
+  it('counts every pipelined request cut off by a reset as aborted, the one on the wire timed', async () => {
+    const { port, pool } = await boot();
+    const socket = await connect(port);
+    // Three requests in one write: node hands all three to the server, answers them in order,
+    // and /hang never answers, so two wait in node's queue behind the first.
+    socket.write('GET /hang HTTP/1.1\r\nHost: x\r\n\r\nGET /hang HTTP/1.1\r\nHost: x\r\n\r\nGET /hang HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => pool.getMetrics().requests.inFlight === 3, 3000, '3 pipelined requests in flight');
+    socket.resetAndDestroy();
+    await waitFor(() => pool.size === 0, 3000, 'reset socket removed');
+    const m = pool.getMetrics();
+    expect(m.errors.byType.aborted).to.equal(3);
+    expect(m.requests.total).to.equal(1); // only the response being written had a start stamp to time
+    expect(m.requests.inFlight).to.equal(0);
+  });
+
   it('turns handler throws and rejections into 500s and counts them as errors', async () => {
     const { port, pool } = await boot();
     expect((await request(port, '/throw')).status).to.equal(500);

@@ -101,6 +101,35 @@ describe('ConnectionPoolManager', () => {
       expect(conns[1].prev).to.equal(undefined);
     });
 
+    it('keeps the outer walk right when a walk inside it removes the connection next in line', () => {
+      pool = FakePool.with({ maxConnections: 100 });
+      const conns = Array.from({ length: 5 }, (_, i) => pool.add(fakeConn(String(i)))!);
+      const outer: string[] = [];
+      const inner: string[] = [];
+      pool.walk((conn) => {
+        outer.push(conn.raw.name);
+        if (conn !== conns[0]) return;
+        pool.walk((c) => {
+          inner.push(c.raw.name);
+          if (c === conns[1]) pool.remove(conns[1]); // the outer walk's next one
+          if (c === conns[4]) pool.add(fakeConn('late'));
+        });
+      });
+      expect(inner).to.deep.equal(['0', '1', '2', '3', '4']); // a snapshot: 'late' came after it
+      expect(outer).to.deep.equal(['0', '2', '3', '4', 'late']);
+    });
+
+    it('ignores remove() of a connection it never held', () => {
+      pool = FakePool.with();
+      const other = FakePool.with();
+      const foreign = other.add(fakeConn('x'))!;
+      pool.add(fakeConn('a'));
+      pool.remove(foreign);
+      expect(pool.size).to.equal(1);
+      expect(foreign.removed).to.equal(false);
+      other.destroy();
+    });
+
     it('defaults the remove reason to the close reason the pool chose, else "closed"', () => {
       pool = FakePool.with();
       const removed = collect(pool, ConnectionPoolEvent.ConnectionRemoved);

@@ -133,6 +133,18 @@ describe('SlidingWindow', () => {
     expect(w.snapshot().requests).to.equal(0);
   });
 
+  it('is not stalled by a time from another clock far ahead of its own', () => {
+    const w = new SlidingWindow(10_000, clock);
+    now = 5000;
+    w.recordRequest(bucketIndex(1), 1, false, 1.7e12); // a Date.now() passed by mistake
+    request(w, 1);
+    expect(w.snapshot().requests).to.equal(2);
+    now = 15_001; // one window later both have expired, as they would have with the right clock
+    expect(w.snapshot().requests).to.equal(0);
+    request(w, 1);
+    expect(w.snapshot().requests).to.equal(1);
+  });
+
   it('counts a time just behind the newest slot in the newest slot instead of moving back', () => {
     const w = new SlidingWindow(10_000, clock);
     now = 5000;

@@ -53,21 +53,26 @@ class TrackedResponse extends (http.ServerResponse as unknown as new (req: http.
 
 /**
  * Shared 'close' listener of admitted sockets ('close' fires once): no closure or once() wrapper
- * per connection. A response still being written when its socket closes was aborted (the peer
- * reset, or the handler destroyed it): counted as such and its time recorded.
+ * per connection. Requests not ended when their socket closes were aborted (the peer reset, or
+ * the handler destroyed the response): each is counted as such. The one being written is timed
+ * too; pipelined ones queued behind it never reach node's socket again, so only their count is
+ * known.
  */
 function onSocketClose(this: TrackedSocket): void {
   const conn = this[CONN];
   const pool = this[POOL];
   if (conn === undefined || pool === undefined) return;
+  let unfinished = conn.inFlight;
   pool.remove(conn);
   const res = this._httpMessage;
   if (res instanceof TrackedResponse && res[STARTED] >= 0) {
     const started = res[STARTED];
     res[STARTED] = -1;
+    unfinished--;
     pool.recordError('aborted', undefined, conn);
     pool.endWork(conn, started, res.statusCode >= 500);
   }
+  for (; unfinished > 0; unfinished--) pool.recordError('aborted', undefined, conn);
 }
 
 /**
