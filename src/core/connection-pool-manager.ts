@@ -10,6 +10,7 @@ import { PooledConnection, type PeerLookup } from './pooled-connection';
 import type { CloseReason, ConfigUpdateResult, DrainResult, PoolMetricsSnapshot, PreparedConfigUpdate, RejectReason } from './pool-types';
 import type { ProtocolMetricFamily } from './protocol-metrics';
 import { SlidingWindow } from './sliding-window';
+import { monotonicMs, refreshWallClock } from './clock';
 
 /** Upper bounds (ms) of the connection-duration buckets: 10 ms to 1 h. */
 export const CONNECTION_DURATION_BUCKETS_MS: readonly number[] = Object.freeze([
@@ -82,13 +83,6 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private readonly healthJudge: PoolHealth;
   private lastHealth: HealthReport;
   private healthTimer: NodeJS.Timeout | undefined;
-  /**
-   * `Date.now() - performance.now()`, so `endWork` gets the wall time of `lastActivityAt` from its
-   * one monotonic read (the sliding window runs on the monotonic clock itself).
-   * Refreshed at every health check, so a step of the system clock is followed within one
-   * `health.checkInterval`.
-   */
-  private wallOffset = Date.now() - performance.now();
 
   private listening = false;
   private draining = false;
@@ -97,6 +91,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private drainState: { graceful: number; forced: number; done: (() => void) | undefined } | undefined;
 
   constructor(readonly configClass: ConfigClass<C>) {
+    refreshWallClock();
     this.currentConfig = new configClass();
     this.window = new SlidingWindow(this.currentConfig.health.window, monotonicNow, this.retiredLatency);
     this.healthJudge = new PoolHealth(this.currentConfig.health);
@@ -271,7 +266,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       this.reject(refusal, remoteAddress);
       return undefined;
     }
-    const conn = new PooledConnection(this.nextId++, this.protocol, raw, remoteAddress, remotePort, Date.now(), this.lookupPeer as PeerLookup<T>);
+    const conn = new PooledConnection(this.nextId++, this.protocol, raw, remoteAddress, remotePort, monotonicMs(), this.lookupPeer as PeerLookup<T>);
     // A closed socket no longer knows its peer: when someone listens to events that can come
     // after the close, read the address now.
     if (remoteAddress === undefined && this.wantsPeerEarly()) void conn.remoteAddress;
@@ -394,7 +389,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     const [bytesIn, bytesOut] = this.connectionBytes(conn);
     this.closedBytesIn += bytesIn;
     this.closedBytesOut += bytesOut;
-    this.connectionDurations.observe(Date.now() - conn.startedAt);
+    this.connectionDurations.observe(monotonicMs() - conn.startedMono);
     if (this.atLimit && this.count < this.currentConfig.maxConnections) this.atLimit = false;
     const why = reason ?? conn.closeReason ?? 'closed';
     if (this.events.listenerCount(ConnectionPoolEvent.ConnectionRemoved)) {
@@ -458,7 +453,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     const now = performance.now();
     this.observeWork(now - startedAt, failed, now);
     conn.requests++;
-    conn.lastActivityAt = Math.floor(this.wallOffset + now);
+    conn.lastActivityMono = Math.floor(now);
     if (conn.inFlight === 0 && this.currentConfig.idleTimeout > 0) {
       this.markIdleStart(conn);
       this.armIdle(conn);
@@ -475,7 +470,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     const now = endedAt ?? performance.now();
     this.observeWork(now - startedAt, failed, now);
     if (conn.removed) return;
-    conn.lastActivityAt = Math.floor(this.wallOffset + now);
+    conn.lastActivityMono = Math.floor(now);
     if (--conn.inFlight === 0) {
       if (this.draining) {
         conn.closeReason = 'drain';
@@ -502,7 +497,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Notes activity that is not a unit of work (a pong, a keep-alive ping) so an idle timer restarts. */
   touch(conn: PooledConnection<T>): void {
-    conn.lastActivityAt = Date.now();
+    conn.lastActivityMono = monotonicMs();
     if (conn.inFlight === 0 && conn.timerKind === 'idle') conn.timer?.refresh();
   }
 
@@ -580,14 +575,14 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     }
     const oldest = this.pendingHead;
     if (this.pendingTimer || oldest === undefined || this.destroyed) return;
-    const due = oldest.startedAt + this.currentConfig.connectionTimeout - Date.now();
+    const due = oldest.startedMono + this.currentConfig.connectionTimeout - monotonicMs();
     this.pendingTimer = setTimeout(() => this.onPendingTimer(), Math.max(0, due)).unref();
   }
 
   private onPendingTimer(): void {
     this.pendingTimer = undefined;
-    const deadline = Date.now() - this.currentConfig.connectionTimeout;
-    for (let conn = this.pendingHead; conn !== undefined && conn.startedAt <= deadline; conn = this.pendingHead) {
+    const deadline = monotonicMs() - this.currentConfig.connectionTimeout;
+    for (let conn = this.pendingHead; conn !== undefined && conn.startedMono <= deadline; conn = this.pendingHead) {
       this.unpend(conn);
       conn.timerKind = 'connection';
       this.onTimer(conn);
@@ -764,7 +759,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Re-evaluates health now, emitting `HealthChanged` if the status moved. */
   checkHealth(): HealthReport {
-    this.wallOffset = Date.now() - performance.now();
+    refreshWallClock();
     const current = this.healthJudge.evaluate(this.healthInputs(), Date.now());
     const previous = this.lastHealth;
     this.lastHealth = current;

@@ -1,3 +1,4 @@
+import { wallTimeOf } from './clock';
 import type { ConnectionInfo, ConnectionState, CloseReason } from './pool-types';
 
 /** Reads a connection's peer address from the protocol's object, the first time it is asked for. */
@@ -15,7 +16,10 @@ export class PooledConnection<T> implements ConnectionInfo {
   messages = 0;
   bytesIn = 0;
   bytesOut = 0;
-  lastActivityAt: number;
+  /** @internal `monotonicMs()` when the connection was admitted. */
+  readonly startedMono: number;
+  /** @internal `monotonicMs()` of the last activity (admission, end of work, pong...). */
+  lastActivityMono: number;
   /** Set when the pool decided to close it; the reason `remove()` reports. */
   closeReason: CloseReason | undefined;
   /** True once the pool destroyed it at a drain deadline or forced stop. */
@@ -59,13 +63,24 @@ export class PooledConnection<T> implements ConnectionInfo {
     readonly raw: T,
     remoteAddress: string | undefined,
     remotePort: number | undefined,
-    readonly startedAt: number,
+    startedMono: number,
     peerLookup?: PeerLookup<T>,
   ) {
     this.peerLookup = peerLookup as PeerLookup<never> | undefined;
-    this.lastActivityAt = startedAt;
+    this.startedMono = startedMono;
+    this.lastActivityMono = startedMono;
     this.peerAddress = remoteAddress;
     this.peerPort = remotePort;
+  }
+
+  /** When it was admitted (ms since the epoch). */
+  get startedAt(): number {
+    return wallTimeOf(this.startedMono);
+  }
+
+  /** Its last activity (ms since the epoch): admitted, a unit of work ended, a pong... */
+  get lastActivityAt(): number {
+    return wallTimeOf(this.lastActivityMono);
   }
 
   /** `draining` once the pool drains it, else `active` with work in flight, else `idle` (derived, so tracking work writes no state). */

@@ -411,6 +411,20 @@ describe('ConnectionPoolManager', () => {
       expect(removed.map((r) => r.reason)).to.deep.equal(['connection_timeout']);
     });
 
+    it('keeps connection timeouts on time across a step of the system clock', () => {
+      pool = FakePool.with({ connectionTimeout: 1000, idleTimeout: 0 });
+      const a = pool.add(fakeConn())!;
+      clock.setSystemTime(Date.now() - 60_000); // NTP steps the wall clock back a minute
+      clock.tick(999);
+      expect(a.raw.closed).to.equal(false);
+      clock.tick(1);
+      expect(a.raw.closeReason).to.equal('connection_timeout');
+      // Wall times are derived: after the next health check they follow the new wall clock.
+      pool.checkHealth();
+      const b = pool.add(fakeConn())!;
+      expect(b.startedAt).to.equal(Date.now());
+    });
+
     it('times out waiting connections oldest first, whichever of them started work or closed meanwhile', () => {
       pool = FakePool.with({ connectionTimeout: 1000, idleTimeout: 0 });
       const conns = Array.from({ length: 6 }, (_, i) => {

@@ -56,16 +56,19 @@ export interface WebSocketConfigTarget {
   applyWebSocketConfig(config: WebSocketPoolConfig): void;
 }
 
-/** Per-connection heartbeat and backpressure flags (one small object per connection, nothing per message). */
-class WebSocketConnectionState {
-  /** A ping went out and no pong came back yet. */
-  awaitingPong = false;
-  /** The send buffer was seen over `maxBufferedAmount`; seen over again, the client is closed. */
-  overLimit = false;
+/**
+ * Per-connection heartbeat and backpressure flags, as bits of the connection's `data` slot (a
+ * small integer: no object per connection, nothing per message).
+ */
+const AWAITING_PONG = 1; // a ping went out and no pong came back yet
+const OVER_LIMIT = 2; // the send buffer was seen over maxBufferedAmount; seen over again, the client is closed
+
+function hasFlag(conn: PooledConnection<WebSocket>, flag: number): boolean {
+  return ((conn.data as number) & flag) !== 0;
 }
 
-function stateOf(conn: PooledConnection<WebSocket>): WebSocketConnectionState {
-  return conn.data as WebSocketConnectionState;
+function setFlag(conn: PooledConnection<WebSocket>, flag: number, on: boolean): void {
+  conn.data = on ? (conn.data as number) | flag : (conn.data as number) & ~flag;
 }
 
 /**
@@ -116,7 +119,7 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
 
   override add(raw: WebSocket, remoteAddress = '', remotePort = 0): PooledConnection<WebSocket> | undefined {
     const conn = super.add(raw, remoteAddress, remotePort);
-    if (conn) conn.data = new WebSocketConnectionState();
+    if (conn) conn.data = 0;
     return conn;
   }
 
@@ -144,7 +147,7 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
 
   /** @internal The peer answered a ping: it is alive, and a live peer is never idle. */
   recordPong(conn: PooledConnection<WebSocket>): void {
-    stateOf(conn).awaitingPong = false;
+    setFlag(conn, AWAITING_PONG, false);
     this.touch(conn);
   }
 
@@ -168,7 +171,7 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
    */
   private canSend(conn: PooledConnection<WebSocket>, limit: number): boolean {
     if (conn.raw.bufferedAmount <= limit) return true;
-    stateOf(conn).overLimit = true;
+    setFlag(conn, OVER_LIMIT, true);
     return false;
   }
 
@@ -242,14 +245,13 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
     this.forEachConnection((conn) => {
       const ws = conn.raw;
       if (ws.readyState !== WebSocket.OPEN) return;
-      const state = stateOf(conn);
-      if (this.closeIfStillSlow(conn, state, limit)) return;
-      if (state.awaitingPong) {
+      if (this.closeIfStillSlow(conn, limit)) return;
+      if (hasFlag(conn, AWAITING_PONG)) {
         // Only reachable when pongTimeout equals pingInterval and this tick beat the pong check.
         this.terminateUnanswered(conn);
         return;
       }
-      state.awaitingPong = true;
+      setFlag(conn, AWAITING_PONG, true);
       this.pingsSent++;
       if (!writeFrame(ws, PING_FRAME)) ws.ping();
     });
@@ -262,20 +264,19 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
   private checkPongs(): void {
     const limit = this.config.maxBufferedAmount;
     this.forEachConnection((conn) => {
-      const state = stateOf(conn);
-      if (!state.awaitingPong || conn.raw.readyState !== WebSocket.OPEN) return;
-      if (this.closeIfStillSlow(conn, state, limit)) return;
+      if (!hasFlag(conn, AWAITING_PONG) || conn.raw.readyState !== WebSocket.OPEN) return;
+      if (this.closeIfStillSlow(conn, limit)) return;
       this.terminateUnanswered(conn);
     });
   }
 
-  private closeIfStillSlow(conn: PooledConnection<WebSocket>, state: WebSocketConnectionState, limit: number): boolean {
+  private closeIfStillSlow(conn: PooledConnection<WebSocket>, limit: number): boolean {
     if (conn.raw.bufferedAmount <= limit) {
-      state.overLimit = false;
+      setFlag(conn, OVER_LIMIT, false);
       return false;
     }
-    if (!state.overLimit) {
-      state.overLimit = true;
+    if (!hasFlag(conn, OVER_LIMIT)) {
+      setFlag(conn, OVER_LIMIT, true);
       return false;
     }
     this.slowConsumersClosed++;
