@@ -495,10 +495,10 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     if (failed) this.requestsFailed++;
   }
 
-  /** Notes activity that is not a unit of work (a pong, a keep-alive ping) so an idle timer restarts. */
+  /** Notes activity that is not a unit of work (a pong, a keep-alive ping): idle time counts from now. */
   touch(conn: PooledConnection<T>): void {
+    // A running idle timer reads this when it fires.
     conn.lastActivityMono = monotonicMs();
-    if (conn.inFlight === 0 && conn.timerKind === 'idle') conn.timer?.refresh();
   }
 
   /** Counts an error by type, optionally tied to a connection. */
@@ -531,15 +531,24 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       this.pend(conn);
       this.schedulePending(false);
     } else if (idleTimeout > 0) {
-      conn.timerKind = 'idle';
-      conn.timer = setTimeout(() => this.onTimer(conn), idleTimeout).unref();
+      this.startIdleTimer(conn, idleTimeout);
     }
   }
 
-  /** Starts (or restarts) the idle timer of a connection that just went idle; reuses its timer object. */
+  /**
+   * Starts the idle timer of a connection that just went idle. A running idle timer is left
+   * alone: when it fires it compares the connection's last activity with the timeout and waits
+   * out the rest (`onTimer`), so a unit of work that ends costs no timer operation (restarting a
+   * node timer costs about as much as a clock read, and a keep-alive connection goes idle after
+   * every request). A timer that lapsed while the connection was busy is started anew.
+   */
   private armIdle(conn: PooledConnection<T>): void {
-    if (conn.timerKind === 'idle' && conn.timer) conn.timer.refresh();
-    else if (this.currentConfig.idleTimeout > 0) this.rearmTimer(conn);
+    if (conn.timerKind !== 'idle' && this.currentConfig.idleTimeout > 0) this.rearmTimer(conn);
+  }
+
+  private startIdleTimer(conn: PooledConnection<T>, ms: number): void {
+    conn.timerKind = 'idle';
+    conn.timer = setTimeout(() => this.onTimer(conn), ms).unref();
   }
 
   /**
@@ -592,14 +601,28 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   private onTimer(conn: PooledConnection<T>): void {
     if (conn.removed || this.destroyed) return;
-    // A busy connection is never idle: the timer simply lapses and restarts when work ends.
-    if (conn.inFlight > 0) return;
     const kind = conn.timerKind === 'connection' ? 'connection' : 'idle';
-    if (kind === 'idle' && this.receivedSinceIdle(conn)) {
-      // The next unit of work is arriving (a request's headers, say) but has not started yet.
-      this.markIdleStart(conn);
-      conn.timer?.refresh();
-      return;
+    if (kind === 'idle') {
+      // A busy connection is never idle: the timer lapses, and `armIdle` restarts it when the
+      // work ends.
+      if (conn.inFlight > 0) {
+        conn.timer = undefined;
+        conn.timerKind = undefined;
+        return;
+      }
+      // Work ended or a pong came since the timer started: idle time counts from the last activity.
+      const { idleTimeout } = this.currentConfig;
+      const remaining = conn.lastActivityMono + idleTimeout - monotonicMs();
+      if (remaining > 0) {
+        this.startIdleTimer(conn, remaining);
+        return;
+      }
+      if (this.receivedSinceIdle(conn)) {
+        // The next unit of work is arriving (a request's headers, say) but has not started yet.
+        this.markIdleStart(conn);
+        this.startIdleTimer(conn, idleTimeout);
+        return;
+      }
     }
     conn.timer = undefined;
     conn.timerKind = undefined;

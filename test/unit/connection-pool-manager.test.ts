@@ -489,6 +489,30 @@ describe('ConnectionPoolManager', () => {
       expect(pool.getMetrics().timeouts).to.deep.equal({ idle: 1 });
     });
 
+    it('keeps one idle timer per connection through many requests and closes idleTimeout after the last one', () => {
+      pool = FakePool.with({ connectionTimeout: 0, idleTimeout: 1000 });
+      const a = pool.add(fakeConn())!;
+      const timer = a.timer;
+      // 300 requests over 900 ms: ending work touches no timer, the first one keeps running.
+      for (let i = 0; i < 300; i++) {
+        pool.endWork(a, pool.beginWork(a), false);
+        clock.tick(3);
+      }
+      pool.endWork(a, pool.beginWork(a), false); // the last one, at 900
+      expect(a.timer).to.equal(timer);
+      expect(clock.countTimers()).to.equal(1);
+      // The timer fires at 1000, finds work 100 ms old and waits out the other 900.
+      clock.tick(100);
+      expect(pool.get(a.id)).to.equal(a);
+      expect(clock.countTimers()).to.equal(1);
+      clock.tick(899);
+      expect(pool.get(a.id)).to.equal(a);
+      clock.tick(1);
+      expect(a.raw.closeReason).to.equal('idle_timeout');
+      expect(pool.getMetrics().timeouts).to.deep.equal({ idle: 1 });
+      expect(clock.countTimers()).to.equal(0);
+    });
+
     it('never closes a busy connection: work longer than idleTimeout survives, idle time counts from its end', () => {
       pool = FakePool.with({ connectionTimeout: 0, idleTimeout: 1000 });
       const a = pool.add(fakeConn())!;
