@@ -15,72 +15,96 @@ export function bucketIndex(ms: number, bounds: readonly number[] = LATENCY_BUCK
   return lo;
 }
 
+// Layout of a histogram's one typed array: count, sum and max, then one count per bucket.
+const COUNT = 0;
+const SUM = 1;
+const MAX = 2;
+const BUCKETS = 3;
+
 /**
  * Fixed-memory latency histogram: a count per bucket, a sum and a max. Memory never grows with
  * traffic; quantiles are estimated by linear interpolation inside the bucket, as Prometheus does.
+ * Every figure lives in one typed array (count, sum and max next to the low buckets), so an
+ * observation writes a cache line or two of one array and no boxed number.
  */
 export class LatencyHistogram {
+  private readonly data: Float64Array;
+  /** The count of each bucket (the last one is +Inf); a view of the histogram's own memory. */
   readonly counts: Float64Array;
-  count = 0;
-  sum = 0;
-  max = 0;
 
   constructor(readonly bounds: readonly number[] = LATENCY_BUCKETS_MS) {
-    this.counts = new Float64Array(bounds.length + 1);
+    this.data = new Float64Array(BUCKETS + bounds.length + 1);
+    this.counts = this.data.subarray(BUCKETS);
+  }
+
+  /** Number of observations. */
+  get count(): number {
+    return this.data[COUNT];
+  }
+
+  /** Sum of the observations (ms). */
+  get sum(): number {
+    return this.data[SUM];
+  }
+
+  /** Largest observation (ms), 0 with none. */
+  get max(): number {
+    return this.data[MAX];
   }
 
   /** Records one observation (ms). */
   observe(ms: number): void {
-    this.counts[bucketIndex(ms, this.bounds)]++;
-    this.count++;
-    this.sum += ms;
-    if (ms > this.max) this.max = ms;
+    this.observeAt(bucketIndex(ms, this.bounds), ms);
   }
 
   /** Records one observation whose bucket index is already known. */
   observeAt(index: number, ms: number): void {
-    this.counts[index]++;
-    this.count++;
-    this.sum += ms;
-    if (ms > this.max) this.max = ms;
+    const d = this.data;
+    d[BUCKETS + index]++;
+    d[COUNT]++;
+    d[SUM] += ms;
+    if (ms > d[MAX]) d[MAX] = ms;
   }
 
   reset(): void {
-    this.counts.fill(0);
-    this.count = 0;
-    this.sum = 0;
-    this.max = 0;
+    this.data.fill(0);
   }
 
   /** Adds another histogram with the same bounds into this one. */
   merge(other: LatencyHistogram): void {
-    for (let i = 0; i < this.counts.length; i++) this.counts[i] += other.counts[i];
-    this.count += other.count;
-    this.sum += other.sum;
-    if (other.max > this.max) this.max = other.max;
+    const d = this.data;
+    const o = other.data;
+    for (let i = BUCKETS; i < d.length; i++) d[i] += o[i];
+    d[COUNT] += o[COUNT];
+    d[SUM] += o[SUM];
+    if (o[MAX] > d[MAX]) d[MAX] = o[MAX];
   }
 
   /** Estimated `q` quantile (0..1) in ms, or 0 with no observations. Never above the observed max. */
   quantile(q: number): number {
-    if (this.count === 0) return 0;
-    const rank = q * this.count;
+    const count = this.count;
+    const max = this.max;
+    if (count === 0) return 0;
+    const rank = q * count;
     let seen = 0;
-    for (let i = 0; i < this.counts.length; i++) {
-      const c = this.counts[i];
+    const counts = this.counts;
+    for (let i = 0; i < counts.length; i++) {
+      const c = counts[i];
       if (c === 0) continue;
       if (seen + c >= rank) {
         const lower = i === 0 ? 0 : this.bounds[i - 1];
-        const upper = i < this.bounds.length ? this.bounds[i] : this.max;
+        const upper = i < this.bounds.length ? this.bounds[i] : max;
         const estimate = lower + (upper - lower) * ((rank - seen) / c);
-        return Math.min(estimate, this.max);
+        return Math.min(estimate, max);
       }
       seen += c;
     }
-    return this.max;
+    return max;
   }
 
   /** Mean in ms, or 0 with no observations. */
   mean(): number {
-    return this.count === 0 ? 0 : this.sum / this.count;
+    const count = this.count;
+    return count === 0 ? 0 : this.sum / count;
   }
 }

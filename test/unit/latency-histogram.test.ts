@@ -119,6 +119,7 @@ describe('LatencyHistogram', () => {
     expect(h.counts).to.equal(counts);
     expect(h.counts.length).to.equal(LATENCY_BUCKETS_MS.length + 1);
     expect(h.count).to.equal(1_000_000);
-    expect(Object.keys(h)).to.have.members(['bounds', 'counts', 'count', 'sum', 'max']);
+    expect(Object.keys(h)).to.have.members(['bounds', 'data', 'counts']);
+    expect(h.counts.buffer.byteLength).to.equal((LATENCY_BUCKETS_MS.length + 4) * 8);
   });
 });
