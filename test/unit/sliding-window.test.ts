@@ -133,6 +133,23 @@ describe('SlidingWindow', () => {
     expect(w.snapshot().requests).to.equal(0);
   });
 
+  it('moves to the next slot exactly at a slot boundary when the caller passes its clock read', () => {
+    const w = new SlidingWindow(10_000, clock); // 1000 ms slots
+    w.recordRequest(bucketIndex(1), 1, true, 999.999); // still the first slot
+    w.recordRequest(bucketIndex(2), 2, false, 1000); // the second
+    now = 10_999.5; // the first slot has expired, the second has not
+    let s = w.snapshot();
+    expect(s.requests).to.equal(1);
+    expect(s.errors).to.equal(0);
+    expect(s.latency.max).to.equal(2);
+    w.recordRequest(bucketIndex(3), 3, true, 10_999.9); // the newest slot, with its error
+    now = 11_000;
+    s = w.snapshot();
+    expect(s.requests).to.equal(1);
+    expect(s.errors).to.equal(1);
+    expect(s.latency.sum).to.equal(3);
+  });
+
   it('is not stalled by a time from another clock far ahead of its own', () => {
     const w = new SlidingWindow(10_000, clock);
     now = 5000;
