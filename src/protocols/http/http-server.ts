@@ -125,7 +125,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     this.pool.attachServer(this);
     this.pool.events.on(ConnectionPoolEvent.DrainStarted, () => server.closeIdleConnections());
     server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket));
-    server.on('request', (req: http.IncomingMessage, res: TrackedResponse) => this.onRequest(req, res));
+    server.on('request', this.onRequest);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     await this.bind(server);
   }
@@ -160,7 +160,8 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     socket.once('close', () => this.refused.delete(socket));
   }
 
-  private onRequest(req: http.IncomingMessage, res: TrackedResponse): void {
+  /** The server's 'request' listener itself (an arrow bound once per server): no forwarding frame per request. */
+  private readonly onRequest = (req: http.IncomingMessage, res: TrackedResponse): void => {
     const socket = req.socket as TrackedSocket;
     const conn = socket[CONN];
     if (conn === undefined) {
@@ -177,7 +178,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     } catch (err) {
       this.onHandlerError(err, res, conn);
     }
-  }
+  };
 
   private respondRefused(res: http.ServerResponse, reason: RejectReason): void {
     const body = reason === 'draining' ? 'server is shutting down\n' : 'server is at its connection limit\n';

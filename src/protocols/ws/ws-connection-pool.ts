@@ -7,6 +7,10 @@ import { WebSocketPoolConfig } from './ws-config';
 import { WS_CLOSE, WS_CLOSE_REASON, WS_ERROR, WS_REMOVE_REASON, WS_TIMEOUT } from './ws-constants';
 import { PING_FRAME, frameMessage, toPayload, writeFrame } from './ws-frames';
 
+// Options of every counted send (`ws` copies them): one object each, not one per message.
+const SEND_BINARY = { binary: true, compress: false, fin: true };
+const SEND_TEXT = { binary: false, compress: false, fin: true };
+
 /** Data a WebSocket message may carry. */
 export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView;
 
@@ -183,7 +187,7 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
     const ws = conn.raw;
     if (ws.readyState !== WebSocket.OPEN || !this.canSend(conn, this.config.maxBufferedAmount)) return false;
     const payload = toPayload(data);
-    ws.send(payload, { binary, compress: false, fin: true });
+    ws.send(payload, binary ? SEND_BINARY : SEND_TEXT);
     this.recordMessageOut(conn, payload.length);
     return true;
   }
@@ -208,7 +212,7 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
         skipped++;
         return;
       }
-      if (frame === undefined || !writeFrame(ws, frame)) ws.send(payload, { binary, compress: false, fin: true });
+      if (frame === undefined || !writeFrame(ws, frame)) ws.send(payload, binary ? SEND_BINARY : SEND_TEXT);
       this.messagesOut++;
       conn.bytesOut += bytes;
       sent++;
