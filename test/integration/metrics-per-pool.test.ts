@@ -80,6 +80,8 @@ class InternalPool extends HttpConnectionPool {}
 /** The public HTTP server, on the default pool (section `http`), and the internal one. */
 const PublicServer = koaHttpServer(HttpConnectionPool, 'http');
 const InternalServer = koaHttpServer(InternalPool, 'internal');
+/** A second server on section `http`, with a pool of its own. */
+const SecondOnHttp = koaHttpServer(InternalPool, 'http');
 
 @UsePool(HttpsConnectionPool)
 class KoaHttpsServer extends HttpsServer {
@@ -148,6 +150,14 @@ describe('metrics that add up: per-pool series, HTTP status classes, zero series
       ['http', 'internal', 'InternalPool'],
     ]);
     expect(app.pools.map((p) => p.name)).to.deep.equal(['http', 'internal']);
+  });
+
+  it('item 16: two pools configured from one section get distinct names', async () => {
+    app = createTestApp({ servers: [PublicServer, SecondOnHttp], config: { admin: {} } });
+    await app.start();
+    expect(app.pools.map((p) => p.name)).to.deep.equal(['http', 'http-2']);
+    const samples = await scrapeWithCurl(adminPort(app));
+    expect(byLabel(samples, 'unipool_pool_max_connections', 'pool', { protocol: 'http' })).to.deep.equal({ http: 1000, 'http-2': 1000 });
   });
 
   it('item 17: a 500 written by a Koa-shaped framework (no throw) is counted in unipool_http_requests_total and in the error rate', async () => {

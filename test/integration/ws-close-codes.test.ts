@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { ConnectionPoolEvent, type Application } from '../../src';
 import { createTestApp } from '../../src/testing';
 import { PYTHON, run, samplesOf, scrapeWithCurl } from '../helpers/metrics-clients';
+import { waitFor } from '../helpers/http-fixtures';
 import { nextPoolEvent } from '../helpers/pool-events';
 import { adminPort, parseMetrics } from './admin-support';
 import { TestWsServer } from './ws-support';
@@ -69,6 +70,11 @@ class RawClient {
     return undefined;
   }
 
+  /** Stops reading: what the server sends piles up in its send buffer. */
+  stopReading(): void {
+    this.socket.pause();
+  }
+
   destroy(): void {
     this.socket.destroy();
   }
@@ -122,6 +128,20 @@ describe('WebSocket close codes in /metrics', function () {
     expect(rsv.closeCode()).to.equal(1002);
     await new Promise<void>((resolve) => (app.pools[0].size === 0 ? resolve() : nextPoolEvent(app.pools[0], ConnectionPoolEvent.ConnectionRemoved, (e) => e.active === 0).then(() => resolve())));
     expect(closes(await scrapeWithCurl(adminPort(app)))).to.deep.equal({ 1002: 1, 1007: 1 });
+  });
+
+  it('item 19: a slow consumer closed with 1008 is counted 1008, although it never reads the close frame', async () => {
+    const { app, port } = await start({ maxPayload: 64, maxBufferedAmount: 1024, pingInterval: 50, pongTimeout: 40, closeTimeout: 200 });
+    const slow = await rawClient(port);
+    slow.stopReading();
+    const pool = app.server(TestWsServer).pool;
+    await waitFor(() => pool.size === 1);
+    const [conn] = pool.values();
+    const removed = nextPoolEvent(pool, ConnectionPoolEvent.ConnectionRemoved);
+    // 16 MiB the client never reads: more than the kernel buffers on both sides can hold.
+    expect(app.server(TestWsServer).send(conn.raw, Buffer.alloc(16 * 1024 * 1024))).to.equal(true);
+    expect((await removed).reason).to.equal('slow_consumer');
+    expect(closes(await scrapeWithCurl(adminPort(app)))).to.deep.equal({ 1008: 1 });
   });
 
   it('item 19: a drain closes with 1001 and counts 1001, also for a client that never answers the close', async () => {
