@@ -701,7 +701,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * Metric families only this protocol has (TLS handshakes, gRPC calls by method and code,
    * WebSocket messages and bytes, heartbeat timeouts...), read on every Prometheus scrape.
    * Build them from counters the pool keeps anyway; never count twice on the hot path for
-   * metrics' sake. The collector adds the `protocol` label. Default: none.
+   * metrics' sake. The collector adds the `protocol` and `pool` labels. Default: none.
    */
   protocolMetrics(): readonly ProtocolMetricFamily[] {
     return NO_FAMILIES;
