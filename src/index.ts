@@ -30,7 +30,7 @@ export { AdminServer } from './observability/admin-server';
 export { PrometheusCollector, METRIC_PREFIX, type ApplicationStats, type MetricsSource } from './observability/prometheus-collector';
 export type { StatusReport, PoolStatus } from './observability/status-report';
 
-export { HttpPoolConfig } from './protocols/http/http-config';
+export { HttpPoolConfig, HttpHealthThresholds } from './protocols/http/http-config';
 export { HttpConnectionPool } from './protocols/http/http-connection-pool';
 export { HttpServer } from './protocols/http/http-server';
 
