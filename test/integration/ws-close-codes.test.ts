@@ -8,7 +8,21 @@ import { PYTHON, run, samplesOf, scrapeWithCurl } from '../helpers/metrics-clien
 import { waitFor } from '../helpers/http-fixtures';
 import { nextPoolEvent } from '../helpers/pool-events';
 import { adminPort, parseMetrics } from './admin-support';
+import { PoolConfig, UsePool, WebSocketConnectionPool, WebSocketPoolConfig, WebSocketServer } from '../../src';
+import type WebSocket from 'ws';
 import { TestWsServer } from './ws-support';
+
+/** Closes the client with 4001 when it says `bye`, after trying a code `ws` refuses (999). */
+@UsePool(WebSocketConnectionPool)
+class ClosingServer extends WebSocketServer {
+  constructor(@PoolConfig(WebSocketPoolConfig, 'ws') config: WebSocketPoolConfig) {
+    super(config);
+  }
+  onMessage(socket: WebSocket): void {
+    expect(() => socket.close(999)).to.throw(TypeError);
+    socket.close(4001, 'bye');
+  }
+}
 
 /** Python websockets 10.4: sends one message and prints the close code the server sent. */
 const PY_CLIENT = `
@@ -142,6 +156,16 @@ describe('WebSocket close codes in /metrics', function () {
     expect(app.server(TestWsServer).send(conn.raw, Buffer.alloc(16 * 1024 * 1024))).to.equal(true);
     expect((await removed).reason).to.equal('slow_consumer');
     expect(closes(await scrapeWithCurl(adminPort(app)))).to.deep.equal({ 1008: 1 });
+  });
+
+  it('item 19: a close the handler sends is counted as its code (a code ws refuses is not), although the client never answers', async () => {
+    app = createTestApp({ servers: [ClosingServer], config: { ws: { closeTimeout: 200 }, admin: {} } });
+    await app.start();
+    const raw = await rawClient(app.server(ClosingServer).address()!.port);
+    raw.frame(0x81, Buffer.from('bye'));
+    await raw.closed; // `ws` destroys the socket closeTimeout after its close frame
+    expect(raw.closeCode()).to.equal(4001);
+    expect(closes(await scrapeWithCurl(adminPort(app)))).to.deep.equal({ '4xxx': 1 });
   });
 
   it('item 19: a drain closes with 1001 and counts 1001, also for a client that never answers the close', async () => {
