@@ -49,7 +49,8 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
 
   /** Whether a response with this status is a failed request (5xx, unless `health.countHttp5xxAsError` is off). */
   isFailure(statusCode: number): boolean {
-    return statusCode >= 500 && this.config.health.countHttp5xxAsError;
+    // `!== false`: a health block without the key (a custom config class) keeps the default.
+    return statusCode >= 500 && this.config.health.countHttp5xxAsError !== false;
   }
 
   /** Responses by status class; a status outside 100-599 (allowed by node up to 999) as `other`, only once seen. */
