@@ -14,7 +14,7 @@ export { PoolHealth, PoolHealthStatus, HEALTH_STATUSES, type HealthReport } from
 export { LatencyHistogram, LATENCY_BUCKETS_MS } from './core/latency-histogram';
 export { ManagedServer, LIFECYCLE_HOOKS, type LifecycleHooks, type LifecycleHookName } from './core/managed-server';
 export type { Logger } from './core/logger';
-export type { ConnectionInfo, ConnectionState, CloseReason, RejectReason, DrainResult, ConfigUpdateResult, PreparedConfigUpdate, PoolMetricsSnapshot } from './core/pool-types';
+export type { ConnectionInfo, ConnectionState, CloseReason, RejectReason, DrainResult, ConfigUpdateResult, PreparedConfigUpdate, PoolMetricsSnapshot, KnownLabelValues } from './core/pool-types';
 export { certificateExpiryFamily, countSamples, histogramSampleSeconds, msBoundsToSeconds, type ProtocolMetricFamily, type ProtocolMetricSample, type ProtocolHistogramSample, type MetricLabels } from './core/protocol-metrics';
 export { TypedEmitter } from './core/typed-emitter';
 
@@ -30,7 +30,7 @@ export { AdminServer } from './observability/admin-server';
 export { PrometheusCollector, METRIC_PREFIX, type ApplicationStats, type MetricsSource } from './observability/prometheus-collector';
 export type { StatusReport, PoolStatus } from './observability/status-report';
 
-export { HttpPoolConfig } from './protocols/http/http-config';
+export { HttpPoolConfig, HttpHealthThresholds } from './protocols/http/http-config';
 export { HttpConnectionPool } from './protocols/http/http-connection-pool';
 export { HttpServer } from './protocols/http/http-server';
 

@@ -7,7 +7,7 @@ import { LatencyHistogram, bucketIndex, LATENCY_BUCKETS_MS } from './latency-his
 import { ConnectionPoolEvent, PoolEventEmitter } from './pool-events';
 import { PoolHealth, PoolHealthStatus, type HealthReport } from './pool-health';
 import { PooledConnection, type PeerLookup } from './pooled-connection';
-import type { CloseReason, ConfigUpdateResult, DrainResult, PoolMetricsSnapshot, PreparedConfigUpdate, RejectReason } from './pool-types';
+import type { CloseReason, ConfigUpdateResult, DrainResult, KnownLabelValues, PoolMetricsSnapshot, PreparedConfigUpdate, RejectReason } from './pool-types';
 import type { ProtocolMetricFamily } from './protocol-metrics';
 import { SlidingWindow } from './sliding-window';
 import { monotonicMs, refreshWallClock } from './clock';
@@ -24,6 +24,12 @@ export const STREAM_DURATION_BUCKETS_MS: readonly number[] = CONNECTION_DURATION
 export const POOL_CLASS_MARKER = Symbol.for('unipool.poolClass');
 
 const NO_FAMILIES: readonly ProtocolMetricFamily[] = Object.freeze([]);
+/** What every pool may refuse for and time out on by itself (`add`, the connection and idle timers). */
+const BASE_LABEL_VALUES: KnownLabelValues = Object.freeze({
+  rejectReasons: Object.freeze(['max_connections', 'draining']),
+  timeoutKinds: Object.freeze(['connection', 'idle']),
+  errorTypes: Object.freeze([]),
+});
 const EMPTY_EXTRA: ReadonlyArray<{ status: PoolHealthStatus; reason: string }> = [];
 
 /** The sliding window's clock: monotonic, so a step of the system clock cannot expire or revive slots. */
@@ -48,6 +54,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   abstract readonly protocol: string;
   /** Typed event emitter; see `ConnectionPoolEvent`. */
   readonly events = new PoolEventEmitter();
+
+  private poolName: string | undefined;
 
   private currentConfig: C;
   /** Live connections, oldest first: an intrusive list (see `PooledConnection.next`), O(1) add and remove. */
@@ -104,6 +112,28 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.healthJudge = new PoolHealth(this.currentConfig.health);
     // Not evaluated here: a subclass's healthFindings() may read fields not initialised yet.
     this.lastHealth = { status: PoolHealthStatus.Unavailable, reason: 'not listening', utilization: 0, errorRate: 0, p95LatencyMs: 0, checkedAt: Date.now() };
+  }
+
+  /**
+   * The pool's name: the `pool` label of its metrics and the `pool` of `/status`. The
+   * application names each pool after the config section of the first server that uses it
+   * (`http`, `https`, `internal`...), unique per application; until then it is the protocol.
+   */
+  get name(): string {
+    return this.poolName ?? this.protocol;
+  }
+
+  /**
+   * @internal Names the pool (the application does, when it configures it). A name one of
+   * `taken` already has gets a suffix (`http-2`), so names stay unique when two pool classes
+   * are configured from one section.
+   */
+  assignName(name: string, taken: Iterable<ConnectionPoolManager<unknown>> = []): void {
+    const names = new Set<string>();
+    for (const pool of taken) if (pool !== this) names.add(pool.name);
+    let unique = name;
+    for (let n = 2; names.has(unique); n++) unique = `${name}-${n}`;
+    this.poolName = unique;
   }
 
   // ---------------------------------------------------------------- config
@@ -712,10 +742,20 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * Metric families only this protocol has (TLS handshakes, gRPC calls by method and code,
    * WebSocket messages and bytes, heartbeat timeouts...), read on every Prometheus scrape.
    * Build them from counters the pool keeps anyway; never count twice on the hot path for
-   * metrics' sake. The collector adds the `protocol` label. Default: none.
+   * metrics' sake. The collector adds the `protocol` and `pool` labels. Default: none.
    */
   protocolMetrics(): readonly ProtocolMetricFamily[] {
     return NO_FAMILIES;
+  }
+
+  /**
+   * Label values of the generic families (`connections_rejected_total{reason}`,
+   * `connection_timeouts_total{kind}`, `errors_total{type}`) that this pool can produce, known
+   * before any happens: the collector reports each at 0 from the first scrape, so `increase()`
+   * and alerts see the first event. Protocols add theirs.
+   */
+  knownLabelValues(): KnownLabelValues {
+    return BASE_LABEL_VALUES;
   }
 
   /** Extra health findings of the protocol (e.g. a certificate close to expiry). */

@@ -50,6 +50,16 @@ export interface PreparedConfigUpdate<C = object> extends ConfigUpdateResult {
   commit(): ConfigUpdateResult;
 }
 
+/** Label values a pool's generic metric families can take, known before any event (reported at 0). */
+export interface KnownLabelValues {
+  /** `connections_rejected_total{reason}`. */
+  readonly rejectReasons: readonly string[];
+  /** `connection_timeouts_total{kind}`. */
+  readonly timeoutKinds: readonly string[];
+  /** `errors_total{type}`. */
+  readonly errorTypes: readonly string[];
+}
+
 /** A point-in-time copy of a pool's figures. Every number is measured. */
 export interface PoolMetricsSnapshot {
   protocol: string;

@@ -1,6 +1,6 @@
 import type { LatencyHistogram } from './latency-histogram';
 
-/** Label values of one sample; the collector adds `protocol` itself. */
+/** Label values of one sample; the collector adds `protocol` and `pool` itself. */
 export type MetricLabels = Readonly<Record<string, string | number>>;
 
 /** One value of a counter or gauge family. */
@@ -30,8 +30,9 @@ interface FamilyBase {
 /**
  * A metric family a protocol reports from its own counters, read at scrape time (see
  * `ConnectionPoolManager.protocolMetrics`). Counters end in `_total`; durations are in seconds.
- * Samples of several pools of the same protocol with equal labels are summed, except gauges
- * whose family asks for `min` or `max` (a certificate expiry wants `min`).
+ * Each pool's samples carry its `pool` label; only pools sharing a name (outside an application)
+ * are combined: summed, except gauges whose family asks for `min` or `max` (a certificate expiry
+ * wants `min`).
  */
 export type ProtocolMetricFamily =
   | (FamilyBase & { type: 'counter'; samples: readonly ProtocolMetricSample[] })
@@ -52,8 +53,8 @@ export function countSamples(counts: Iterable<readonly [string | number, number]
 
 /**
  * `unipool_tls_certificate_expiry_seconds`: seconds until the served certificate expires
- * (negative once expired), for every protocol that serves TLS. Pools of a protocol report the
- * soonest expiry (`min`), which is what an expiry alert wants.
+ * (negative once expired), for every protocol that serves TLS. Pools combined under one name
+ * report the soonest expiry (`min`), which is what an expiry alert wants.
  */
 export function certificateExpiryFamily(expiresAt: number, now = Date.now()): Extract<ProtocolMetricFamily, { type: 'gauge' }> {
   return {

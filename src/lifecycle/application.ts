@@ -317,6 +317,7 @@ export class Application {
       const first = seen.get(pool);
       const sectionConfig = config.get(section) as ManagedServer['config'];
       if (!first) {
+        pool.assignName(section, seen.keys());
         seen.set(pool, { server: server.name, section });
         this.poolSections.set(section, pool);
         pool.configure(sectionConfig);

@@ -2,7 +2,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { ConnectionPoolManager } from '../core/connection-pool-manager';
 import type { Logger } from '../core/logger';
 import { HEALTH_STATUSES, type HealthReport } from '../core/pool-health';
-import type { PoolMetricsSnapshot } from '../core/pool-types';
+import type { KnownLabelValues, PoolMetricsSnapshot } from '../core/pool-types';
 import { histogramSampleSeconds, type ProtocolMetricFamily } from '../core/protocol-metrics';
 import { METRIC_NAME, ScrapedFamily, mergeHistograms, mergeSamples } from './metric-family';
 
@@ -33,18 +33,21 @@ export const METRIC_PREFIX = 'unipool_';
 type Labels = Record<string, string | number>;
 
 interface PoolScrape {
-  protocol: string;
+  /** `protocol` and `pool` labels of every series of this pool. */
+  labels: { protocol: string; pool: string };
   pool: ConnectionPoolManager<unknown>;
   metrics: PoolMetricsSnapshot;
   health: HealthReport;
   families: readonly ProtocolMetricFamily[];
+  known: KnownLabelValues;
 }
 
 /**
  * Turns the pools' own counters into Prometheus metrics in one `Registry` per application.
  * Nothing is counted on the hot path for Prometheus' sake: every family reads the pools when
  * scraped (prom-client's `collect()`), from one snapshot per scrape so families agree.
- * Pools of the same protocol are added up under one `protocol` label.
+ * Every per-pool series carries `protocol` and `pool` (the pool's name) labels; label values
+ * known in advance (rejection reasons, timeout kinds, error types) are reported from 0.
  */
 export class PrometheusCollector {
   /** The registry `/metrics` serves; register your own metrics here too. */
@@ -76,11 +79,12 @@ export class PrometheusCollector {
   private pools(): PoolScrape[] {
     if (!this.scrape) {
       this.scrape = this.source.pools.map((pool) => ({
-        protocol: pool.protocol,
+        labels: { protocol: pool.protocol, pool: pool.name },
         pool,
         metrics: pool.getMetrics(),
         health: pool.getHealth(),
         families: pool.protocolMetrics(),
+        known: pool.knownLabelValues(),
       }));
       // Every family's get() runs in the same synchronous pass of Registry.metrics().
       queueMicrotask(() => (this.scrape = undefined));
@@ -88,12 +92,21 @@ export class PrometheusCollector {
     return this.scrape;
   }
 
-  private perProtocol(read: (p: PoolScrape) => Array<{ labels?: Labels; value: number }>, how: 'sum' | 'min' | 'max' = 'sum'): Array<{ labels: Labels; value: number }> {
+  /** One series per pool (and per extra label); pools that share a name, outside an application, are combined. */
+  private perPool(read: (p: PoolScrape) => Array<{ labels?: Labels; value: number }>, how: 'sum' | 'min' | 'max' = 'sum'): Array<{ labels: Labels; value: number }> {
     const samples: Array<{ labels: Labels; value: number }> = [];
     for (const p of this.pools()) {
-      for (const s of read(p)) samples.push({ labels: { protocol: p.protocol, ...s.labels }, value: s.value });
+      for (const s of read(p)) samples.push({ labels: { ...p.labels, ...s.labels }, value: s.value });
     }
     return mergeSamples(samples, how);
+  }
+
+  /** A count map as samples under `label`, every value of `known` included (at 0 until it happens). */
+  private counts(counts: Record<string, number>, known: readonly string[], label: string): Array<{ labels: Labels; value: number }> {
+    const out: Array<{ labels: Labels; value: number }> = [];
+    for (const key of known) if (!(key in counts)) out.push({ labels: { [label]: key }, value: 0 });
+    for (const [key, value] of Object.entries(counts)) out.push({ labels: { [label]: key }, value });
+    return out;
   }
 
   private gauge(name: string, help: string, labelNames: string[], read: () => Array<{ labels: Labels; value: number }>): void {
@@ -129,31 +142,33 @@ export class PrometheusCollector {
     const family = new ScrapedFamily(name, help, 'histogram', () => ({
       histograms: mergeHistograms(this.pools().map((p) => {
         const h = read(p);
-        return { ...h, labels: { protocol: p.protocol } };
+        return { ...h, labels: p.labels };
       })),
     }));
     this.registry.registerMetric(family.asMetric());
   }
 
   private registerBuiltIns(): void {
-    const P = ['protocol'];
-    this.gauge('unipool_connections_active', 'Connections open now (active, idle or draining).', P, () => this.perProtocol((p) => [{ value: p.metrics.active }]));
-    this.gauge('unipool_requests_in_flight', 'Units of work in progress now (HTTP requests, unary gRPC calls, WebSocket message handlers).', P, () => this.perProtocol((p) => [{ value: p.metrics.requests.inFlight }]));
-    this.gauge('unipool_streams_in_flight', 'Long-lived work open now (gRPC streaming calls), kept apart from requests.', P, () => this.perProtocol((p) => [{ value: p.metrics.streams.inFlight }]));
-    this.counter('unipool_connections_total', 'Connections admitted since start.', P, () => this.perProtocol((p) => [{ value: p.metrics.totalConnections }]));
+    const P = ['protocol', 'pool'];
+    this.gauge('unipool_connections_active', 'Connections open now (active, idle or draining).', P, () => this.perPool((p) => [{ value: p.metrics.active }]));
+    this.gauge('unipool_requests_in_flight', 'Units of work in progress now (HTTP requests, unary gRPC calls, WebSocket message handlers).', P, () => this.perPool((p) => [{ value: p.metrics.requests.inFlight }]));
+    this.gauge('unipool_streams_in_flight', 'Long-lived work open now (gRPC streaming calls), kept apart from requests.', P, () => this.perPool((p) => [{ value: p.metrics.streams.inFlight }]));
+    this.counter('unipool_connections_total', 'Connections admitted since start.', P, () => this.perPool((p) => [{ value: p.metrics.totalConnections }]));
     this.counter('unipool_connections_rejected_total', 'Connections refused at admission, by reason.', [...P, 'reason'], () =>
-      this.perProtocol((p) => Object.entries(p.metrics.rejected.byReason).map(([reason, value]) => ({ labels: { reason }, value }))),
+      this.perPool((p) => this.counts(p.metrics.rejected.byReason, p.known.rejectReasons, 'reason')),
     );
-    this.gauge('unipool_pool_max_connections', 'Configured connection limit of the pool.', P, () => this.perProtocol((p) => [{ value: p.metrics.maxConnections }]));
-    this.gauge('unipool_pool_health', 'Health of the pool as a state set: 1 for the current status, 0 for the others.', [...P, 'status'], () => this.healthStateSet());
+    this.gauge('unipool_pool_max_connections', 'Configured connection limit of the pool.', P, () => this.perPool((p) => [{ value: p.metrics.maxConnections }]));
+    this.gauge('unipool_pool_health', 'Health of the pool as a state set: 1 for the current status, 0 for the others.', [...P, 'status'], () =>
+      this.perPool((p) => HEALTH_STATUSES.map((status) => ({ labels: { status }, value: status === p.health.status ? 1 : 0 })), 'max'),
+    );
     this.counter('unipool_errors_total', 'Errors by type (handler failures, client errors, aborted requests...).', [...P, 'type'], () =>
-      this.perProtocol((p) => Object.entries(p.metrics.errors.byType).map(([type, value]) => ({ labels: { type }, value }))),
+      this.perPool((p) => this.counts(p.metrics.errors.byType, p.known.errorTypes, 'type')),
     );
     this.counter('unipool_connection_timeouts_total', 'Timeouts by kind (connection, idle, headers, request, heartbeat...).', [...P, 'kind'], () =>
-      this.perProtocol((p) => Object.entries(p.metrics.timeouts).map(([kind, value]) => ({ labels: { kind }, value }))),
+      this.perPool((p) => this.counts(p.metrics.timeouts, p.known.timeoutKinds, 'kind')),
     );
     this.counter('unipool_network_io_bytes_total', 'Bytes received and transmitted on pooled connections.', [...P, 'direction'], () =>
-      this.perProtocol((p) => [
+      this.perPool((p) => [
         { labels: { direction: 'receive' }, value: p.metrics.bytes.in },
         { labels: { direction: 'transmit' }, value: p.metrics.bytes.out },
       ]),
@@ -175,20 +190,6 @@ export class PrometheusCollector {
     this.gauge('unipool_config_last_reload_success_timestamp_seconds', 'When the configuration was last loaded successfully (boot or reload).', [], () => [
       { labels: {}, value: stats.lastReloadSuccessAt / 1000 },
     ]);
-  }
-
-  private healthStateSet(): Array<{ labels: Labels; value: number }> {
-    // Several pools of one protocol: the worst status speaks for the protocol.
-    const worst = new Map<string, number>();
-    for (const p of this.pools()) {
-      const level = HEALTH_STATUSES.indexOf(p.health.status);
-      worst.set(p.protocol, Math.max(level, worst.get(p.protocol) ?? 0));
-    }
-    const out: Array<{ labels: Labels; value: number }> = [];
-    for (const [protocol, level] of worst) {
-      HEALTH_STATUSES.forEach((status, i) => out.push({ labels: { protocol, status }, value: i === level ? 1 : 0 }));
-    }
-    return out;
   }
 
   /** Registers a family for every protocol-specific name a pool reports that is not yet known. */
@@ -220,14 +221,14 @@ export class PrometheusCollector {
       const family = p.families.find((f) => f.name === name);
       if (!family) continue;
       if (family.type !== type) {
-        this.warnOnce(`${name}:${p.protocol}`, `protocol metric ${name} from ${p.protocol} is a ${family.type}, expected ${type}; skipped`);
+        this.warnOnce(`${name}:${p.labels.pool}`, `protocol metric ${name} from pool ${p.labels.pool} is a ${family.type}, expected ${type}; skipped`);
         continue;
       }
       if (family.type === 'histogram') {
-        for (const s of family.samples) histograms.push({ ...s, labels: { protocol: p.protocol, ...s.labels } });
+        for (const s of family.samples) histograms.push({ ...s, labels: { ...p.labels, ...s.labels } });
       } else {
         if (family.type === 'gauge' && family.aggregate) how = family.aggregate;
-        for (const s of family.samples) scalars.push({ labels: { protocol: p.protocol, ...s.labels }, value: s.value });
+        for (const s of family.samples) scalars.push({ labels: { ...p.labels, ...s.labels }, value: s.value });
       }
     }
     return type === 'histogram' ? { histograms: mergeHistograms(histograms) } : { scalars: mergeSamples(scalars, how) };

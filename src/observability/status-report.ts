@@ -7,7 +7,10 @@ import type { PoolMetricsSnapshot } from '../core/pool-types';
 /** One pool as `/status` shows it. */
 export interface PoolStatus {
   protocol: string;
+  /** The pool's name (`ConnectionPoolManager.name`), as in the `pool` label of `/metrics`. */
   pool: string;
+  /** The pool's class. */
+  poolClass: string;
   health: HealthReport;
   metrics: PoolMetricsSnapshot;
   /** Effective config with every secret replaced by `[redacted]`. */
@@ -40,7 +43,8 @@ export function buildStatusReport(app: {
     uptimeSeconds: Math.round((Date.now() - app.startedAt) / 100) / 10,
     pools: app.pools.map((pool) => ({
       protocol: pool.protocol,
-      pool: pool.constructor.name,
+      pool: pool.name,
+      poolClass: pool.constructor.name,
       health: pool.getHealth(),
       metrics: pool.getMetrics(),
       config: redactSecrets(instanceToPlain(pool.config)),

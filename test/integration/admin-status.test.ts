@@ -40,7 +40,7 @@ describe('admin /status and bearer token', () => {
     expect(status).to.include({ state: 'running', ready: true });
     expect(status.pools).to.have.length(1);
     const [pool] = status.pools;
-    expect(pool).to.include({ protocol: 'http', pool: 'HttpConnectionPool' });
+    expect(pool).to.include({ protocol: 'http', pool: 'http', poolClass: 'HttpConnectionPool' });
     expect(pool.health).to.include({ status: 'HEALTHY', reason: 'ok' });
     expect(pool.metrics).to.include({ protocol: 'http', maxConnections: 1000 });
     expect(pool.config).to.include({ maxConnections: 1000, keepAliveTimeout: 5000, host: '127.0.0.1' });

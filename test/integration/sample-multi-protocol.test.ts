@@ -100,7 +100,8 @@ describe('samples/multi-protocol as a process (npm start)', function () {
     expect((await request(port.admin, '/readyz')).status).to.equal(200);
     const metrics = (await request(port.admin, '/metrics')).body;
     for (const protocol of ['http', 'https', 'grpc', 'ws']) {
-      expect(metrics).to.match(new RegExp(`unipool_connections_total\\{protocol="${protocol}"\\} [1-9]`));
+      // The sample's sections are named after their protocols, and so are its pools.
+      expect(metrics).to.match(new RegExp(`unipool_connections_total\\{protocol="${protocol}",pool="${protocol}"\\} [1-9]`));
     }
     const report = JSON.parse((await request(port.admin, '/status')).body) as { pools: StatusPool[] };
     expect(report.pools.map((p) => p.protocol).sort()).to.deep.equal(['grpc', 'http', 'https', 'ws']);

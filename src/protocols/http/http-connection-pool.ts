@@ -1,8 +1,19 @@
 import type { Socket } from 'node:net';
-import type { CloseReason } from '../../core/pool-types';
+import type { CloseReason, KnownLabelValues } from '../../core/pool-types';
 import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import type { PooledConnection } from '../../core/pooled-connection';
+import type { ProtocolMetricFamily, ProtocolMetricSample } from '../../core/protocol-metrics';
 import { HttpPoolConfig } from './http-config';
+
+/** Label values of `unipool_http_requests_total{status_class}`, by `Math.floor(status / 100)`. */
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/** Refusals, timeouts and errors an HTTP server counts, on top of every pool's. */
+export const HTTP_LABEL_VALUES: KnownLabelValues = Object.freeze({
+  rejectReasons: Object.freeze(['max_connections', 'draining']),
+  timeoutKinds: Object.freeze(['connection', 'idle', 'headers', 'request']),
+  errorTypes: Object.freeze(['handler', 'aborted', 'client_error']),
+});
 
 /** What the pool needs of a server that uses it: applying live timeout changes. */
 export interface HttpTimeoutTarget {
@@ -14,6 +25,8 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
   readonly protocol: string = 'http';
   /** Servers whose node timeouts follow this pool's config. */
   protected readonly servers = new Set<HttpTimeoutTarget>();
+  /** Responses written completely, by status class: index 1 to 5 for 1xx to 5xx, 0 for a status outside 100-599. */
+  private readonly statusClasses = new Float64Array(6);
 
   constructor(configClass: new () => C = HttpPoolConfig as new () => C) {
     super(configClass);
@@ -22,6 +35,33 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
   /** @internal Registers a server whose node timeouts follow this pool's config. */
   attachServer(server: HttpTimeoutTarget): void {
     this.servers.add(server);
+  }
+
+  /**
+   * @internal Ends a request whose response was written completely: counts its status class and
+   * ends the unit of work, failed if the status is 5xx and `health.countHttp5xxAsError` is on.
+   */
+  endRequest(conn: PooledConnection<Socket>, started: number, statusCode: number): void {
+    const cls = (statusCode / 100) | 0;
+    this.statusClasses[cls >= 1 && cls <= 5 ? cls : 0]++;
+    this.endWork(conn, started, this.isFailure(statusCode));
+  }
+
+  /** Whether a response with this status is a failed request (5xx, unless `health.countHttp5xxAsError` is off). */
+  isFailure(statusCode: number): boolean {
+    // `!== false`: a health block without the key (a custom config class) keeps the default.
+    return statusCode >= 500 && this.config.health.countHttp5xxAsError !== false;
+  }
+
+  /** Responses by status class; a status outside 100-599 (allowed by node up to 999) as `other`, only once seen. */
+  override protocolMetrics(): readonly ProtocolMetricFamily[] {
+    const samples: ProtocolMetricSample[] = STATUS_CLASSES.map((status_class, i) => ({ labels: { status_class }, value: this.statusClasses[i + 1] }));
+    if (this.statusClasses[0] > 0) samples.push({ labels: { status_class: 'other' }, value: this.statusClasses[0] });
+    return [{ name: 'unipool_http_requests_total', help: 'HTTP responses written completely, by status class (1xx..5xx).', type: 'counter', samples }];
+  }
+
+  override knownLabelValues(): KnownLabelValues {
+    return HTTP_LABEL_VALUES;
   }
 
   protected override applyConfig(_previous: C, next: C): void {

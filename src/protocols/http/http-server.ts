@@ -47,7 +47,7 @@ class TrackedResponse extends (http.ServerResponse as unknown as new (req: http.
     this[STARTED] = -1;
     const tracked = socket as TrackedSocket;
     const conn = tracked[CONN];
-    if (conn !== undefined) tracked[POOL]?.endWork(conn, started, this.statusCode >= 500);
+    if (conn !== undefined) tracked[POOL]?.endRequest(conn, started, this.statusCode);
   }
 }
 
@@ -70,7 +70,7 @@ function onSocketClose(this: TrackedSocket): void {
     res[STARTED] = -1;
     unfinished--;
     pool.recordError('aborted', undefined, conn);
-    pool.endWork(conn, started, res.statusCode >= 500);
+    pool.endWork(conn, started, pool.isFailure(res.statusCode));
   }
   for (; unfinished > 0; unfinished--) pool.recordError('aborted', undefined, conn);
 }

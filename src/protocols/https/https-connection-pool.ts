@@ -3,14 +3,21 @@ import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { LatencyHistogram, LATENCY_BUCKETS_MS } from '../../core/latency-histogram';
 import { PoolHealthStatus } from '../../core/pool-health';
 import type { PooledConnection } from '../../core/pooled-connection';
-import type { PoolMetricsSnapshot, PreparedConfigUpdate } from '../../core/pool-types';
+import type { KnownLabelValues, PoolMetricsSnapshot, PreparedConfigUpdate } from '../../core/pool-types';
 import { certificateExpiryFamily, countSamples, histogramSampleSeconds, type ProtocolMetricFamily } from '../../core/protocol-metrics';
 import { ConfigValidationError, TlsMaterialError } from '../../errors';
-import { HttpConnectionPool, type HttpTimeoutTarget } from '../http/http-connection-pool';
+import { HTTP_LABEL_VALUES, HttpConnectionPool, type HttpTimeoutTarget } from '../http/http-connection-pool';
 import { HttpsPoolConfig, type HttpsTlsSettings } from './https-config';
 import { describeCertificate, loadTlsMaterial, readTlsMaterial, sameMaterial, secureContextOptions, type CertificateInfo, type TlsMaterial } from './tls-material';
 
 const DAY_MS = 86_400_000;
+
+/** HTTP's refusals, timeouts and errors, plus the handshake's. */
+const HTTPS_LABEL_VALUES: KnownLabelValues = Object.freeze({
+  rejectReasons: Object.freeze([...HTTP_LABEL_VALUES.rejectReasons, 'handshake_backlog', 'client_certificate']),
+  timeoutKinds: Object.freeze([...HTTP_LABEL_VALUES.timeoutKinds, 'handshake']),
+  errorTypes: Object.freeze([...HTTP_LABEL_VALUES.errorTypes, 'tls_handshake']),
+});
 
 /** A server whose TLS context follows the pool's config (certificate hot reload). */
 export interface HttpsTlsTarget extends HttpTimeoutTarget {
@@ -256,6 +263,7 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
    */
   override protocolMetrics(): readonly ProtocolMetricFamily[] {
     const families: ProtocolMetricFamily[] = [
+      ...super.protocolMetrics(),
       { name: 'unipool_tls_handshake_duration_seconds', help: 'TLS handshake duration, TCP accept to handshake done.', type: 'histogram', samples: [histogramSampleSeconds(this.handshakeDuration)] },
       { name: 'unipool_tls_handshake_failures_total', help: 'TLS handshakes that failed or timed out, by reason (error code).', type: 'counter', samples: countSamples(this.failuresByReason, 'reason') },
       { name: 'unipool_tls_connections_total', help: 'Completed TLS handshakes by negotiated protocol version.', type: 'counter', samples: countSamples(this.versions, 'version') },
@@ -267,6 +275,10 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
     ];
     if (this.certificate) families.push(certificateExpiryFamily(this.certificate.expiresAt));
     return families;
+  }
+
+  override knownLabelValues(): KnownLabelValues {
+    return HTTPS_LABEL_VALUES;
   }
 
   override getMetrics(): HttpsPoolMetricsSnapshot {

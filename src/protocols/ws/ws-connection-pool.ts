@@ -1,10 +1,11 @@
 import WebSocket from 'ws';
 import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import type { PooledConnection } from '../../core/pooled-connection';
-import type { CloseReason, PoolMetricsSnapshot } from '../../core/pool-types';
+import type { CloseReason, KnownLabelValues, PoolMetricsSnapshot } from '../../core/pool-types';
 import { countSamples, type ProtocolMetricFamily } from '../../core/protocol-metrics';
 import { WebSocketPoolConfig } from './ws-config';
-import { WS_CLOSE, WS_CLOSE_REASON, WS_ERROR, WS_REMOVE_REASON, WS_TIMEOUT } from './ws-constants';
+import { WS_CLOSE, WS_CLOSE_REASON, WS_ERROR, WS_REMOVE_REASON, WS_TIMEOUT, WS_COUNTED_CLOSE_CODES } from './ws-constants';
+import { sentCloseCode } from './pool-web-socket';
 import { PING_FRAME, frameMessage, toPayload, writeFrame } from './ws-frames';
 
 // Options of every counted send (`ws` copies them): one object each, not one per message.
@@ -38,7 +39,7 @@ export interface WebSocketPoolMetrics extends PoolMetricsSnapshot {
     pongTimeouts: number;
     slowConsumersClosed: number;
     oversizedMessages: number;
-    /** Close codes of finished connections, as `ws` reported them (1006: no close frame). */
+    /** Close codes of finished connections: the one the server sent if it closed first, else the client's (1006: no close frame either way). */
     closeCodes: Record<string, number>;
   };
 }
@@ -54,6 +55,16 @@ export function closeCodeLabel(code: number): string {
   if (code >= 4000 && code <= 4999) return '4xxx';
   return 'other';
 }
+
+/** Refusals, timeouts and errors a WebSocket server counts. */
+const WS_LABEL_VALUES: KnownLabelValues = Object.freeze({
+  rejectReasons: Object.freeze(['max_connections', 'draining', 'bad_path', 'handshake_backlog']),
+  timeoutKinds: Object.freeze(['connection', 'idle', ...Object.values(WS_TIMEOUT)]),
+  errorTypes: Object.freeze(Object.values(WS_ERROR)),
+});
+
+/** No close frame was received (RFC 6455 7.1.5): the connection dropped, or was terminated. */
+const ABNORMAL_CLOSURE = 1006;
 
 /** What the pool needs of a server that uses it: applying live config changes to `ws` and node. */
 export interface WebSocketConfigTarget {
@@ -127,8 +138,27 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
     return conn;
   }
 
+  /** Forgets a connection and counts its close code: the one the server sent, else 1006 (terminated, or gone without a close frame). */
   override remove(conn: PooledConnection<WebSocket>, reason?: CloseReason): void {
+    this.removeClosed(conn, reason, ABNORMAL_CLOSURE);
+  }
+
+  /**
+   * @internal The connection closed, and `ws` reported `code` (the client's close code, or
+   * 1006). Counted as the code the server sent if it closed first, else as `code`.
+   */
+  recordClose(conn: PooledConnection<WebSocket>, code: number): void {
+    this.removeClosed(conn, undefined, code);
+  }
+
+  private removeClosed(conn: PooledConnection<WebSocket>, reason: CloseReason | undefined, reportedCode: number): void {
+    if (conn.removed) return;
+    // Counted before the removal, so `ConnectionRemoved` listeners see it; taken back if the
+    // connection was not this pool's.
+    const code = sentCloseCode(conn.raw) || reportedCode;
+    this.closeCodes.set(code, (this.closeCodes.get(code) ?? 0) + 1);
     super.remove(conn, reason);
+    if (!conn.removed) this.closeCodes.set(code, (this.closeCodes.get(code) as number) - 1);
     if (this.closeTimer && this.size === 0) {
       clearTimeout(this.closeTimer);
       this.closeTimer = undefined;
@@ -153,11 +183,6 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
   recordPong(conn: PooledConnection<WebSocket>): void {
     setFlag(conn, AWAITING_PONG, false);
     this.touch(conn);
-  }
-
-  /** @internal Counts a close code `ws` reported for a finished connection. */
-  recordCloseCode(code: number): void {
-    this.closeCodes.set(code, (this.closeCodes.get(code) ?? 0) + 1);
   }
 
   /** @internal The client sent a message over `maxPayload`; `ws` closes it with 1009. */
@@ -352,6 +377,7 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
    */
   override protocolMetrics(): readonly ProtocolMetricFamily[] {
     const closes = new Map<string, number>();
+    for (const code of WS_COUNTED_CLOSE_CODES) closes.set(String(code), 0);
     for (const [code, n] of this.closeCodes) {
       const label = closeCodeLabel(code);
       closes.set(label, (closes.get(label) ?? 0) + n);
@@ -362,8 +388,12 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
       { name: 'unipool_ws_broadcasts_total', help: 'broadcast() calls.', type: 'counter', samples: [{ value: this.broadcasts }] },
       { name: 'unipool_ws_broadcast_skipped_total', help: 'Broadcast recipients skipped because their send buffer was over maxBufferedAmount.', type: 'counter', samples: [{ value: this.broadcastSkipped }] },
       { name: 'unipool_ws_pings_total', help: 'Heartbeat pings sent.', type: 'counter', samples: [{ value: this.pingsSent }] },
-      { name: 'unipool_ws_close_total', help: 'Finished WebSocket connections by close code (1006: no close frame; 3xxx/4xxx: application ranges).', type: 'counter', samples: countSamples(closes, 'code') },
+      { name: 'unipool_ws_close_total', help: 'Finished WebSocket connections by close code: the one the server sent if it closed first, else the client\'s (1006: no close frame; 3xxx/4xxx: application ranges).', type: 'counter', samples: countSamples(closes, 'code') },
     ];
+  }
+
+  override knownLabelValues(): KnownLabelValues {
+    return WS_LABEL_VALUES;
   }
 
   override getMetrics(): WebSocketPoolMetrics {

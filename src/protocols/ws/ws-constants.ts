@@ -8,9 +8,19 @@ export const WS_CLOSE = Object.freeze({
   policyViolation: 1008,
   /** The client sent a message larger than `maxPayload`. */
   messageTooBig: 1009,
+  /** The client broke the protocol (a bad frame); sent by `ws`. */
+  protocolError: 1002,
+  /** The client sent text that is not UTF-8; sent by `ws`. */
+  invalidPayload: 1007,
   /** The pool was full when the handshake completed (a race the upgrade check did not see). */
   tryAgainLater: 1013,
 });
+
+/**
+ * Close codes `unipool_ws_close_total` reports from 0: those the server sends to admitted clients (above), a
+ * client's 1000/1001, 1005 (a close frame without a code) and 1006 (no close frame at all).
+ */
+export const WS_COUNTED_CLOSE_CODES: readonly number[] = Object.freeze([1000, 1001, 1002, 1005, 1006, 1007, 1008, 1009]);
 
 /** Close reasons sent with those codes (at most 123 bytes each). */
 export const WS_CLOSE_REASON = Object.freeze({

@@ -8,6 +8,7 @@ import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from '
 import { WebSocketPoolConfig } from './ws-config';
 import { WebSocketConnectionPool, type BroadcastFilter, type BroadcastResult, type WebSocketData } from './ws-connection-pool';
 import { WS_CLOSE, WS_CLOSE_REASON, WS_ERROR, WS_ERR_MESSAGE_TOO_BIG, WS_TIMEOUT } from './ws-constants';
+import { PoolWebSocket } from './pool-web-socket';
 
 /** `ws` server options, plus `closeTimeout`, which `ws` 8 reads but `@types/ws` does not declare. */
 type WsServerOptions = NonNullable<ConstructorParameters<typeof WsServer>[0]> & { closeTimeout?: number };
@@ -47,8 +48,7 @@ function onSocketError(this: WebSocket, err: Error & { code?: string }): void {
 function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
   const ws = this as TrackedWebSocket;
   const owner = ws[OWNER];
-  owner.pool.recordCloseCode(code);
-  owner.pool.remove(ws[CONN]);
+  owner.pool.recordClose(ws[CONN], code);
   owner.dispatchClose(ws, code, reason);
 }
 
@@ -130,6 +130,8 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
     return {
       noServer: true,
       clientTracking: false,
+      // Remembers the close code the server sends, for `unipool_ws_close_total`.
+      WebSocket: PoolWebSocket,
       perMessageDeflate: false,
       maxPayload: config.maxPayload,
       closeTimeout: config.closeTimeout,
