@@ -85,6 +85,26 @@ export class LifecycleStateError extends UnipoolError {
   }
 }
 
+/** A connection was handed to a pool that did not admit it (it belongs to another pool, or to none). */
+export class ForeignConnectionError extends UnipoolError {
+  constructor(
+    readonly connectionId: number,
+    readonly pool: string,
+  ) {
+    super('UNIPOOL_FOREIGN_CONNECTION', `connection ${connectionId} belongs to another pool, not to this ${pool} pool: remove it from the pool that admitted it`);
+  }
+}
+
+/** An event listener threw or rejected; the emitter caught it so the emitter's owner stays consistent. */
+export class ListenerError extends UnipoolError {
+  constructor(
+    readonly event: string,
+    cause: unknown,
+  ) {
+    super('UNIPOOL_LISTENER_FAILED', `a listener of '${event}' failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
 /** A lifecycle hook did not settle within its timeout. */
 export class HookTimeoutError extends UnipoolError {
   constructor(

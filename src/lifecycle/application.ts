@@ -105,6 +105,7 @@ export class Application {
 
   constructor(private readonly options: AppOptions) {
     this.logger = options.logger ?? createDefaultLogger();
+    this.events.onListenerError = (event, err) => this.logger.error({ err, event }, 'application event listener failed');
     this.rejectLog = new RejectionLog(this.logger);
     for (const p of PROTOCOLS) this.sections.set(p.section, p.configClass);
     for (const [name, cls] of Object.entries({ ...BUILTIN_SECTIONS, ...options.sections })) this.sections.set(name, cls);
@@ -336,6 +337,7 @@ export class Application {
   /** Logs what an operator needs from a pool's events; refusals at most once per second per reason. */
   private watchPool(pool: ConnectionPoolManager<unknown>): void {
     const log = this.logger.child({ protocol: pool.protocol });
+    pool.attachLogger(log);
     pool.events.on(ConnectionPoolEvent.HealthChanged, ({ previous, current }) => {
       log[current.status === 'HEALTHY' ? 'info' : 'warn']({ from: previous.status, to: current.status, reason: current.reason }, 'pool health changed');
     });
@@ -443,7 +445,7 @@ export class Application {
       return this.stopping;
     }
     if (this.appState !== 'running') {
-      throw new LifecycleStateError(`stop() needs a running application (state: ${this.appState})`);
+      return Promise.reject(new LifecycleStateError(`stop() needs a running application (state: ${this.appState})`));
     }
     this.appState = 'stopping';
     const orchestrator = new ShutdownOrchestrator(this.shutdownConfig, this.logger);

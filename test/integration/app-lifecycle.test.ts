@@ -210,10 +210,29 @@ describe('Application lifecycle with real servers', () => {
 
   it('guards its state: no double start, no stop before start', async () => {
     app = createTestApp({ servers: [TestHttpServer] });
-    expect(() => app!.stop()).to.throw(LifecycleStateError);
     await app.start();
     const err = await app.start().catch((e: unknown) => e);
     expect(err).to.be.instanceOf(LifecycleStateError);
+  });
+
+  it('item 23: stop() and reload() on an application that is not running return rejected promises (LifecycleStateError), never throw synchronously', async () => {
+    app = createTestApp({ servers: [TestHttpServer] });
+    let stopped: Promise<unknown> | undefined;
+    expect(() => (stopped = app!.stop())).to.not.throw();
+    expect(stopped).to.be.instanceOf(Promise);
+    const err = await stopped!.then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(LifecycleStateError);
+    expect(err).to.have.property('code', 'UNIPOOL_LIFECYCLE_STATE');
+    let reloaded: Promise<unknown> | undefined;
+    expect(() => (reloaded = app!.reload())).to.not.throw();
+    expect(await reloaded!.then(() => undefined, (e: unknown) => e)).to.be.instanceOf(LifecycleStateError);
+    // A stopped application refuses again, the same way.
+    await app.start();
+    await app.stop();
+    const again = app.stop();
+    expect(again).to.be.instanceOf(Promise);
+    // The first stop() promise is returned to every later caller while it is the same shutdown.
+    expect(await again.then((r) => r.ok)).to.equal(true);
   });
 
   it('SIGTERM starts a graceful stop, sets exit code 0, and removes its handlers', async () => {
