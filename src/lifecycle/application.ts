@@ -21,6 +21,7 @@ import { runHook } from './hook-runner';
 import { RejectionLog } from './rejection-log';
 import { planReload, type ReloadResult, type SectionReloadPolicy } from './config-reload';
 import { ShutdownOrchestrator, type PhaseResult, type ShutdownResult } from './shutdown-orchestrator';
+import { scheduleExit } from './exit-after-shutdown';
 import { SignalHandler } from './signal-handler';
 
 /** A server class: a `ManagedServer` subclass decorated with `@UsePool` and `@PoolConfig`. */
@@ -94,6 +95,8 @@ export class Application {
   private stopping: Promise<ShutdownResult> | undefined;
   private orchestrator: ShutdownOrchestrator | undefined;
   private readonly signals: SignalHandler;
+  /** A repeated shutdown signal arrived: the exit code is 1 whatever the shutdown found. */
+  private forcedBySignal = false;
   private readonly rejectLog: RejectionLog;
   private readonly poolSections = new Map<string, ConnectionPoolManager<unknown>>();
   private admin: AdminServer | undefined;
@@ -121,13 +124,20 @@ export class Application {
     this.signals = new SignalHandler(
       (signal) => {
         this.logger.info({ signal }, 'signal received: shutting down gracefully (send it again to force)');
-        void this.stop().then((result) => {
-          process.exitCode = result.ok ? 0 : 1;
-        });
+        this.stop().then(
+          (result) => {
+            // A second signal is an operator's "stop now": exit 1 even when it found nothing left to force.
+            const code = result.ok && !this.forcedBySignal ? 0 : 1;
+            process.exitCode = code;
+            scheduleExit(this.shutdownConfig.exitDelay, code, this.logger);
+          },
+          (err: unknown) => this.logger.error({ err }, 'shutdown failed'),
+        );
       },
       (signal) => {
         this.logger.warn({ signal }, 'signal received again: forcing shutdown');
-        void this.stop({ force: true });
+        this.forcedBySignal = true;
+        this.stop({ force: true }).catch(() => undefined); // the first signal's handler reports the outcome
       },
       undefined,
       (signal) => {

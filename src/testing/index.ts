@@ -54,8 +54,9 @@ export interface TestAppOptions extends AppOptions {
 
 /**
  * An application set up for tests: no signal handlers, a `CapturingLogger`, an empty
- * environment, every server section (and `admin`, if present) on 127.0.0.1 port 0 unless the
- * config says otherwise, and any pool replaced as asked.
+ * environment, every server section (and `admin`, if present) on 127.0.0.1 port 0 and
+ * `shutdown.exitDelay` false (never `process.exit` the test runner) unless the config says
+ * otherwise, and any pool replaced as asked.
  */
 export function createTestApp(options: TestAppOptions): Application & { logs: CapturingLogger } {
   const logger = options.logger instanceof CapturingLogger ? options.logger : new CapturingLogger();
@@ -68,6 +69,9 @@ export function createTestApp(options: TestAppOptions): Application & { logs: Ca
         merged[section] = { host: '127.0.0.1', port: 0, ...given };
       }
     }
+    // A test process is mocha's: a signal-started shutdown must never call process.exit in it.
+    const shutdown = (merged.shutdown ?? {}) as Record<string, unknown>;
+    if (typeof shutdown === 'object' && shutdown !== null && !('exitDelay' in shutdown)) merged.shutdown = { ...shutdown, exitDelay: false };
     // The admin server runs only when asked for; then on a free port too.
     if (merged.admin && typeof merged.admin === 'object') merged.admin = { host: '127.0.0.1', port: 0, ...(merged.admin as object) };
     config = merged;

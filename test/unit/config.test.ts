@@ -129,7 +129,7 @@ describe('config validation (validateSection)', () => {
     expect(isConfigClass(HttpPoolConfig)).to.equal(true);
     expect(isConfigClass(class Plain {})).to.equal(false);
     expect(isConfigClass('http')).to.equal(false);
-    expect(declaredKeys(ShutdownConfig)).to.have.members(['timeout', 'drainDelay', 'hookTimeout']);
+    expect(declaredKeys(ShutdownConfig)).to.have.members(['timeout', 'drainDelay', 'hookTimeout', 'exitDelay']);
     expect(declaredKeys(ServerPoolSettings)).to.include.members(['host', 'port', 'maxConnections', 'health']);
   });
 });
@@ -408,6 +408,27 @@ describe('Secrets in problem messages and JSON errors', () => {
       expect(err.cause).to.equal(undefined);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('shutdown.exitDelay', () => {
+  it('item 15: defaults to 1000 ms and takes a non-negative integer or false, from a file or the environment', () => {
+    expect(new ShutdownConfig().exitDelay).to.equal(1000);
+    for (const exitDelay of [0, 250, 3_600_000, false]) {
+      const { value, problems } = validateSection(ShutdownConfig, { exitDelay }, 'shutdown');
+      expect(problems, String(exitDelay)).to.deep.equal([]);
+      expect(value?.exitDelay).to.equal(exitDelay);
+    }
+    const loader = new ConfigLoader(new Map([['shutdown', ShutdownConfig]]));
+    expect((loader.load({}, { UNIPOOL_SHUTDOWN_EXIT_DELAY: 'false' }).get('shutdown') as ShutdownConfig).exitDelay).to.equal(false);
+    expect((loader.load({}, { UNIPOOL_SHUTDOWN_EXIT_DELAY: '200' }).get('shutdown') as ShutdownConfig).exitDelay).to.equal(200);
+  });
+
+  it('item 15: refuses true, negative, fractional and text values with one message', () => {
+    for (const exitDelay of [true, -1, 1.5, 'soon']) {
+      const { problems } = validateSection(ShutdownConfig, { exitDelay }, 'shutdown');
+      expect(problems.map((p) => `${p.path}: ${p.message}`), String(exitDelay)).to.deep.equal(['shutdown.exitDelay: must be a non-negative integer (ms) or false']);
     }
   });
 });
