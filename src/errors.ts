@@ -28,12 +28,18 @@ export class UnipoolError extends Error {
 
 /** Matches the armour line of a PEM block (key or certificate text). */
 export const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]+-----/;
+/** Matches a whole PEM block, from its armour line to its end line (or to the end of the text). */
+export const PEM_TEXT = /-----BEGIN [A-Z0-9 ]+-----[\s\S]*?(?:-----END [A-Z0-9 ]+-----|$)/g;
 
-/** What a problem shows instead of a value holding PEM text: key material never reaches an error or a log. */
+/** What a problem shows instead of PEM text: key material never reaches an error or a log. */
 const REDACTED_PEM = '[PEM text redacted]';
 
+/** A problem with PEM text removed from its value and its message (the last guard before an error or a log line). */
 function redactProblem(problem: ConfigProblem): ConfigProblem {
-  return typeof problem.value === 'string' && PEM_BLOCK.test(problem.value) ? { ...problem, value: REDACTED_PEM } : problem;
+  const value = typeof problem.value === 'string' && PEM_BLOCK.test(problem.value) ? REDACTED_PEM : problem.value;
+  const message = problem.message.replace(PEM_TEXT, REDACTED_PEM);
+  if (value === problem.value && message === problem.message) return problem;
+  return 'value' in problem ? { ...problem, message, value } : { ...problem, message };
 }
 
 function formatValue(value: unknown): string {
@@ -50,7 +56,7 @@ function formatValue(value: unknown): string {
 /** Formats one problem as `path: message (got value)`. */
 export function formatProblem(problem: ConfigProblem): string {
   const got = 'value' in problem ? ` (got ${formatValue(problem.value)})` : '';
-  return `${problem.path}: ${problem.message}${got}`;
+  return `${problem.path}: ${redactProblem(problem).message}${got}`;
 }
 
 /** Configuration failed validation; `problems` lists every one of them. */
@@ -82,6 +88,26 @@ export class DecoratorError extends UnipoolError {
 export class LifecycleStateError extends UnipoolError {
   constructor(message: string) {
     super('UNIPOOL_LIFECYCLE_STATE', message);
+  }
+}
+
+/** A connection was handed to a pool that did not admit it (it belongs to another pool, or to none). */
+export class ForeignConnectionError extends UnipoolError {
+  constructor(
+    readonly connectionId: number,
+    readonly pool: string,
+  ) {
+    super('UNIPOOL_FOREIGN_CONNECTION', `connection ${connectionId} belongs to another pool, not to this ${pool} pool: remove it from the pool that admitted it`);
+  }
+}
+
+/** An event listener threw or rejected; the emitter caught it so the emitter's owner stays consistent. */
+export class ListenerError extends UnipoolError {
+  constructor(
+    readonly event: string,
+    cause: unknown,
+  ) {
+    super('UNIPOOL_LISTENER_FAILED', `a listener of '${event}' failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
 

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigLoadError, ConfigValidationError, type ConfigProblem } from '../errors';
+import { jsonSyntaxError } from './json-syntax';
 import { redactSecrets } from './redact';
 import { declaredKeys, isConfigClass, validateSection, type ConfigClass } from './validate-config';
 
@@ -71,8 +72,11 @@ export function readConfigFile(file: string): Record<string, unknown> {
   let data: unknown;
   try {
     data = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigLoadError(`config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  } catch {
+    // JSON.parse's message quotes the text near the error, which may be a secret: give the
+    // position only (and no cause, which a logger would print).
+    const at = jsonSyntaxError(text);
+    throw new ConfigLoadError(`config file ${path} is not valid JSON${at ? ` (line ${at.line}, column ${at.column})` : ''}`);
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigLoadError(`config file ${path} must hold one JSON object with a key per section`);

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { IsInt, IsNumber, IsObject, IsString, Max, Min, MinLength, ValidateNested } from 'class-validator';
+import { IsInt, IsNumber, IsObject, IsString, Max, Min, MinLength, ValidateIf, ValidateNested } from 'class-validator';
 import type { ConfigProblem } from '../errors';
 
 /** Config classes may add rules that span several keys; problems use paths relative to the section. */
@@ -71,6 +71,8 @@ export class ServerPoolSettings extends PoolSettings {
   @IsInt() @Min(0) @Max(65_535) port = 0;
 }
 
+const EXIT_DELAY_RULE = 'must be a non-negative integer (ms) or false';
+
 /** Section `shutdown`: how the application stops. */
 export class ShutdownConfig {
   /** Drain deadline (ms) from the start of the drain phase; what is left then is force-closed. */
@@ -79,4 +81,14 @@ export class ShutdownConfig {
   @IsInt() @Min(0) @Max(3_600_000) drainDelay = 0;
   /** Time (ms) each lifecycle hook may take before it counts as failed. */
   @IsInt() @Min(1) @Max(3_600_000) hookTimeout = 10_000;
+  /**
+   * After a shutdown started by a signal: time (ms) the process may still run once `stop()` has
+   * resolved before it is ended with `process.exit` (the handles still open are logged). `false`:
+   * never (an embedder that owns the process).
+   */
+  @ValidateIf((config: ShutdownConfig) => config.exitDelay !== false)
+  @IsInt({ message: EXIT_DELAY_RULE })
+  @Min(0, { message: EXIT_DELAY_RULE })
+  @Max(3_600_000)
+  exitDelay: number | false = 1000;
 }

@@ -4,7 +4,7 @@ export const REDACTED = '[redacted]';
 /** Words that make a config key secret: `token`, `apiKey`, `privateKey`, `passphrase`, `password`, `secret`, `pfx`. */
 const SECRET_WORDS = new Set(['token', 'key', 'passphrase', 'password', 'passwd', 'secret', 'pfx', 'credentials']);
 
-const PEM = /-----BEGIN [A-Z0-9 ]+-----/;
+import { PEM_BLOCK, PEM_TEXT } from '../errors';
 
 /** Whether a config key names a secret; `keepAliveTimeout` does not, `privateKey` and `token` do. */
 export function isSecretKey(key: string): boolean {
@@ -17,7 +17,7 @@ export function isSecretKey(key: string): boolean {
 
 /** Whether a string looks like PEM (a key or certificate), which is never shown. */
 export function looksLikePem(value: string): boolean {
-  return PEM.test(value);
+  return PEM_BLOCK.test(value);
 }
 
 /**
@@ -36,4 +36,22 @@ export function redactSecrets(value: unknown, key = ''): unknown {
     out[k] = redactSecrets(v, k);
   }
   return out;
+}
+
+/** Pieces of a secret long enough to give part of it away (lines of a key, segments between slashes). */
+const SECRET_PIECE = /[^\s/\\]{8,}/g;
+
+/**
+ * `message` with every PEM block replaced by `[redacted]`, and, when `value` is secret (its
+ * `key` names a secret, or it looks like PEM), every occurrence of `value` and of each of its
+ * longer pieces too: a message that names a "file" by its path would otherwise echo a key
+ * given in place of the path, whole or in parts.
+ */
+export function redactMessage(message: string, value?: unknown, key = ''): string {
+  let out = message;
+  if (typeof value === 'string' && value.length > 0 && (looksLikePem(value) || (key !== '' && isSecretKey(key)))) {
+    out = out.split(value).join(REDACTED);
+    for (const piece of value.match(SECRET_PIECE) ?? []) out = out.split(piece).join(REDACTED);
+  }
+  return out.replace(PEM_TEXT, REDACTED);
 }

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
 import type { ConfigProblem } from '../errors';
-import { redactSecrets } from './redact';
+import { redactMessage, redactSecrets } from './redact';
 
 /** A class-validator decorated config class with a no-argument constructor. */
 export type ConfigClass<T extends object = object> = new () => T;
@@ -48,8 +48,8 @@ function flatten(errors: ValidationError[], prefix: string, out: ConfigProblem[]
       const message = RULE_MESSAGES[rule] ?? (raw.startsWith(`${error.property} `) ? raw.slice(error.property.length + 1) : raw);
       // isObject and nestedValidation both say "must be an object" for the same key: say it once.
       if (out.some((p) => p.path === path && p.message === message)) continue;
-      // A rejected secret must not reach a log line through the error message.
-      out.push({ path, rule, message, value: redactSecrets(error.value, error.property) });
+      // A rejected secret must not reach a log line through the problem's value or its message.
+      out.push({ path, rule, message: redactMessage(message, error.value, error.property), value: redactSecrets(error.value, error.property) });
     }
     if (error.children?.length) flatten(error.children, path, out);
   }
@@ -77,7 +77,12 @@ export function validateSection<T extends object>(cls: ConfigClass<T>, plain: un
   const failed = new Set(problems.map((p) => p.path));
   for (const p of cross) {
     const path = `${section}.${p.path}`;
-    if (!failed.has(path)) problems.push({ ...p, path });
+    if (failed.has(path)) continue;
+    // Cross rules see fields that passed their own rules (a key setting is a readable path by
+    // then, not a secret): only PEM text is taken out, so the paths stay in the message.
+    const safe: ConfigProblem = { ...p, path, message: redactMessage(p.message, p.value) };
+    if ('value' in p) safe.value = redactSecrets(p.value);
+    problems.push(safe);
   }
   return problems.length ? { problems } : { value: instance, problems };
 }

@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { instanceToPlain } from 'class-transformer';
 import { PoolSettings } from '../config/pool-config';
 import { validateSection, withoutUndefined, type ConfigClass } from '../config/validate-config';
-import { ConfigValidationError } from '../errors';
+import { ConfigValidationError, ForeignConnectionError } from '../errors';
+import type { Logger } from './logger';
 import { LatencyHistogram, bucketIndex, LATENCY_BUCKETS_MS } from './latency-histogram';
 import { ConnectionPoolEvent, PoolEventEmitter } from './pool-events';
 import { PoolHealth, PoolHealthStatus, type HealthReport } from './pool-health';
@@ -180,6 +181,15 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     return [];
   }
 
+  /**
+   * The logger the pool reports to: a listener of its events that throws or rejects is logged
+   * here (`pool event listener failed`) and never disturbs the pool. Without one, such failures
+   * are process warnings (`UNIPOOL_LISTENER_FAILED`). The application attaches its own.
+   */
+  attachLogger(logger: Logger): void {
+    this.events.onListenerError = (event, err) => logger.error({ err, event, protocol: this.protocol }, 'pool event listener failed');
+  }
+
   /** Sets the whole validated configuration at boot (before any connection exists). */
   configure(config: C): void {
     if (!(config instanceof this.configClass)) {
@@ -303,7 +313,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       this.reject(refusal, remoteAddress);
       return undefined;
     }
-    const conn = new PooledConnection(this.nextId++, this.protocol, raw, remoteAddress, remotePort, monotonicMs(), this.lookupPeer as PeerLookup<T>);
+    const conn = new PooledConnection(this.nextId++, this.protocol, raw, remoteAddress, remotePort, monotonicMs(), this.lookupPeer as PeerLookup<T>, this);
     // A closed socket no longer knows its peer: when someone listens to events that can come
     // after the close, read the address now.
     if (remoteAddress === undefined && this.wantsPeerEarly()) void conn.remoteAddress;
@@ -311,13 +321,14 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.admittedTotal++;
     this.window.recordConnection();
     this.rearmTimer(conn);
+    const reachedLimit = !this.atLimit && this.count >= this.currentConfig.maxConnections;
+    if (reachedLimit) this.atLimit = true;
+    // Events leave once the state is consistent (listeners are isolated by the emitter, so the
+    // server always gets the connection back and attaches its close listener).
     if (this.events.listenerCount(ConnectionPoolEvent.ConnectionAdded)) {
       this.events.emit(ConnectionPoolEvent.ConnectionAdded, { connection: conn.toJSON(), active: this.count });
     }
-    if (!this.atLimit && this.count >= this.currentConfig.maxConnections) {
-      this.atLimit = true;
-      this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.count, maxConnections: this.currentConfig.maxConnections });
-    }
+    if (reachedLimit) this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.count, maxConnections: this.currentConfig.maxConnections });
     return conn;
   }
 
@@ -413,10 +424,13 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.count--;
   }
 
-  /** Forgets a connection that has closed. Idempotent. */
+  /**
+   * Forgets a connection that has closed. Idempotent. A connection this pool did not admit is
+   * refused with `ForeignConnectionError` (unlinking it would corrupt both pools' lists).
+   */
   remove(conn: PooledConnection<T>, reason?: CloseReason): void {
+    if (conn.owner !== this) throw new ForeignConnectionError(conn.id, this.protocol);
     if (conn.removed) return;
-    if (conn.prev === undefined && this.head !== conn) return; // not one of this pool's
     conn.removed = true;
     this.unlink(conn);
     if (conn.timerKind === 'connection') this.unpend(conn);
@@ -429,15 +443,15 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.connectionDurations.observe(monotonicMs() - conn.startedMono);
     if (this.atLimit && this.count < this.currentConfig.maxConnections) this.atLimit = false;
     const why = reason ?? conn.closeReason ?? 'closed';
-    if (this.events.listenerCount(ConnectionPoolEvent.ConnectionRemoved)) {
-      this.events.emit(ConnectionPoolEvent.ConnectionRemoved, { connection: conn.toJSON(), reason: why, active: this.count });
-    }
     const drain = this.drainState;
     if (drain) {
       if (conn.forced) drain.forced++;
       else drain.graceful++;
-      if (this.count === 0) drain.done?.();
     }
+    if (this.events.listenerCount(ConnectionPoolEvent.ConnectionRemoved)) {
+      this.events.emit(ConnectionPoolEvent.ConnectionRemoved, { connection: conn.toJSON(), reason: why, active: this.count });
+    }
+    if (drain && this.count === 0) drain.done?.();
   }
 
   /**

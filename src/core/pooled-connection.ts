@@ -67,6 +67,8 @@ export class PooledConnection<T> implements ConnectionInfo {
     remotePort: number | undefined,
     startedMono: number,
     peerLookup?: PeerLookup<T>,
+    /** The pool that admitted it; only that pool may remove it. */
+    readonly owner?: object,
   ) {
     this.peerLookup = peerLookup as PeerLookup<never> | undefined;
     this.startedMono = startedMono;

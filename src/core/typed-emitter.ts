@@ -1,8 +1,22 @@
 import { EventEmitter } from 'node:events';
+import { ListenerError } from '../errors';
 
-/** `EventEmitter` whose listeners get the payload type of their event (`M` maps names to payloads). */
+/** Receives what a listener threw (or the reason its promise rejected). */
+export type ListenerErrorHandler = (event: string, error: unknown) => void;
+
+/** The default handler: a process warning (`UNIPOOL_LISTENER_FAILED`), printed by node on stderr. */
+export const warnListenerError: ListenerErrorHandler = (event, error) => process.emitWarning(new ListenerError(event, error));
+
+/**
+ * `EventEmitter` whose listeners get the payload type of their event (`M` maps names to payloads).
+ * A listener that throws or rejects never reaches the code that emitted, nor skips the listeners
+ * after it: its error goes to `onListenerError`. An emitter's owner emits while its state is
+ * half updated no more, and a broken observer cannot corrupt it.
+ */
 export class TypedEmitter<M> {
   private readonly emitter = new EventEmitter();
+  /** Where listener errors go; the owner of the emitter sets it (a pool logs them). Default: a process warning. */
+  onListenerError: ListenerErrorHandler = warnListenerError;
 
   constructor() {
     // Many observers (metrics, logs, samples) may listen; none of them is a leak.
@@ -24,9 +38,28 @@ export class TypedEmitter<M> {
     return this;
   }
 
-  /** Emits only when someone listens, so an unobserved event costs one lookup. */
+  /** Calls every listener of `event` in order, each isolated from the others; an unobserved event costs one lookup. */
   emit<K extends keyof M & string>(event: K, payload: M[K]): void {
-    if (this.emitter.listenerCount(event) > 0) this.emitter.emit(event, payload);
+    if (this.emitter.listenerCount(event) === 0) return;
+    // rawListeners: a copy (a listener may remove itself or others), with `once` wrappers that unregister on call.
+    for (const listener of this.emitter.rawListeners(event) as Array<(payload: M[K]) => unknown>) {
+      try {
+        const returned = listener.call(this.emitter, payload);
+        if (returned !== undefined && typeof (returned as PromiseLike<unknown>).then === 'function') {
+          (returned as PromiseLike<unknown>).then(undefined, (err: unknown) => this.reportListenerError(event, err));
+        }
+      } catch (err) {
+        this.reportListenerError(event, err);
+      }
+    }
+  }
+
+  private reportListenerError(event: string, error: unknown): void {
+    try {
+      this.onListenerError(event, error);
+    } catch {
+      // A handler that throws (a broken logger) must not undo the isolation.
+    }
   }
 
   listenerCount(event: keyof M & string): number {

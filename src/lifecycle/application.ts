@@ -21,6 +21,7 @@ import { runHook } from './hook-runner';
 import { RejectionLog } from './rejection-log';
 import { planReload, type ReloadResult, type SectionReloadPolicy } from './config-reload';
 import { ShutdownOrchestrator, type PhaseResult, type ShutdownResult } from './shutdown-orchestrator';
+import { scheduleExit } from './exit-after-shutdown';
 import { SignalHandler } from './signal-handler';
 
 /** A server class: a `ManagedServer` subclass decorated with `@UsePool` and `@PoolConfig`. */
@@ -94,6 +95,8 @@ export class Application {
   private stopping: Promise<ShutdownResult> | undefined;
   private orchestrator: ShutdownOrchestrator | undefined;
   private readonly signals: SignalHandler;
+  /** A repeated shutdown signal arrived: the exit code is 1 whatever the shutdown found. */
+  private forcedBySignal = false;
   private readonly rejectLog: RejectionLog;
   private readonly poolSections = new Map<string, ConnectionPoolManager<unknown>>();
   private admin: AdminServer | undefined;
@@ -105,6 +108,7 @@ export class Application {
 
   constructor(private readonly options: AppOptions) {
     this.logger = options.logger ?? createDefaultLogger();
+    this.events.onListenerError = (event, err) => this.logger.error({ err, event }, 'application event listener failed');
     this.rejectLog = new RejectionLog(this.logger);
     for (const p of PROTOCOLS) this.sections.set(p.section, p.configClass);
     for (const [name, cls] of Object.entries({ ...BUILTIN_SECTIONS, ...options.sections })) this.sections.set(name, cls);
@@ -120,13 +124,20 @@ export class Application {
     this.signals = new SignalHandler(
       (signal) => {
         this.logger.info({ signal }, 'signal received: shutting down gracefully (send it again to force)');
-        void this.stop().then((result) => {
-          process.exitCode = result.ok ? 0 : 1;
-        });
+        this.stop().then(
+          (result) => {
+            // A second signal is an operator's "stop now": exit 1 even when it found nothing left to force.
+            const code = result.ok && !this.forcedBySignal ? 0 : 1;
+            process.exitCode = code;
+            scheduleExit(this.shutdownConfig.exitDelay, code, this.logger);
+          },
+          (err: unknown) => this.logger.error({ err }, 'shutdown failed'),
+        );
       },
       (signal) => {
         this.logger.warn({ signal }, 'signal received again: forcing shutdown');
-        void this.stop({ force: true });
+        this.forcedBySignal = true;
+        this.stop({ force: true }).catch(() => undefined); // the first signal's handler reports the outcome
       },
       undefined,
       (signal) => {
@@ -337,6 +348,7 @@ export class Application {
   /** Logs what an operator needs from a pool's events; refusals at most once per second per reason. */
   private watchPool(pool: ConnectionPoolManager<unknown>): void {
     const log = this.logger.child({ protocol: pool.protocol });
+    pool.attachLogger(log);
     pool.events.on(ConnectionPoolEvent.HealthChanged, ({ previous, current }) => {
       log[current.status === 'HEALTHY' ? 'info' : 'warn']({ from: previous.status, to: current.status, reason: current.reason }, 'pool health changed');
     });
@@ -444,7 +456,7 @@ export class Application {
       return this.stopping;
     }
     if (this.appState !== 'running') {
-      throw new LifecycleStateError(`stop() needs a running application (state: ${this.appState})`);
+      return Promise.reject(new LifecycleStateError(`stop() needs a running application (state: ${this.appState})`));
     }
     this.appState = 'stopping';
     const orchestrator = new ShutdownOrchestrator(this.shutdownConfig, this.logger);

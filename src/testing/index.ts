@@ -53,9 +53,24 @@ export interface TestAppOptions extends AppOptions {
 }
 
 /**
+ * The environment of a test app: the one given (default: empty), plus
+ * `UNIPOOL_SHUTDOWN_EXIT_DELAY=false` unless the env or the config object sets `exitDelay`. The
+ * test process is the runner's: a signal-started shutdown must never `process.exit` it. An env
+ * variable, not a config key, so a reload with another config object keeps it.
+ */
+function testEnv(options: TestAppOptions): NodeJS.ProcessEnv {
+  const env = { ...(options.env ?? {}) };
+  const shutdown = typeof options.config === 'object' ? (options.config.shutdown as Record<string, unknown> | undefined) : undefined;
+  const configured = typeof shutdown === 'object' && shutdown !== null && 'exitDelay' in shutdown;
+  if (!configured && env.UNIPOOL_SHUTDOWN_EXIT_DELAY === undefined) env.UNIPOOL_SHUTDOWN_EXIT_DELAY = 'false';
+  return env;
+}
+
+/**
  * An application set up for tests: no signal handlers, a `CapturingLogger`, an empty
- * environment, every server section (and `admin`, if present) on 127.0.0.1 port 0 unless the
- * config says otherwise, and any pool replaced as asked.
+ * environment, every server section (and `admin`, if present) on 127.0.0.1 port 0 and
+ * `shutdown.exitDelay` false (never `process.exit` the test runner) unless the config says
+ * otherwise, and any pool replaced as asked.
  */
 export function createTestApp(options: TestAppOptions): Application & { logs: CapturingLogger } {
   const logger = options.logger instanceof CapturingLogger ? options.logger : new CapturingLogger();
@@ -72,7 +87,7 @@ export function createTestApp(options: TestAppOptions): Application & { logs: Ca
     if (merged.admin && typeof merged.admin === 'object') merged.admin = { host: '127.0.0.1', port: 0, ...(merged.admin as object) };
     config = merged;
   }
-  const app = new Application({ ...options, config, logger: options.logger ?? logger, env: options.env ?? {}, handleSignals: options.handleSignals ?? false });
+  const app = new Application({ ...options, config, logger: options.logger ?? logger, env: testEnv(options), handleSignals: options.handleSignals ?? false });
   for (const [poolClass, replacement] of options.pools ?? []) overridePool(app, poolClass, replacement);
   return Object.assign(app, { logs: logger });
 }

@@ -136,3 +136,24 @@ export function untilEmpty(pool: HttpsConnectionPool): Promise<void> {
     pool.events.on(ConnectionPoolEvent.ConnectionRemoved, listener);
   });
 }
+
+/** A self-signed RSA 2048 pair for `localhost` (RSA, so ECDHE-RSA suites apply), written to a temp folder. */
+export interface RsaPair {
+  dir: string;
+  cert: string;
+  key: string;
+  certPem: string;
+  keyPem: string;
+  cleanup(): void;
+}
+
+/** Makes an `RsaPair`; call `cleanup()` when done. */
+export async function makeRsaPair(): Promise<RsaPair> {
+  const dir = mkdtempSync(join(tmpdir(), 'unipool-rsa-'));
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keySize: 2048, algorithm: 'sha256' });
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  writeFileSync(cert, pems.cert);
+  writeFileSync(key, pems.private, { mode: 0o600 });
+  return { dir, cert, key, certPem: pems.cert, keyPem: pems.private, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { expect } from 'chai';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import {
   ConfigValidationError,
@@ -15,7 +16,7 @@ import {
   type Application,
 } from '../../src';
 import { createTestApp, overridePool } from '../../src/testing';
-import { TestHttpServer, request } from '../helpers/http-fixtures';
+import { TestHttpServer, request, waitFor } from '../helpers/http-fixtures';
 
 const order: string[] = [];
 
@@ -210,10 +211,50 @@ describe('Application lifecycle with real servers', () => {
 
   it('guards its state: no double start, no stop before start', async () => {
     app = createTestApp({ servers: [TestHttpServer] });
-    expect(() => app!.stop()).to.throw(LifecycleStateError);
     await app.start();
     const err = await app.start().catch((e: unknown) => e);
     expect(err).to.be.instanceOf(LifecycleStateError);
+  });
+
+  it('item 23: stop() and reload() on an application that is not running return rejected promises (LifecycleStateError), never throw synchronously', async () => {
+    app = createTestApp({ servers: [TestHttpServer] });
+    let stopped: Promise<unknown> | undefined;
+    expect(() => (stopped = app!.stop())).to.not.throw();
+    expect(stopped).to.be.instanceOf(Promise);
+    const err = await stopped!.then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(LifecycleStateError);
+    expect(err).to.have.property('code', 'UNIPOOL_LIFECYCLE_STATE');
+    let reloaded: Promise<unknown> | undefined;
+    expect(() => (reloaded = app!.reload())).to.not.throw();
+    expect(await reloaded!.then(() => undefined, (e: unknown) => e)).to.be.instanceOf(LifecycleStateError);
+    // A stopped application refuses again, the same way.
+    await app.start();
+    await app.stop();
+    const again = app.stop();
+    expect(again).to.be.instanceOf(Promise);
+    // The first stop() promise is returned to every later caller while it is the same shutdown.
+    expect(await again.then((r) => r.ok)).to.equal(true);
+  });
+
+  it('item 14: shutdown.timeout 0 means no drain wait: idle sockets close as at any drain start, busy ones are destroyed at once and counted as forced', async () => {
+    app = createTestApp({ servers: [TestHttpServer], config: { shutdown: { timeout: 0 } } });
+    await app.start();
+    const server = app.server(TestHttpServer);
+    const port = server.address()!.port;
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      expect((await request(port, '/', { agent })).body).to.equal('ok'); // leaves one idle keep-alive socket
+      const hanging = request(port, '/hang').catch((err: Error) => err);
+      await waitFor(() => server.pool.getMetrics().requests.inFlight === 1 && server.pool.size === 2, 5000, 'one idle and one busy connection');
+      const result = await app.stop();
+      // The idle socket is closed by the drain start (graceful, or forced if its close comes after the 0 ms deadline).
+      expect(result.ok).to.equal(false);
+      expect(result.forced).to.be.at.least(1);
+      expect(result.graceful + result.forced).to.equal(2);
+      expect(await hanging).to.be.instanceOf(Error); // the busy request was cut, not answered
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('SIGTERM starts a graceful stop, sets exit code 0, and removes its handlers', async () => {

@@ -8,6 +8,9 @@ import { HealthThresholds, PoolSettings, ServerPoolSettings, ShutdownConfig } fr
 import { declaredKeys, isConfigClass, validateSection, withoutUndefined } from '../../src/config/validate-config';
 import { ConfigLoadError, ConfigValidationError, formatProblem, type ConfigProblem } from '../../src/errors';
 import { HttpPoolConfig } from '../../src/protocols/http/http-config';
+import { HttpsPoolConfig } from '../../src/protocols/https/https-config';
+import { jsonSyntaxError } from '../../src/config/json-syntax';
+import { redactMessage } from '../../src/config/redact';
 
 /** Runs `fn`, expecting it to throw `cls`; returns the error. */
 function thrown<E extends Error>(cls: new (...args: never[]) => E, fn: () => unknown): E {
@@ -126,7 +129,7 @@ describe('config validation (validateSection)', () => {
     expect(isConfigClass(HttpPoolConfig)).to.equal(true);
     expect(isConfigClass(class Plain {})).to.equal(false);
     expect(isConfigClass('http')).to.equal(false);
-    expect(declaredKeys(ShutdownConfig)).to.have.members(['timeout', 'drainDelay', 'hookTimeout']);
+    expect(declaredKeys(ShutdownConfig)).to.have.members(['timeout', 'drainDelay', 'hookTimeout', 'exitDelay']);
     expect(declaredKeys(ServerPoolSettings)).to.include.members(['host', 'port', 'maxConnections', 'health']);
   });
 });
@@ -349,5 +352,83 @@ describe('ConfigLoader: env overrides reach optional nested blocks', () => {
     })();
     expect(err.problems.map((p) => p.path)).to.deep.equal(['grpc.tls.cert', 'grpc.tls.key']);
     expect(err.message).to.not.contain('UNIPOOL_GRPC_TLS_CERT');
+  });
+});
+
+describe('Secrets in problem messages and JSON errors', () => {
+  const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQDP/1BsWYlaNIPe\n-----END PRIVATE KEY-----\n';
+
+  it('item 11: redactMessage takes PEM blocks and a secret value (whole or in pieces) out of a message, and keeps the rest', () => {
+    expect(redactMessage(`cannot read ${pem} here`)).to.equal('cannot read [redacted]\n here');
+    expect(redactMessage('cannot read file /srv/app/MIIEvQIBADANBgkqhkiG9w0BAQEFAASC (ENOENT)', 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC', 'key')).to.equal('cannot read file /srv/app/[redacted] (ENOENT)');
+    // path.resolve collapses "//" inside the value: its pieces are still taken out.
+    expect(redactMessage('file /srv/abcdefgh12/ijklmnop34 missing', 'abcdefgh12//ijklmnop34', 'privateKey')).to.equal('file /srv/[redacted]/[redacted] missing');
+    // Not a secret key and not PEM: unchanged (paths of certificates stay readable).
+    expect(redactMessage('cannot read file /etc/tls/cert.pem', '/etc/tls/cert.pem', 'cert')).to.equal('cannot read file /etc/tls/cert.pem');
+  });
+
+  it('item 11: ConfigValidationError and formatProblem never print PEM text from a message', () => {
+    const problem: ConfigProblem = { path: 'grpc.tls.key', rule: 'x', message: `is broken: ${pem}` };
+    const err = new ConfigValidationError([problem]);
+    expect(err.message).to.not.contain('MIIEvQ');
+    expect(err.message).to.contain('[PEM text redacted]');
+    expect(err.problems[0].message).to.not.contain('MIIEvQ');
+    expect(formatProblem(problem)).to.not.contain('MIIEvQ');
+  });
+
+  it('item 11: a key setting given contents instead of a path is refused without echoing them', () => {
+    const body = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQDP';
+    const { problems } = validateSection(HttpsPoolConfig, { tls: { cert: '/nonexistent/cert.pem', key: body } }, 'https');
+    const key = problems.find((p) => p.path === 'https.tls.key');
+    expect(key?.message).to.equal('must be the path of the private key file (one line, at most 1024 characters), not its contents');
+    expect(JSON.stringify(problems)).to.not.contain('MIIEvQ');
+  });
+
+  it('item 11: jsonSyntaxError gives line and column of the first error, and agrees with JSON.parse', () => {
+    expect(jsonSyntaxError('{\n  "admin": {\n    "token": s3cr3t\n  }\n}')).to.deep.equal({ offset: 28, line: 3, column: 14 });
+    const texts = ['{}', '{"a":[1,2.5e-3,-0,true,false,null,"x\\u00e9\\n"]}', '{"a": 1,}', '[1,]', '{"a" 1}', '', '01', '"\t"', '{"a":1} x', '"\\x"', '[', '{"a":"b"', '1.', '-', '"\\u12g4"', ' tru '];
+    for (const text of texts) {
+      let valid = true;
+      try {
+        JSON.parse(text);
+      } catch {
+        valid = false;
+      }
+      expect(jsonSyntaxError(text) === undefined, text).to.equal(valid);
+    }
+  });
+
+  it('item 11: readConfigFile reports a JSON syntax error by position, without the text near it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unipool-json-'));
+    try {
+      const file = join(dir, 'c.json');
+      writeFileSync(file, '{ "admin": { "token": hunter2hunter2hunter2 } }');
+      const err = thrown(ConfigLoadError, () => readConfigFile(file));
+      expect(err.message).to.equal(`config file ${file} is not valid JSON (line 1, column 23)`);
+      expect(err.cause).to.equal(undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('shutdown.exitDelay', () => {
+  it('item 15: defaults to 1000 ms and takes a non-negative integer or false, from a file or the environment', () => {
+    expect(new ShutdownConfig().exitDelay).to.equal(1000);
+    for (const exitDelay of [0, 250, 3_600_000, false]) {
+      const { value, problems } = validateSection(ShutdownConfig, { exitDelay }, 'shutdown');
+      expect(problems, String(exitDelay)).to.deep.equal([]);
+      expect(value?.exitDelay).to.equal(exitDelay);
+    }
+    const loader = new ConfigLoader(new Map([['shutdown', ShutdownConfig]]));
+    expect((loader.load({}, { UNIPOOL_SHUTDOWN_EXIT_DELAY: 'false' }).get('shutdown') as ShutdownConfig).exitDelay).to.equal(false);
+    expect((loader.load({}, { UNIPOOL_SHUTDOWN_EXIT_DELAY: '200' }).get('shutdown') as ShutdownConfig).exitDelay).to.equal(200);
+  });
+
+  it('item 15: refuses true, negative, fractional and text values with one message', () => {
+    for (const exitDelay of [true, -1, 1.5, 'soon']) {
+      const { problems } = validateSection(ShutdownConfig, { exitDelay }, 'shutdown');
+      expect(problems.map((p) => `${p.path}: ${p.message}`), String(exitDelay)).to.deep.equal(['shutdown.exitDelay: must be a non-negative integer (ms) or false']);
+    }
   });
 });

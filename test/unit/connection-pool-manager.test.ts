@@ -7,7 +7,7 @@ import { ConnectionPoolManager, isPoolClass } from '../../src/core/connection-po
 import { ConnectionPoolEvent, type PoolEventMap } from '../../src/core/pool-events';
 import { PoolHealthStatus } from '../../src/core/pool-health';
 import { WINDOW_SLOTS } from '../../src/core/sliding-window';
-import { ConfigValidationError } from '../../src/errors';
+import { ConfigValidationError, ForeignConnectionError } from '../../src/errors';
 import { FakePool, fakeConn } from '../helpers/fake-pool';
 
 /** Collects every payload of one pool event. */
@@ -119,15 +119,103 @@ describe('ConnectionPoolManager', () => {
       expect(outer).to.deep.equal(['0', '2', '3', '4', 'late']);
     });
 
-    it('ignores remove() of a connection it never held', () => {
+    it('item 24: remove() of a connection of another pool is refused with UNIPOOL_FOREIGN_CONNECTION and corrupts neither list', () => {
       pool = FakePool.with();
       const other = FakePool.with();
-      const foreign = other.add(fakeConn('x'))!;
       pool.add(fakeConn('a'));
-      pool.remove(foreign);
-      expect(pool.size).to.equal(1);
-      expect(foreign.removed).to.equal(false);
+      const b = pool.add(fakeConn('b'))!;
+      const x = other.add(fakeConn('x'))!;
+      // y has a predecessor in its own list and is that list's tail: the shape that used to pass the guard.
+      const y = other.add(fakeConn('y'))!;
+      const names = (p: FakePool): string[] => [...p.values()].map((c) => c.raw.name);
+      for (const foreign of [y, x]) {
+        const err = (() => {
+          try {
+            pool.remove(foreign);
+          } catch (e) {
+            return e;
+          }
+          return undefined;
+        })();
+        expect(err).to.be.instanceOf(ForeignConnectionError);
+        expect(err).to.have.property('code', 'UNIPOOL_FOREIGN_CONNECTION');
+        expect((err as Error).message).to.match(/connection \d+ belongs to another pool/);
+      }
+      expect(x.removed).to.equal(false);
+      expect(y.removed).to.equal(false);
+      expect(pool.size).to.equal(2);
+      expect(other.size).to.equal(2);
+      expect(names(pool)).to.deep.equal(['a', 'b']);
+      expect(names(other)).to.deep.equal(['x', 'y']);
+      // Both lists still work end to end.
+      pool.remove(b);
+      other.remove(y);
+      pool.add(fakeConn('c'));
+      other.add(fakeConn('z'));
+      expect(names(pool)).to.deep.equal(['a', 'c']);
+      expect(names(other)).to.deep.equal(['x', 'z']);
+      // A removed connection of this pool stays a no-op (idempotent), not an error.
+      pool.remove(b);
       other.destroy();
+    });
+
+    it('item 20: a listener that throws on connectionAdded, connectionRemoved or limitReached leaves the pool consistent and is reported', () => {
+      pool = FakePool.with({ maxConnections: 2 });
+      const reported: Array<{ event: string; message: string }> = [];
+      pool.attachLogger({
+        debug: () => undefined,
+        info: () => undefined,
+        warn: () => undefined,
+        error: (obj: object) => reported.push({ event: String((obj as { event?: string }).event), message: ((obj as { err?: Error }).err as Error).message }),
+        child() {
+          return this;
+        },
+      });
+      const later: string[] = [];
+      pool.events.on(ConnectionPoolEvent.ConnectionAdded, () => {
+        throw new Error('added listener broke');
+      });
+      pool.events.on(ConnectionPoolEvent.ConnectionAdded, ({ connection }) => later.push(`added ${connection.id}`));
+      pool.events.on(ConnectionPoolEvent.ConnectionRemoved, () => {
+        throw new Error('removed listener broke');
+      });
+      pool.events.on(ConnectionPoolEvent.LimitReached, () => {
+        throw new Error('limit listener broke');
+      });
+      const a = pool.add(fakeConn('a'));
+      const b = pool.add(fakeConn('b'));
+      expect(a).to.not.equal(undefined);
+      expect(b).to.not.equal(undefined);
+      expect(pool.size).to.equal(2);
+      expect(later).to.deep.equal([`added ${a!.id}`, `added ${b!.id}`]);
+      pool.remove(a!);
+      pool.remove(b!);
+      expect(pool.size).to.equal(0);
+      expect([...pool.values()]).to.deep.equal([]);
+      expect(reported.map((r) => r.event)).to.deep.equal(['connectionAdded', 'connectionAdded', 'limitReached', 'connectionRemoved', 'connectionRemoved']);
+      expect(reported[0].message).to.equal('added listener broke');
+    });
+
+    it('item 20: a draining pool finishes its drain although a connectionRemoved listener throws', async () => {
+      pool = FakePool.with();
+      pool.events.on(ConnectionPoolEvent.ConnectionRemoved, () => {
+        throw new Error('removed listener broke');
+      });
+      const warnings: Error[] = [];
+      const onWarning = (w: Error): void => void warnings.push(w);
+      process.on('warning', onWarning);
+      try {
+        const conn = pool.add(fakeConn('a'))!;
+        pool.beginWork(conn);
+        const drained = pool.drain();
+        pool.endWork(conn, 0, false);
+        expect(await drained).to.deep.include({ graceful: 1, forced: 0 });
+        // Without a logger the failure is a process warning, never an exception in the pool.
+        clock.runMicrotasks(); // the warning is emitted on the (faked) next tick
+        expect(warnings.map((w) => (w as Error & { code?: string }).code)).to.include('UNIPOOL_LISTENER_FAILED');
+      } finally {
+        process.off('warning', onWarning);
+      }
     });
 
     it('defaults the remove reason to the close reason the pool chose, else "closed"', () => {

@@ -69,8 +69,9 @@ describe('GrpcPoolConfig (section grpc)', () => {
     writeFileSync(cert, 'garbage');
     writeFileSync(key, 'garbage');
     const { problems } = validateSection(GrpcPoolConfig, { tls: { cert, key } }, 'grpc');
-    expect(problems.map((p) => p.path)).to.deep.equal(['grpc.tls']);
-    expect(problems[0].message).to.contain(cert);
+    // Checked like HTTPS TLS: the first file that fails is named (here the certificate).
+    expect(problems.map((p) => p.path)).to.deep.equal(['grpc.tls.cert']);
+    expect(problems[0].message).to.contain(cert).and.contain('does not hold a PEM certificate');
   });
 
   it('validates env overrides (UNIPOOL_GRPC_*) together with the file', () => {

@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import * as sinon from 'sinon';
 import { ServerPoolSettings } from '../../src/config/pool-config';
 import { PoolConfig, UsePool } from '../../src/di/decorators';
-import { createTestApp } from '../../src/testing';
+import { CapturingLogger, createTestApp } from '../../src/testing';
+import { scheduleExit } from '../../src/lifecycle/exit-after-shutdown';
 import { SHUTDOWN_SIGNALS, SignalHandler } from '../../src/lifecycle/signal-handler';
 import { FakePool } from '../helpers/fake-pool';
 import { FakeServerBase } from '../helpers/fake-server';
@@ -85,6 +86,35 @@ describe('SignalHandler', () => {
     expect(first.calledOnceWithExactly('SIGUSR2')).to.equal(true);
   });
 
+  describe('scheduleExit (item 15)', () => {
+    let clock: sinon.SinonFakeTimers;
+    beforeEach(() => {
+      clock = sinon.useFakeTimers();
+    });
+    afterEach(() => clock.restore());
+
+    it('item 15: ends the process exitDelay after the shutdown, logging the open handles by type and count', () => {
+      const logger = new CapturingLogger();
+      const exit = sinon.spy();
+      const timer = scheduleExit(500, 1, logger, { exit, activeResources: () => ['Timeout', 'TCPWrap', 'Timeout'] });
+      expect(timer?.hasRef()).to.equal(false); // never what keeps the process alive
+      clock.tick(499);
+      expect(exit.called).to.equal(false);
+      clock.tick(1);
+      expect(exit.calledOnceWithExactly(1)).to.equal(true);
+      expect(logger.find('process still running after shutdown: exiting')).to.deep.equal([
+        { level: 'warn', msg: 'process still running after shutdown: exiting', fields: { exitDelayMs: 500, exitCode: 1, handles: { Timeout: 2, TCPWrap: 1 } } },
+      ]);
+    });
+
+    it('item 15: exitDelay false schedules nothing (the embedder owns the process)', () => {
+      const exit = sinon.spy();
+      expect(scheduleExit(false, 0, new CapturingLogger(), { exit, activeResources: () => [] })).to.equal(undefined);
+      clock.runAll();
+      expect(exit.called).to.equal(false);
+    });
+  });
+
   describe('in an application', () => {
     let exitCode: typeof process.exitCode;
 
@@ -125,6 +155,19 @@ describe('SignalHandler', () => {
       expect(conn.raw.destroyed).to.equal(true);
       expect(counts()).to.deep.equal(before);
       expect(app.logs.find('signal received again: forcing shutdown')).to.have.length(1);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(process.exitCode).to.equal(1);
+    });
+
+    it('item 14: a second SIGTERM that finds nothing to force still sets exit code 1', async () => {
+      // drainDelay keeps the shutdown in its first phase; no connection is open, so nothing is forced.
+      const app = createTestApp({ servers: [SignalledServer], sections: { fake: ServerPoolSettings }, handleSignals: true, config: { shutdown: { drainDelay: 60_000 } } });
+      await app.start();
+      const stopped = new Promise<{ ok: boolean; forced: number }>((resolve) => app.events.once('stopped', resolve));
+      process.emit('SIGTERM', 'SIGTERM');
+      process.emit('SIGTERM', 'SIGTERM');
+      const result = await stopped;
+      expect(result).to.deep.include({ ok: true, forced: 0 });
       await new Promise((resolve) => setImmediate(resolve));
       expect(process.exitCode).to.equal(1);
     });

@@ -35,4 +35,31 @@ describe('TypedEmitter', () => {
     emitter.removeAllListeners();
     expect(emitter.listenerCount('ping')).to.equal(0);
   });
+
+  it('item 20: a listener that throws or rejects reaches neither the emitter nor the listeners after it; onListenerError gets it', async () => {
+    const emitter = new TypedEmitter<Events>();
+    const errors: Array<[string, string]> = [];
+    emitter.onListenerError = (event, err) => errors.push([event, (err as Error).message]);
+    const seen: number[] = [];
+    emitter.on('ping', () => {
+      throw new Error('sync');
+    });
+    emitter.once('ping', () => Promise.reject(new Error('async')));
+    emitter.on('ping', ({ n }) => void seen.push(n));
+    expect(() => emitter.emit('ping', { n: 1 })).to.not.throw();
+    emitter.emit('ping', { n: 2 });
+    await new Promise((r) => setImmediate(r));
+    expect(seen).to.deep.equal([1, 2]);
+    expect(errors).to.deep.equal([
+      ['ping', 'sync'],
+      ['ping', 'sync'],
+      ['ping', 'async'],
+    ]);
+    // A handler that throws itself is contained too.
+    emitter.onListenerError = () => {
+      throw new Error('broken logger');
+    };
+    expect(() => emitter.emit('ping', { n: 3 })).to.not.throw();
+    expect(seen).to.deep.equal([1, 2, 3]);
+  });
 });

@@ -1,22 +1,18 @@
-import { readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, Min, MinLength, ValidateNested } from 'class-validator';
+import { IsInt, IsOptional, Max, Min, ValidateNested } from 'class-validator';
 import { ServerPoolSettings } from '../../config/pool-config';
+import { TlsSettings } from '../../config/tls-settings';
 import type { ConfigProblem } from '../../errors';
 
 /** Largest value grpc-js accepts for a millisecond or byte option (a signed 32-bit int). */
 const INT32_MAX = 2_147_483_647;
 
-/** TLS files of a gRPC server (PEM paths, relative to the working directory). */
-export class GrpcTlsConfig {
-  /** Certificate chain of the server. */
-  @IsString() @MinLength(1) cert!: string;
-  /** Private key of `cert`. */
-  @IsString() @MinLength(1) key!: string;
-  /** CA bundle; when set, clients must present a certificate it signed. */
-  @IsOptional() @IsString() @MinLength(1) ca?: string;
-}
+/**
+ * TLS of a gRPC server: the shared TLS settings (PEM file paths relative to the working
+ * directory, never PEM text; `minVersion`; `ciphers`). With `ca`, clients must present a
+ * certificate it signed.
+ */
+export class GrpcTlsConfig extends TlsSettings {}
 
 /**
  * Section `grpc`: a gRPC server on `@grpc/grpc-js` and its pool. Times are milliseconds, sizes
@@ -56,45 +52,7 @@ export class GrpcPoolConfig extends ServerPoolSettings {
     if (this.maxConnectionAgeGrace > 0 && this.maxConnectionAge === 0) {
       problems.push({ path: 'maxConnectionAgeGrace', rule: 'crossField', message: 'has no effect unless maxConnectionAge is set', value: this.maxConnectionAgeGrace });
     }
-    if (this.tls) problems.push(...checkTlsFiles(this.tls));
+    if (this.tls instanceof GrpcTlsConfig) for (const p of this.tls.crossCheck()) problems.push({ ...p, path: `tls.${p.path}` });
     return problems;
   }
-}
-
-/** The PEM contents of a TLS config, read from disk. */
-export interface GrpcTlsMaterial {
-  cert: Buffer;
-  key: Buffer;
-  ca?: Buffer;
-}
-
-/** Reads the TLS files; throws the first `ConfigProblem`-shaped failure as an Error. */
-export function readTlsMaterial(tls: GrpcTlsConfig): GrpcTlsMaterial {
-  return { cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: tls.ca === undefined ? undefined : readFileSync(tls.ca) };
-}
-
-/**
- * Checks at boot that every TLS file can be read and that cert and key make a usable TLS
- * context: a broken certificate must stop the boot, never fall back to plaintext.
- */
-function checkTlsFiles(tls: GrpcTlsConfig): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  const contents: Partial<Record<'cert' | 'key' | 'ca', Buffer>> = {};
-  for (const key of ['cert', 'key', 'ca'] as const) {
-    const file = tls[key];
-    if (file === undefined) continue;
-    try {
-      contents[key] = readFileSync(file);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      problems.push({ path: `tls.${key}`, rule: 'readableFile', message: `cannot read file ${file} (${code})`, value: file });
-    }
-  }
-  if (problems.length > 0) return problems;
-  try {
-    createSecureContext({ cert: contents.cert, key: contents.key, ca: contents.ca });
-  } catch (err) {
-    problems.push({ path: 'tls', rule: 'usableCertificate', message: `${tls.cert} and ${tls.key} do not make a usable TLS context: ${(err as Error).message}` });
-  }
-  return problems;
 }

@@ -9,9 +9,11 @@ import type { PooledConnection } from '../../core/pooled-connection';
 import { ListenError } from '../../errors';
 import { listenServer } from '../../core/listen-server';
 import { GrpcCallRecorder } from './grpc-call-recorder';
-import { GrpcPoolConfig, readTlsMaterial } from './grpc-config';
+import { loadTlsMaterial } from '../../config/tls-material';
+import { GrpcPoolConfig } from './grpc-config';
 import { GrpcConnectionPool, type GrpcConnectionState } from './grpc-connection-pool';
 import { GrpcHealthReporter } from './grpc-health-reporter';
+import { GrpcTlsCredentials } from './grpc-tls-credentials';
 import { splitMethodPath, type GrpcMethodType } from './grpc-method-stats';
 
 /** A grpc-js server that tells its owner about every service added to it. */
@@ -99,9 +101,9 @@ export abstract class GrpcServer<C extends GrpcPoolConfig = GrpcPoolConfig> exte
   protected credentials(): grpc.ServerCredentials {
     const tls = this.config.tls;
     if (tls === undefined) return grpc.ServerCredentials.createInsecure();
-    const { cert, key, ca } = readTlsMaterial(tls);
-    this.pool.recordServedCertificate(cert);
-    return grpc.ServerCredentials.createSsl(ca ?? null, [{ cert_chain: cert, private_key: key }], ca !== undefined);
+    const material = loadTlsMaterial(tls);
+    this.pool.recordServedCertificate(material.cert);
+    return new GrpcTlsCredentials(tls, material);
   }
 
   async listen(): Promise<void> {

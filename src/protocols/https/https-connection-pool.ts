@@ -8,7 +8,7 @@ import { certificateExpiryFamily, countSamples, histogramSampleSeconds, type Pro
 import { ConfigValidationError, TlsMaterialError } from '../../errors';
 import { HTTP_LABEL_VALUES, HttpConnectionPool, type HttpTimeoutTarget } from '../http/http-connection-pool';
 import { HttpsPoolConfig, type HttpsTlsSettings } from './https-config';
-import { describeCertificate, loadTlsMaterial, readTlsMaterial, sameMaterial, secureContextOptions, type CertificateInfo, type TlsMaterial } from './tls-material';
+import { describeCertificate, loadTlsMaterial, readTlsMaterial, sameMaterial, secureContextOptions, type CertificateInfo, type TlsMaterial } from '../../config/tls-material';
 
 const DAY_MS = 86_400_000;
 

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as tls from 'node:tls';
-import { TlsMaterialError, type ConfigProblem } from '../../errors';
+import { TlsMaterialError, type ConfigProblem } from '../errors';
 
 /** What `tls` settings point at, read from disk. Holds key material: never log it or put it in an event. */
 export interface TlsMaterial {
