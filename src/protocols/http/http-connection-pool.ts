@@ -4,28 +4,12 @@ import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import type { PooledConnection } from '../../core/pooled-connection';
 import { HttpPoolConfig } from './http-config';
 
-/** What the pool needs of a server that uses it: applying live timeout changes. */
-export interface HttpTimeoutTarget {
-  applyTimeouts(config: HttpPoolConfig): void;
-}
-
 /** Pool of HTTP/1.1 connections (one TCP socket each). Also the base of the HTTPS pool. */
 export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> extends ConnectionPoolManager<Socket, C> {
   readonly protocol: string = 'http';
-  /** Servers whose node timeouts follow this pool's config. */
-  protected readonly servers = new Set<HttpTimeoutTarget>();
 
   constructor(configClass: new () => C = HttpPoolConfig as new () => C) {
     super(configClass);
-  }
-
-  /** @internal Registers a server whose node timeouts follow this pool's config. */
-  attachServer(server: HttpTimeoutTarget): void {
-    this.servers.add(server);
-  }
-
-  protected override applyConfig(_previous: C, next: C): void {
-    for (const server of this.servers) server.applyTimeouts(next);
   }
 
   /**
