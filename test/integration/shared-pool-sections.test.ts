@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import type * as http from 'node:http';
 import * as net from 'node:net';
 import { join } from 'node:path';
@@ -180,6 +180,34 @@ describe('one server, one section: servers sharing a pool', () => {
     const refused = await curl(portB, certs.cert2);
     expect(refused.code, 'partner requires a client certificate').to.not.equal(0);
     expect(refused.stdout).to.not.include('partner');
+  });
+
+  it("item 9: a reload of the second HTTPS section's certificate reaches the second server only; pool.reloadCertificate() re-reads each server's files", async () => {
+    const liveCert = join(certs.dir, 'partner-live-cert.pem');
+    const liveKey = join(certs.dir, 'partner-live-key.pem');
+    copyFileSync(certs.cert, liveCert);
+    copyFileSync(certs.key, liveKey);
+    const https = { host: '127.0.0.1', port: 0, tls: { cert: certs.cert, key: certs.key } };
+    app = createTestApp({ servers: [PublicTls, PartnerTls], sections: { partner: HttpsPoolConfig }, config: { https, partner: https } });
+    await app.start();
+    const portA = app.server(PublicTls).address()!.port;
+    const portB = app.server(PartnerTls).address()!.port;
+    const fp1 = new X509Certificate(certs.certPem).fingerprint256;
+    const fp2 = new X509Certificate(certs.cert2Pem).fingerprint256;
+
+    const result = await app.reload({ https, partner: { ...https, tls: { cert: liveCert, key: liveKey } } });
+    expect(result.ok, JSON.stringify(result.problems)).to.equal(true);
+    expect(result.applied).to.deep.equal(['partner.tls']);
+    expect((await servedCertificate(portB)).fingerprint).to.equal(fp1);
+
+    copyFileSync(certs.cert2, liveCert);
+    copyFileSync(certs.key2, liveKey);
+    const pool = app.server(PartnerTls).pool;
+    expect(pool.reloadCertificate()).to.equal(true);
+    expect((await servedCertificate(portB)).fingerprint).to.equal(fp2);
+    expect((await servedCertificate(portA)).fingerprint).to.equal(fp1);
+    expect(pool.reloadCertificate()).to.equal(false);
+    expect(pool.getMetrics().tls.certificateReloads, 'the reload to new paths, then the renewal in place').to.deep.equal({ applied: 2, rejected: 0 });
   });
 
   it('item 9: each server answers its 503 with its own retryAfter, also after a reload of the second section (curl)', async () => {
