@@ -248,7 +248,7 @@ export class Application {
       const config = loader.load(this.options.config, this.options.env ?? process.env);
       for (const value of config.values()) deepFreeze(value);
       const ports = sharedPortProblems(this.sectionReaders(), config);
-      if (ports.length) throw new ConfigValidationError(ports, typeof this.options.config === 'string' ? this.options.config : undefined);
+      if (ports.length) throw new ConfigValidationError(ports, this.configLabel);
       this.validated = config;
       for (const [section, value] of config) this.container.bind(configToken(section)).toConstantValue(value);
 
@@ -307,6 +307,11 @@ export class Application {
     return (this.validated?.get('shutdown') as ShutdownConfig | undefined) ?? new ShutdownConfig();
   }
 
+  /** The config file's path, for errors (nothing for a config object). */
+  private get configLabel(): string | undefined {
+    return typeof this.options.config === 'string' ? this.options.config : undefined;
+  }
+
   /** Server classes with the section each reads, in startup order. */
   private sectionReaders(): SectionReader[] {
     return this.options.servers.map((cls) => ({ section: this.serverSections.get(cls) as string, server: cls.name }));
@@ -339,7 +344,7 @@ export class Application {
     if (problems.length) throw new DecoratorError(problems.join('\n'));
     this.poolGroups = [...groups].map(([pool, readers]) => ({ pool, readers }));
     const disagreements = this.poolGroups.flatMap((group) => sharedPoolProblems(group, config));
-    if (disagreements.length) throw new ConfigValidationError(disagreements, typeof this.options.config === 'string' ? this.options.config : undefined);
+    if (disagreements.length) throw new ConfigValidationError(disagreements, this.configLabel);
     for (const { pool, readers } of this.poolGroups) {
       pool.configure(config.get(readers[0].section) as ManagedServer['config']);
       this.watchPool(pool);
