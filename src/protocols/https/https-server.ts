@@ -226,7 +226,7 @@ export abstract class HttpsServer extends HttpServer<HttpsPoolConfig> implements
   }
 
   override async close(): Promise<void> {
-    this.pool.unregisterCertificate(this);
+    if (this.server) this.pool.unregisterCertificate(this);
     for (const socket of this.handshaking) socket.destroy();
     this.handshaking.clear();
     await super.close();
