@@ -18,6 +18,9 @@ export const CONNECTION_DURATION_BUCKETS_MS: readonly number[] = Object.freeze([
   10, 50, 100, 500, 1000, 5000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000,
 ]);
 
+/** Upper bounds (ms) of the stream-duration buckets (long-lived work such as gRPC streaming calls): as for connections. */
+export const STREAM_DURATION_BUCKETS_MS: readonly number[] = CONNECTION_DURATION_BUCKETS_MS;
+
 /** Marker that lets decorators tell pool classes from anything else. */
 export const POOL_CLASS_MARKER = Symbol.for('unipool.poolClass');
 
@@ -70,6 +73,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private admittedTotal = 0;
   private requestsTotal = 0;
   private requestsFailed = 0;
+  private streamsTotal = 0;
+  private streamsFailed = 0;
   private rejectedTotal = 0;
   private readonly rejectedByReason = new Map<string, number>();
   private readonly timeoutsByKind = new Map<string, number>();
@@ -91,6 +96,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private readonly retiredLatency = new LatencyHistogram(LATENCY_BUCKETS_MS);
   /** Lifetime of closed connections (ms). */
   readonly connectionDurations = new LatencyHistogram(CONNECTION_DURATION_BUCKETS_MS);
+  /** Duration of finished streams (`beginStream` .. `endStream`), since the pool was created (ms); never part of request latency or health. */
+  readonly streamDurations = new LatencyHistogram(STREAM_DURATION_BUCKETS_MS);
   private window: SlidingWindow;
   private readonly healthJudge: PoolHealth;
   private lastHealth: HealthReport;
@@ -499,7 +506,41 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     // are most of what tracking a request costs (about 30 ns each here).
     const now = endedAt ?? performance.now();
     this.observeWork(now - startedAt, failed, now);
+    if (!conn.removed) this.workEnded(conn, now);
+  }
+
+  /**
+   * Marks the start of long-lived work (a streaming call): like `beginWork` (the connection is
+   * busy, so neither idle nor drained), but `endStream` measures it apart from requests.
+   */
+  beginStream(conn: PooledConnection<T>, startedAt?: number): number {
+    const started = this.beginWork(conn, startedAt);
+    if (!conn.removed) conn.streamsInFlight++;
+    return started;
+  }
+
+  /**
+   * Ends work begun with `beginStream`. Its duration and outcome go to the stream figures
+   * (`getMetrics().streams`, `streamDurations`), never to request latency, the error rate or health:
+   * how long a stream stays open is the client's business, not a sign of a slow server.
+   */
+  endStream(conn: PooledConnection<T>, startedAt: number, failed: boolean, endedAt?: number): void {
+    const now = endedAt ?? performance.now();
+    this.recordStream(now - startedAt, failed);
     if (conn.removed) return;
+    conn.streamsInFlight--;
+    this.workEnded(conn, now);
+  }
+
+  /** Records one finished stream that no connection owns (or whose connection is gone). */
+  recordStream(ms: number, failed: boolean): void {
+    this.streamDurations.observe(ms);
+    this.streamsTotal++;
+    if (failed) this.streamsFailed++;
+  }
+
+  /** The connection side of the end of a unit of work: activity, in-flight count, idle timer, drain. */
+  private workEnded(conn: PooledConnection<T>, now: number): void {
     conn.lastActivityMono = Math.floor(now);
     if (--conn.inFlight === 0) {
       if (this.draining) {
@@ -834,13 +875,18 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     // of work updates no pool-wide counter but the request totals.
     let idle = 0;
     let inFlight = 0;
+    let streamsInFlight = 0;
     for (let conn = this.head; conn !== undefined; conn = conn.next) {
       const [i, o] = this.connectionBytes(conn);
       bytesIn += i;
       bytesOut += o;
       if (conn.inFlight === 0) idle++;
-      else inFlight += conn.inFlight;
+      else {
+        inFlight += conn.inFlight - conn.streamsInFlight;
+        streamsInFlight += conn.streamsInFlight;
+      }
     }
+    const streams = this.streamDurations;
     const active = this.count;
     return {
       protocol: this.protocol,
@@ -867,6 +913,12 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
         p95Ms: w.latency.quantile(0.95),
         p99Ms: w.latency.quantile(0.99),
         maxMs: w.latency.max,
+      },
+      streams: {
+        total: this.streamsTotal,
+        failed: this.streamsFailed,
+        inFlight: streamsInFlight,
+        duration: { count: streams.count, avgMs: streams.mean(), p50Ms: streams.quantile(0.5), p95Ms: streams.quantile(0.95), p99Ms: streams.quantile(0.99), maxMs: streams.max },
       },
       bytes: { in: bytesIn, out: bytesOut },
       windowMs: this.window.windowMs,

@@ -69,6 +69,7 @@ export interface PoolMetricsSnapshot {
   requests: {
     total: number;
     failed: number;
+    /** Units of work in progress now, streams not included. */
     inFlight: number;
     /** Failed / total over the sliding window. */
     errorRate: number;
@@ -76,6 +77,17 @@ export interface PoolMetricsSnapshot {
   };
   /** Request latency over the sliding window (ms). */
   latency: { count: number; avgMs: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number };
+  /**
+   * Long-lived work (gRPC streaming calls), kept apart from `requests` and `latency` and never
+   * judged by health: finished streams since start, those that failed, those open now, and
+   * their duration since start (ms).
+   */
+  streams: {
+    total: number;
+    failed: number;
+    inFlight: number;
+    duration: { count: number; avgMs: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number };
+  };
   bytes: { in: number; out: number };
   windowMs: number;
 }

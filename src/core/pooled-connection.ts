@@ -12,6 +12,8 @@ export class PooledConnection<T> implements ConnectionInfo {
   /** @internal Set when the pool starts draining it. */
   draining = false;
   inFlight = 0;
+  /** @internal Streams among `inFlight` (`beginStream`), so metrics can tell them from requests. */
+  streamsInFlight = 0;
   requests = 0;
   messages = 0;
   bytesIn = 0;

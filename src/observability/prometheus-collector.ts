@@ -138,7 +138,8 @@ export class PrometheusCollector {
   private registerBuiltIns(): void {
     const P = ['protocol'];
     this.gauge('unipool_connections_active', 'Connections open now (active, idle or draining).', P, () => this.perProtocol((p) => [{ value: p.metrics.active }]));
-    this.gauge('unipool_requests_in_flight', 'Units of work in progress now (HTTP requests, gRPC calls, WebSocket message handlers).', P, () => this.perProtocol((p) => [{ value: p.metrics.requests.inFlight }]));
+    this.gauge('unipool_requests_in_flight', 'Units of work in progress now (HTTP requests, unary gRPC calls, WebSocket message handlers).', P, () => this.perProtocol((p) => [{ value: p.metrics.requests.inFlight }]));
+    this.gauge('unipool_streams_in_flight', 'Long-lived work open now (gRPC streaming calls), kept apart from requests.', P, () => this.perProtocol((p) => [{ value: p.metrics.streams.inFlight }]));
     this.counter('unipool_connections_total', 'Connections admitted since start.', P, () => this.perProtocol((p) => [{ value: p.metrics.totalConnections }]));
     this.counter('unipool_connections_rejected_total', 'Connections refused at admission, by reason.', [...P, 'reason'], () =>
       this.perProtocol((p) => Object.entries(p.metrics.rejected.byReason).map(([reason, value]) => ({ labels: { reason }, value }))),
@@ -158,7 +159,8 @@ export class PrometheusCollector {
       ]),
     );
     this.histogram('unipool_connection_duration_seconds', 'Lifetime of closed connections.', (p) => histogramSampleSeconds(p.pool.connectionDurations));
-    this.histogram('unipool_request_duration_seconds', 'Duration of units of work: HTTP requests, gRPC calls, WebSocket message handling.', (p) => histogramSampleSeconds(p.pool.requestLatency));
+    this.histogram('unipool_request_duration_seconds', 'Duration of units of work: HTTP requests, unary gRPC calls, WebSocket message handling.', (p) => histogramSampleSeconds(p.pool.requestLatency));
+    this.histogram('unipool_stream_duration_seconds', 'Duration of finished long-lived work (gRPC streaming calls), never part of request duration or health.', (p) => histogramSampleSeconds(p.pool.streamDurations));
 
     const stats = this.source.stats;
     this.gauge('unipool_ready', 'Whether the application is ready for traffic (1) or not (0).', [], () => [{ labels: {}, value: this.source.isReady ? 1 : 0 }]);

@@ -1,9 +1,42 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Application } from '../../src';
+import { GrpcConnectionPool, GrpcPoolConfig, GrpcServer, PoolConfig, UsePool, type Application } from '../../src';
 import { loadDemoPackage } from '../../samples/multi-protocol/grpc-echo-server';
 
 /** The demo client class, loaded once. */
 export const Echo = loadDemoPackage().Echo;
+
+/**
+ * demo.Echo whose message picks the outcome: `bad` -> INVALID_ARGUMENT, `missing` -> NOT_FOUND,
+ * `boom` -> INTERNAL returned, `throw` -> the handler throws; anything else is echoed after
+ * `delay_ms`. EchoStream writes `count` replies at once.
+ */
+@UsePool(GrpcConnectionPool)
+export class OutcomeServer extends GrpcServer {
+  constructor(@PoolConfig(GrpcPoolConfig, 'grpc') config: GrpcPoolConfig) {
+    super(config);
+  }
+
+  protected registerServices(server: grpc.Server): void {
+    server.addService(Echo.service, {
+      Echo: (call: grpc.ServerUnaryCall<{ message: string; delay_ms: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const { message, delay_ms: delay } = call.request;
+        if (message === 'bad') callback({ code: grpc.status.INVALID_ARGUMENT, details: 'bad request' });
+        else if (message === 'missing') callback({ code: grpc.status.NOT_FOUND, details: 'no such thing' });
+        else if (message === 'boom') callback({ code: grpc.status.INTERNAL, details: 'it broke' });
+        else if (message === 'throw') throw new Error('handler bug');
+        else if (!delay) callback(null, { message });
+        else {
+          const timer = setTimeout(() => callback(null, { message }), delay);
+          call.once('cancelled', () => clearTimeout(timer));
+        }
+      },
+      EchoStream: (call: grpc.ServerWritableStream<{ message: string; count: number }, unknown>) => {
+        for (let i = 1; i <= call.request.count; i++) call.write({ message: `${call.request.message} ${i}` });
+        call.end();
+      },
+    });
+  }
+}
 
 /** What a unary call ended with. */
 export interface UnaryOutcome {

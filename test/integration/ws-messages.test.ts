@@ -1,7 +1,21 @@
+import { execFile } from 'node:child_process';
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import { ConnectionPoolEvent } from '../../src';
+import { SYSTEM_PYTHON } from '../helpers/grpc-python';
 import { activeReaches, closed, connect, poolEvent, wsTestContext } from './ws-support';
+
+/** Python `websockets` client: sends 3 messages (each echo awaited), holds the connection `holdS` seconds, closes. */
+const HOLDING_CLIENT = String.raw`
+import asyncio, sys, websockets
+async def main():
+    async with websockets.connect(sys.argv[1]) as ws:
+        for i in range(3):
+            await ws.send('m%d' % i)
+            await ws.recv()
+        await asyncio.sleep(float(sys.argv[2]))
+asyncio.run(main())
+`;
 
 function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }> {
   return new Promise((resolve) => ws.once('message', (data, isBinary) => resolve({ data: data as Buffer, isBinary })));
@@ -27,6 +41,28 @@ function messageCounter(ws: WebSocket): { reach(n: number): Promise<void> } {
 describe('WebSocket messages and backpressure (integration)', () => {
   const ctx = wsTestContext();
   const clients = ctx.clients;
+
+  it('item 6: a WebSocket connection held open is not request latency; only its message handlers are', async () => {
+    const started = await ctx.start();
+    let child: ReturnType<typeof execFile> | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child = execFile(SYSTEM_PYTHON, ['-c', HOLDING_CLIENT, started.url, '0.6'], { timeout: 15_000 }, (err, _out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve()));
+      });
+    } finally {
+      child?.kill('SIGKILL');
+    }
+    await activeReaches(started.pool, 0);
+    const m = started.pool.getMetrics();
+    expect(m.requests.total).to.equal(3);
+    expect(m.latency.count).to.equal(3);
+    expect(m.latency.maxMs).to.be.below(300);
+    expect(m.streams.total).to.equal(0);
+    // The connection's lifetime is only in the connection figures.
+    expect(started.pool.connectionDurations.count).to.equal(1);
+    expect(started.pool.connectionDurations.max).to.be.at.least(600);
+    expect(started.pool.requestLatency.count).to.equal(3);
+  });
 
   it('echoes text and binary, counting messages, payload bytes and handler latency', async () => {
     const started = await ctx.start();

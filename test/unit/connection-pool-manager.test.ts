@@ -333,6 +333,57 @@ describe('ConnectionPoolManager', () => {
       expect(pool.requestLatency.count).to.equal(1);
     });
 
+    it('item 6: streams are measured apart: they keep the connection busy but never enter request latency, error rate or health', () => {
+      pool = FakePool.with({ idleTimeout: 1000, health: { minRequests: 1 } });
+      pool.setListening(true);
+      const a = pool.add(fakeConn())!;
+      const stream = pool.beginStream(a);
+      const request = pool.beginWork(a);
+      expect(a.inFlight).to.equal(2);
+      expect(pool.getMetrics().requests.inFlight).to.equal(1);
+      expect(pool.getMetrics().streams.inFlight).to.equal(1);
+      clock.tick(2);
+      pool.endWork(a, request, false);
+      // A stream longer than idleTimeout keeps its connection.
+      clock.tick(6000);
+      expect(a.raw.closed).to.equal(false);
+      pool.endStream(a, stream, true);
+      pool.recordStream(3000, false); // one whose connection is gone
+      const m = pool.getMetrics();
+      expect(m.requests).to.deep.include({ total: 1, failed: 0, inFlight: 0 });
+      expect(m.latency).to.deep.include({ count: 1, maxMs: 2 });
+      expect(m.streams).to.deep.include({ total: 2, failed: 1, inFlight: 0 });
+      expect(m.streams.duration).to.deep.include({ count: 2, maxMs: 6002 });
+      expect(pool.streamDurations.count).to.equal(2);
+      expect(pool.requestLatency.count).to.equal(1);
+      const health = pool.getHealth();
+      expect(health).to.deep.include({ status: PoolHealthStatus.Healthy, errorRate: 0, p95LatencyMs: 2 });
+      expect(a.requests).to.equal(2);
+      // The idle timer counts from the end of the stream.
+      clock.tick(999);
+      expect(a.raw.closed).to.equal(false);
+      clock.tick(1);
+      expect(a.raw.closeReason).to.equal('idle_timeout');
+    });
+
+    it('item 6: a stream on a connection removed meanwhile is still measured, and closes a draining connection when it ends', async () => {
+      pool = FakePool.with();
+      const a = pool.add(fakeConn())!;
+      const b = pool.add(fakeConn())!;
+      const s = pool.beginStream(a);
+      pool.remove(a, 'error');
+      pool.endStream(a, s, false);
+      const late = pool.beginStream(a); // a late frame after close: timed, not tracked
+      pool.endStream(a, late, false);
+      expect(pool.getMetrics().streams).to.deep.include({ total: 2, inFlight: 0 });
+      const sb = pool.beginStream(b);
+      const drained = pool.drain();
+      expect(b.raw.closed).to.equal(false);
+      pool.endStream(b, sb, false);
+      expect(b.raw.closeReason).to.equal('drain');
+      expect((await drained).graceful).to.equal(1);
+    });
+
     it('removing a busy connection releases its in-flight count; its late endWork only records latency', () => {
       pool = FakePool.with();
       const a = pool.add(fakeConn())!;

@@ -16,10 +16,10 @@ describe('GrpcPoolConfig (section grpc)', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('has gRPC defaults: port 50051, 4 MiB receive limit, 2 h keepalive, the rest off', () => {
+  it('has gRPC defaults: port 50051, 4 MiB receive limit, 2 h keepalive, 100 calls per connection, the rest off', () => {
     const { value, problems } = validateSection(GrpcPoolConfig, {}, 'grpc');
     expect(problems).to.deep.equal([]);
-    expect(value).to.include({ port: 50051, host: '127.0.0.1', keepAliveTime: 7_200_000, keepAliveTimeout: 20_000, maxConnectionAge: 0, maxConnectionIdle: 0, maxConcurrentStreams: 0, maxReceiveMessageLength: 4_194_304, maxSendMessageLength: 0 });
+    expect(value).to.include({ port: 50051, host: '127.0.0.1', keepAliveTime: 7_200_000, keepAliveTimeout: 20_000, maxConnectionAge: 0, maxConnectionIdle: 0, maxConcurrentStreams: 100, maxReceiveMessageLength: 4_194_304, maxSendMessageLength: 0 });
     expect(value?.tls).to.equal(undefined);
   });
 
@@ -36,6 +36,13 @@ describe('GrpcPoolConfig (section grpc)', () => {
     const problems = problemsOf({ keepAliveTime: -1, keepAliveTimeout: 0, maxConcurrentStreams: 1.5, maxReceiveMessageLength: 'big', maxSendMessageLength: 2 ** 31, port: 70_000, colour: 'red' });
     const paths = problems.map((p) => p.split(':')[0]);
     expect(paths).to.include.members(['grpc.keepAliveTime', 'grpc.keepAliveTimeout', 'grpc.maxConcurrentStreams', 'grpc.maxReceiveMessageLength', 'grpc.maxSendMessageLength', 'grpc.port', 'grpc.colour']);
+  });
+
+  it('item 8: maxConcurrentStreams defaults to 100 and must be a whole number from 1 (0 no longer means unlimited)', () => {
+    expect(new GrpcPoolConfig().maxConcurrentStreams).to.equal(100);
+    expect(problemsOf({ maxConcurrentStreams: 0 })).to.have.length(1).and.to.match(/^grpc\.maxConcurrentStreams: /);
+    expect(problemsOf({ maxConcurrentStreams: 2 ** 31 })).to.have.length(1);
+    expect(problemsOf({ maxConcurrentStreams: 1 })).to.deep.equal([]);
   });
 
   it('rejects maxConnectionAgeGrace without maxConnectionAge', () => {
@@ -78,7 +85,8 @@ describe('GrpcPoolConfig (section grpc)', () => {
     }
     expect(error).to.be.instanceOf(ConfigValidationError);
     const paths = new Set((error as ConfigValidationError).problems.map((p) => p.path));
-    expect([...paths]).to.have.members(['grpc.keepAliveTime', 'grpc.maxConnections']);
+    // maxConcurrentStreams 0 would refuse every call: invalid since item 8.
+    expect([...paths]).to.have.members(['grpc.keepAliveTime', 'grpc.maxConnections', 'grpc.maxConcurrentStreams']);
   });
 
   it('lists the keys grpc-js reads once at start as needing a restart (on the server; the pool takes its own keys)', () => {

@@ -20,8 +20,8 @@ export class GrpcTlsConfig {
 
 /**
  * Section `grpc`: a gRPC server on `@grpc/grpc-js` and its pool. Times are milliseconds, sizes
- * bytes; for the keepalive, age and idle keys 0 turns the behaviour off, for the stream and
- * message limits 0 means no limit. The pool-wide `connectionTimeout` bounds the time from connect
+ * bytes; for the keepalive, age and idle keys 0 turns the behaviour off, for the message
+ * limits 0 means no limit. The pool-wide `connectionTimeout` bounds the time from connect
  * to an established HTTP/2 session (a TLS handshake included); `idleTimeout` and `maxConnectionIdle`
  * both send GOAWAY to a connection with no call open (the first is the pool's timer, the second
  * grpc-js's).
@@ -38,8 +38,12 @@ export class GrpcPoolConfig extends ServerPoolSettings {
   @IsInt() @Min(0) @Max(INT32_MAX) maxConnectionAgeGrace = 0;
   /** Time a connection with no call open may stay before it gets GOAWAY (`grpc.max_connection_idle_ms`). */
   @IsInt() @Min(0) @Max(INT32_MAX) maxConnectionIdle = 0;
-  /** Calls one connection may have open at once (`grpc.max_concurrent_streams`). */
-  @IsInt() @Min(0) @Max(INT32_MAX) maxConcurrentStreams = 0;
+  /**
+   * Calls one connection may have open at once, advertised in the HTTP/2 SETTINGS frame
+   * (`grpc.max_concurrent_streams`); a client queues calls beyond it. At least 1 (0 would refuse
+   * every call); with `maxConnections` it bounds the calls the server runs at once.
+   */
+  @IsInt() @Min(1) @Max(INT32_MAX) maxConcurrentStreams = 100;
   /** Largest request message; a larger one fails with RESOURCE_EXHAUSTED (`grpc.max_receive_message_length`). */
   @IsInt() @Min(0) @Max(INT32_MAX) maxReceiveMessageLength = 4 * 1024 * 1024;
   /** Largest response message (`grpc.max_send_message_length`). */

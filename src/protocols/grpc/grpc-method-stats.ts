@@ -1,15 +1,13 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { LatencyHistogram, LATENCY_BUCKETS_MS } from '../../core/latency-histogram';
 
-/** gRPC status codes that mean the server failed (OpenTelemetry's server-side error set); the rest are the client's doing. */
-export const SERVER_FAULT_CODES: ReadonlySet<number> = new Set([
-  GrpcStatus.UNKNOWN,
-  GrpcStatus.DEADLINE_EXCEEDED,
-  GrpcStatus.UNIMPLEMENTED,
-  GrpcStatus.INTERNAL,
-  GrpcStatus.UNAVAILABLE,
-  GrpcStatus.DATA_LOSS,
-]);
+/**
+ * gRPC status codes that mean the server failed, when the server's own code sent them (a handler
+ * that threw gets UNKNOWN). The same codes sent by grpc-js itself (a malformed `grpc-timeout`,
+ * a request that does not parse) and every other code (the client's deadline, a cancel, a bad
+ * argument, a limit) are the client's doing and do not count against health.
+ */
+export const SERVER_FAULT_CODES: ReadonlySet<number> = new Set([GrpcStatus.UNKNOWN, GrpcStatus.INTERNAL, GrpcStatus.UNAVAILABLE, GrpcStatus.DATA_LOSS]);
 
 /** Number of gRPC status codes (OK = 0 .. UNAUTHENTICATED = 16). */
 const STATUS_CODE_COUNT = 17;
@@ -46,7 +44,7 @@ export interface GrpcMethodStatsSnapshot {
   calls: number;
   /** Calls open now. */
   inFlight: number;
-  /** Finished calls whose status is a server fault. */
+  /** Finished calls that failed by the server's fault (see `SERVER_FAULT_CODES`). */
   errors: number;
   /** Finished calls by status name (`OK`, `INVALID_ARGUMENT`...); codes never seen are left out. */
   codes: Record<string, number>;
@@ -76,23 +74,24 @@ export class GrpcMethodStats {
   messagesOut = 0;
   readonly codes = new Float64Array(STATUS_CODE_COUNT);
   readonly latency = new LatencyHistogram(LATENCY_BUCKETS_MS);
+  /** Whether calls of this method are streams (any streaming shape), measured apart from requests in the pool. */
+  readonly streaming: boolean;
 
   constructor(
     readonly path: string,
     readonly type: GrpcMethodType,
   ) {
     ({ service: this.service, method: this.method } = splitMethodPath(path));
+    this.streaming = type !== 'unary';
   }
 
-  /** Records one finished call. */
-  finish(code: number, ms: number): boolean {
+  /** Records one finished call; `fault`: it failed by the server's fault. */
+  finish(code: number, ms: number, fault: boolean): void {
     this.inFlight--;
     this.calls++;
     if (code >= 0 && code < STATUS_CODE_COUNT) this.codes[code]++;
     this.latency.observe(ms);
-    const fault = SERVER_FAULT_CODES.has(code);
     if (fault) this.errors++;
-    return fault;
   }
 
   toJSON(): GrpcMethodStatsSnapshot {

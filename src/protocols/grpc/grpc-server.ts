@@ -105,12 +105,12 @@ export abstract class GrpcServer<C extends GrpcPoolConfig = GrpcPoolConfig> exte
       'grpc.keepalive_timeout_ms': c.keepAliveTimeout,
       'grpc.max_receive_message_length': c.maxReceiveMessageLength || -1,
       'grpc.max_send_message_length': c.maxSendMessageLength || -1,
+      'grpc.max_concurrent_streams': c.maxConcurrentStreams,
     };
     if (c.keepAliveTime > 0) options['grpc.keepalive_time_ms'] = c.keepAliveTime;
     if (c.maxConnectionAge > 0) options['grpc.max_connection_age_ms'] = c.maxConnectionAge;
     if (c.maxConnectionAgeGrace > 0) options['grpc.max_connection_age_grace_ms'] = c.maxConnectionAgeGrace;
     if (c.maxConnectionIdle > 0) options['grpc.max_connection_idle_ms'] = c.maxConnectionIdle;
-    if (c.maxConcurrentStreams > 0) options['grpc.max_concurrent_streams'] = c.maxConcurrentStreams;
     return options;
   }
 
