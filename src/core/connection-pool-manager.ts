@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { instanceToPlain } from 'class-transformer';
 import { PoolSettings } from '../config/pool-config';
-import { validateSection, withoutUndefined, type ConfigClass } from '../config/validate-config';
-import { ConfigValidationError, ForeignConnectionError } from '../errors';
+import { deepFreeze } from '../config/frozen-config';
+import { declaredKeys, validateSection, type ConfigClass } from '../config/validate-config';
+import { ConfigValidationError, ForeignConnectionError, type ConfigProblem } from '../errors';
+import { changedConfigKeys, mergeConfig } from './config-diff';
 import type { Logger } from './logger';
 import { LatencyHistogram, bucketIndex, LATENCY_BUCKETS_MS } from './latency-histogram';
 import { ConnectionPoolEvent, PoolEventEmitter } from './pool-events';
@@ -31,10 +32,19 @@ const BASE_LABEL_VALUES: KnownLabelValues = Object.freeze({
   timeoutKinds: Object.freeze(['connection', 'idle']),
   errorTypes: Object.freeze([]),
 });
+const NO_KEYS: ReadonlySet<string> = new Set();
 const EMPTY_EXTRA: ReadonlyArray<{ status: PoolHealthStatus; reason: string }> = [];
 
 /** The sliding window's clock: monotonic, so a step of the system clock cannot expire or revive slots. */
 const monotonicNow = (): number => performance.now();
+
+/** The keys every pool owns: admission, connection timeouts and health. */
+const BASE_POOL_KEYS: readonly string[] = ['maxConnections', 'connectionTimeout', 'idleTimeout', 'health'];
+
+/** What a pool tells the servers attached to it when its keys change (`ManagedServer` implements it). */
+export interface PoolConfigTarget {
+  applyPoolConfig(previous: PoolSettings, next: PoolSettings): void;
+}
 
 function increment(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
@@ -59,6 +69,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private poolName: string | undefined;
 
   private currentConfig: C;
+  /** Servers that follow this pool's keys while they listen (`attachServer`). */
+  private readonly attached = new Set<PoolConfigTarget>();
   /** Live connections, oldest first: an intrusive list (see `PooledConnection.next`), O(1) add and remove. */
   private head: PooledConnection<T> | undefined;
   private tail: PooledConnection<T> | undefined;
@@ -108,7 +120,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   constructor(readonly configClass: ConfigClass<C>) {
     refreshWallClock();
-    this.currentConfig = new configClass();
+    this.currentConfig = deepFreeze(new configClass());
     this.window = new SlidingWindow(this.currentConfig.health.window, monotonicNow, this.retiredLatency);
     this.healthJudge = new PoolHealth(this.currentConfig.health);
     // Not evaluated here: a subclass's healthFindings() may read fields not initialised yet.
@@ -156,14 +168,47 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.window = new SlidingWindow(windowMs, monotonicNow, this.retiredLatency);
   }
 
-  /** The effective configuration (read-only; change it with `updateConfig`). */
+  /**
+   * The effective configuration: the section of the first server using the pool, deep-frozen.
+   * The pool reads only its own keys (`poolKeys()`); each server reads the rest from its own
+   * `server.config`. Change it with `updateConfig` (or a reload).
+   */
   get config(): Readonly<C> {
     return this.currentConfig;
   }
 
-  /** Keys that cannot change on a running pool; the protocol lists its own (host, port...). */
+  /**
+   * The keys this pool owns: admission, connection timeouts and health, plus what a protocol's
+   * pool runs itself (the WebSocket heartbeat, say). Servers sharing the pool must agree on them;
+   * every other key of a section belongs to its server.
+   */
+  poolKeys(): ReadonlySet<string> {
+    return this.ownKeys;
+  }
+
+  private readonly ownKeys: ReadonlySet<string> = new Set([...BASE_POOL_KEYS, ...this.protocolPoolKeys()]);
+
+  /** Keys a protocol's pool owns on top of the common ones. Default: none. */
+  protected protocolPoolKeys(): readonly string[] {
+    return [];
+  }
+
+  /** Pool keys that cannot change on a running pool. Default: none (host and port are the server's). */
   protected restartKeys(): ReadonlySet<string> {
-    return new Set(['host', 'port']);
+    return NO_KEYS;
+  }
+
+  /**
+   * @internal A server follows this pool's keys while attached (from `listen` to `close`): a
+   * committed change of pool keys reaches it through `applyPoolConfig`.
+   */
+  attachServer(server: PoolConfigTarget): void {
+    this.attached.add(server);
+  }
+
+  /** @internal Undoes `attachServer` (a closed server). */
+  detachServer(server: PoolConfigTarget): void {
+    this.attached.delete(server);
   }
 
   /**
@@ -171,15 +216,6 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * live connections here; throw to refuse it (the old config stays).
    */
   protected applyConfig(_previous: C, _next: C): void {}
-
-  /**
-   * Keys that must be applied although their config value did not change, because what they
-   * point at did (a certificate file renewed at the same path). Called while preparing an
-   * update; `applyConfig` then receives them like any changed key. Default: none.
-   */
-  protected changedOutsideConfig(_previous: C, _next: C): string[] {
-    return [];
-  }
 
   /**
    * The logger the pool reports to: a listener of its events that throws or rejects is logged
@@ -197,7 +233,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       if (!value) throw new ConfigValidationError(problems);
       config = value;
     }
-    this.currentConfig = config;
+    this.currentConfig = deepFreeze(config);
     this.healthJudge.thresholds = config.health;
     this.replaceWindow(config.health.window);
   }
@@ -205,6 +241,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   /**
    * Validates `partial` merged over the current config and applies it atomically: either every
    * key takes effect (live connections included) or none does and the error lists every problem.
+   * Only pool keys (`poolKeys()`) are accepted; a server's own keys change on the server.
    */
   updateConfig(partial: Partial<Record<keyof C, unknown>> | Record<string, unknown>): ConfigUpdateResult {
     return this.prepareConfigUpdate(partial).commit();
@@ -214,40 +251,32 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * First half of `updateConfig`: validates `partial` merged over the current config and works
    * out which keys change, without touching anything. `commit()` applies it. An application
    * updating several pools prepares all of them first, so one invalid section changes none.
-   * Throws `ConfigValidationError` listing every problem.
+   * With `replace` (a reload), `partial` is a whole section: its server keys are left to the
+   * servers (the pool keeps its own copy of them and reports nothing for them). Without it, a
+   * server key is refused. Throws `ConfigValidationError` listing every problem.
    */
   prepareConfigUpdate(partial: Partial<Record<keyof C, unknown>> | Record<string, unknown>, options: { replace?: boolean } = {}): PreparedConfigUpdate<C> {
     const previous = this.currentConfig;
-    const before = instanceToPlain(previous) as Record<string, unknown>;
-    // `replace`: `partial` is the whole new section (a reload), so a key it leaves out goes back
-    // to its default instead of keeping the running value (removing `tls.ca` must remove it).
-    const merged: Record<string, unknown> = options.replace ? { ...partial } : { ...before };
+    const own = this.poolKeys();
+    const problems: ConfigProblem[] = [];
     if (!options.replace) {
-      for (const [key, value] of Object.entries(partial)) {
-        if (value === undefined) continue;
-        const old = before[key];
-        merged[key] = old && typeof old === 'object' && value && typeof value === 'object' && !Array.isArray(value) ? { ...(old as object), ...(withoutUndefined(value) as object) } : value;
+      const declared = new Set(declaredKeys(this.configClass));
+      for (const key of Object.keys(partial)) {
+        if (declared.has(key) && !own.has(key)) problems.push({ path: `${this.protocol}.${key}`, rule: 'serverSetting', message: 'is a setting of each server, not of the pool: change it with server.updateConfig() or a reload' });
       }
     }
-    const { value: next, problems } = validateSection(this.configClass, merged, this.protocol);
-    if (!next) throw new ConfigValidationError(problems, 'updateConfig');
+    const merged = mergeConfig(previous, partial as Record<string, unknown>, options.replace);
+    const { value: next, problems: invalid } = validateSection(this.configClass, merged, this.protocol);
+    problems.push(...invalid);
+    if (!next || problems.length) throw new ConfigValidationError(problems, 'updateConfig');
 
-    const after = instanceToPlain(next) as Record<string, unknown>;
     const restart = this.restartKeys();
     const applied: string[] = [];
     const restartRequired: string[] = [];
-    for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-      if (JSON.stringify(before[key]) === JSON.stringify(after[key])) continue;
-      if (restart.has(key)) {
-        restartRequired.push(key);
-        (next as Record<string, unknown>)[key] = (previous as Record<string, unknown>)[key];
-      } else {
-        applied.push(key);
-      }
-    }
-    // Keys whose config text is unchanged but whose effect is not (files renewed in place).
-    for (const key of this.changedOutsideConfig(previous, next)) {
-      if (!applied.includes(key) && !restart.has(key)) applied.push(key);
+    for (const key of changedConfigKeys(previous, next)) {
+      if (!own.has(key) || restart.has(key)) (next as Record<string, unknown>)[key] = (previous as Record<string, unknown>)[key];
+      if (!own.has(key)) continue;
+      (restart.has(key) ? restartRequired : applied).push(key);
     }
     return {
       applied,
@@ -264,7 +293,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private commitConfig(previous: C, next: C, applied: string[], restartRequired: string[]): ConfigUpdateResult {
     if (applied.length === 0) return { applied, restartRequired };
     this.applyConfig(previous, next);
-    this.currentConfig = next;
+    this.currentConfig = deepFreeze(next);
+    for (const server of this.attached) server.applyPoolConfig(previous, next);
     this.healthJudge.thresholds = next.health;
     if (next.health.window !== previous.health.window) this.replaceWindow(next.health.window);
     if (next.idleTimeout !== previous.idleTimeout || next.connectionTimeout !== previous.connectionTimeout) {

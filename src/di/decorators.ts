@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { inject } from 'inversify';
 import { isPoolClass } from '../core/connection-pool-manager';
+import { INJECTED_POOL } from '../core/managed-server';
 import { isConfigClass, type ConfigClass } from '../config/validate-config';
 import { DecoratorError } from '../errors';
 import { POOL_CONFIG_METADATA, USE_POOL_METADATA, configToken } from './tokens';
@@ -22,7 +23,7 @@ const SECTION_NAME = /^[a-z][a-zA-Z0-9]*$/;
 
 /**
  * Class decorator for servers: the container injects the singleton of `poolClass` into the
- * server's `pool` property. Servers that name the same pool class share one instance; a test
+ * server's `pool` property, right after the constructor (so `pool` is there from `onInit` on). Servers that name the same pool class share one instance; a test
  * can rebind the class to a fake before `start()`.
  */
 export function UsePool(poolClass: unknown): ClassDecorator {
@@ -31,7 +32,7 @@ export function UsePool(poolClass: unknown): ClassDecorator {
   }
   return (target) => {
     Reflect.defineMetadata(USE_POOL_METADATA, poolClass, target);
-    inject(poolClass)(target.prototype, 'pool');
+    inject(poolClass)(target.prototype, INJECTED_POOL);
   };
 }
 

@@ -2,12 +2,12 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Container } from 'inversify';
 import { ShutdownConfig } from '../config/pool-config';
-import { instanceToPlain } from 'class-transformer';
+import { copyConfig, deepFreeze } from '../config/frozen-config';
 import { ConfigLoader, type ConfigSource, type ValidatedConfig } from '../config/config-loader';
 import type { ConfigClass } from '../config/validate-config';
 import { ConnectionPoolManager } from '../core/connection-pool-manager';
 import { createDefaultLogger, type Logger } from '../core/logger';
-import { ManagedServer } from '../core/managed-server';
+import { INJECTED_POOL, ManagedServer } from '../core/managed-server';
 import { ConnectionPoolEvent } from '../core/pool-events';
 import { TypedEmitter } from '../core/typed-emitter';
 import { poolConfigParameters, usedPool } from '../di/decorators';
@@ -19,7 +19,8 @@ import { PrometheusCollector, type ApplicationStats } from '../observability/pro
 import { PROTOCOLS } from '../protocols';
 import { runHook } from './hook-runner';
 import { RejectionLog } from './rejection-log';
-import { planReload, type ReloadResult, type SectionReloadPolicy } from './config-reload';
+import { planReload, type ReloadResult, type ReloadStep, type SectionReloadPolicy } from './config-reload';
+import { sharedPoolProblems, sharedPortProblems, type PoolGroup, type SectionReader } from './section-rules';
 import { ShutdownOrchestrator, type PhaseResult, type ShutdownResult } from './shutdown-orchestrator';
 import { scheduleExit } from './exit-after-shutdown';
 import { SignalHandler } from './signal-handler';
@@ -66,7 +67,7 @@ export interface AppEventMap {
 
 const BUILTIN_SECTIONS: Readonly<Record<string, ConfigClass>> = { shutdown: ShutdownConfig, admin: AdminConfig };
 
-/** How the built-in sections take a reload; a server's section follows its pool, any other section needs a restart. */
+/** How the built-in sections take a reload; a server's section goes to its server and pool, any other section needs a restart. */
 const SECTION_RELOAD: Readonly<Record<string, SectionReloadPolicy>> = { shutdown: 'live', admin: new Set(['token']) };
 
 function isSubclassOrSame(child: unknown, parent: unknown): boolean {
@@ -98,7 +99,8 @@ export class Application {
   /** A repeated shutdown signal arrived: the exit code is 1 whatever the shutdown found. */
   private forcedBySignal = false;
   private readonly rejectLog: RejectionLog;
-  private readonly poolSections = new Map<string, ConnectionPoolManager<unknown>>();
+  /** Each pool with the servers sharing it (the first one's section configures it). */
+  private poolGroups: PoolGroup[] = [];
   private admin: AdminServer | undefined;
   private bootStartedAt = Date.now();
   /** Application-level figures (reloads, shutdown phases) that `/metrics` reports. */
@@ -201,7 +203,7 @@ export class Application {
     return this.ready;
   }
 
-  /** The validated configuration (after `start`). */
+  /** The validated configuration (after `start`): every section deep-frozen; a reload swaps in new ones. */
   get config(): ValidatedConfig | undefined {
     return this.validated;
   }
@@ -255,11 +257,15 @@ export class Application {
     try {
       const loader = new ConfigLoader(this.sections, this.requiredSections);
       const config = loader.load(this.options.config, this.options.env ?? process.env);
+      for (const value of config.values()) deepFreeze(value);
+      const ports = sharedPortProblems(this.sectionReaders(), config);
+      if (ports.length) throw new ConfigValidationError(ports, this.configLabel);
       this.validated = config;
       for (const [section, value] of config) this.container.bind(configToken(section)).toConstantValue(value);
 
       const providers = (this.options.providers ?? []).map((p) => this.container.get<object>(p));
       this.serverInstances = this.options.servers.map((cls) => this.container.get<ManagedServer>(cls));
+      for (const server of this.serverInstances) server.assignSection(this.sectionOf(server));
       this.configurePools(config);
       this.hookTargets = [...providers, ...this.poolInstances, ...this.serverInstances];
       for (const server of this.serverInstances) server.attachLogger(this.logger.child({ server: server.name, protocol: server.pool.protocol }));
@@ -312,37 +318,50 @@ export class Application {
     return (this.validated?.get('shutdown') as ShutdownConfig | undefined) ?? new ShutdownConfig();
   }
 
-  /** Each distinct pool gets the config section of the first server using it; sharers must agree on pool keys. */
+  /** The config file's path, for errors (nothing for a config object). */
+  private get configLabel(): string | undefined {
+    return typeof this.options.config === 'string' ? this.options.config : undefined;
+  }
+
+  /** Server classes with the section each reads, in startup order. */
+  private sectionReaders(): SectionReader[] {
+    return this.options.servers.map((cls) => ({ section: this.serverSections.get(cls) as string, server: cls.name }));
+  }
+
+  private sectionOf(server: ManagedServer): string {
+    return this.serverSections.get(server.constructor as ServerClass) as string;
+  }
+
+  /**
+   * Each distinct pool is configured from the section of the first server using it; the other
+   * servers sharing it must agree on the pool's keys (their own keys stay theirs).
+   */
   private configurePools(config: ValidatedConfig): void {
-    const seen = new Map<ConnectionPoolManager<unknown>, { server: string; section: string }>();
+    const groups = new Map<ConnectionPoolManager<unknown>, SectionReader[]>();
     const problems: string[] = [];
     for (const server of this.serverInstances) {
       const cls = server.constructor as ServerClass;
-      const section = this.serverSections.get(cls) as string;
-      const pool = server.pool as ConnectionPoolManager<unknown> | undefined;
+      const section = this.sectionOf(server);
+      const pool = server[INJECTED_POOL] as ConnectionPoolManager<unknown> | undefined;
       const poolType = (cls as unknown as typeof ManagedServer).poolType;
       if (!(pool instanceof ConnectionPoolManager) || (poolType && !(pool instanceof poolType))) {
         problems.push(`${server.name} received ${(pool as object | undefined)?.constructor?.name ?? 'no pool'} from the container, which is not a ${poolType?.name ?? 'pool'}`);
         continue;
       }
-      const first = seen.get(pool);
-      const sectionConfig = config.get(section) as ManagedServer['config'];
-      if (!first) {
-        pool.assignName(section, seen.keys());
-        seen.set(pool, { server: server.name, section });
-        this.poolSections.set(section, pool);
-        pool.configure(sectionConfig);
-        this.watchPool(pool);
-      } else if (first.section !== section) {
-        const a = config.get(first.section) as Record<string, unknown>;
-        const b = sectionConfig as unknown as Record<string, unknown>;
-        for (const key of ['maxConnections', 'connectionTimeout', 'idleTimeout', 'health']) {
-          if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) problems.push(`${server.name} shares ${pool.constructor.name} with ${first.server}, but ${section}.${key} differs from ${first.section}.${key}`);
-        }
-      }
+      const readers = groups.get(pool);
+      if (readers) readers.push({ section, server: server.name });
+      else groups.set(pool, [{ section, server: server.name }]);
     }
     if (problems.length) throw new DecoratorError(problems.join('\n'));
-    this.poolInstances = [...seen.keys()];
+    this.poolGroups = [...groups].map(([pool, readers]) => ({ pool, readers }));
+    const disagreements = this.poolGroups.flatMap((group) => sharedPoolProblems(group, config));
+    if (disagreements.length) throw new ConfigValidationError(disagreements, this.configLabel);
+    for (const [i, { pool, readers }] of this.poolGroups.entries()) {
+      pool.assignName(readers[0].section, this.poolGroups.slice(0, i).map((g) => g.pool));
+      pool.configure(config.get(readers[0].section) as ManagedServer['config']);
+      this.watchPool(pool);
+    }
+    this.poolInstances = [...groups.keys()];
   }
 
   /** Logs what an operator needs from a pool's events; refusals at most once per second per reason. */
@@ -387,39 +406,41 @@ export class Application {
     let next: ValidatedConfig;
     try {
       next = new ConfigLoader(this.sections, this.requiredSections).load(from, this.options.env ?? process.env);
-      plan = planReload(this.validated, next, this.poolSections, (section) => SECTION_RELOAD[section] ?? 'restart');
+      const servers = this.serverInstances.map((server) => ({ server, section: this.sectionOf(server) }));
+      plan = planReload(this.validated, next, { servers, pools: this.poolGroups }, (section) => SECTION_RELOAD[section] ?? 'restart');
     } catch (err) {
       return this.reloadFailed(err, label, started);
     }
-    // Everything is validated; now apply. A protocol may still refuse in applyConfig (a
-    // certificate that does not load, say): then the pools already changed are put back.
-    const committed: typeof plan.pools = [];
-    for (const entry of plan.pools) {
+    // Everything is validated; now apply. A server or pool may still refuse (a certificate that
+    // does not load, say): then what already changed is put back.
+    const committed: ReloadStep[] = [];
+    for (const step of plan.steps) {
       try {
-        entry.update.commit();
-        committed.push(entry);
+        step.update.commit();
+        committed.push(step);
       } catch (err) {
         for (const done of committed.reverse()) {
           try {
-            done.pool.prepareConfigUpdate(instanceToPlain(done.update.previous) as Record<string, unknown>, { replace: true }).commit();
+            done.rollback();
           } catch (rollbackErr) {
             this.logger.error({ err: rollbackErr, section: done.section }, 'config rollback failed');
           }
         }
-        return this.reloadFailed(err, label, started, entry.section);
+        return this.reloadFailed(err, label, started, step.section);
       }
     }
-    // The boot instances are what servers and providers were injected with: keep them current.
-    for (const { section, update } of plan.pools) {
-      const target = this.validated.get(section) as Record<string, unknown>;
-      for (const key of update.applied) target[key] = (update.next as Record<string, unknown>)[key];
-    }
+    // Swap in frozen snapshots: servers hold their own (restart-only keys kept); other sections
+    // take their live keys. What was handed out before stays as it was.
+    const validated = new Map(this.validated);
+    for (const server of this.serverInstances) validated.set(this.sectionOf(server), server.config);
     for (const [section, keys] of plan.live) {
-      const target = this.validated.get(section) as Record<string, unknown>;
+      const copy = copyConfig(this.validated.get(section) as object) as Record<string, unknown>;
       const fresh = next.get(section) as Record<string, unknown>;
-      for (const key of keys) target[key] = fresh[key];
+      for (const key of keys) copy[key] = fresh[key];
+      validated.set(section, deepFreeze(copy));
     }
-    if (plan.live.get('admin')?.includes('token')) this.admin?.setToken((this.validated.get('admin') as AdminConfig).token);
+    this.validated = validated;
+    if (plan.live.get('admin')?.includes('token')) this.admin?.setToken((validated.get('admin') as AdminConfig).token);
 
     const result: ReloadResult = { ok: true, applied: plan.applied, restartRequired: plan.restartRequired, problems: [], durationMs: performance.now() - started };
     this.stats.reloads.success++;

@@ -13,7 +13,7 @@ export interface PoolStatus {
   poolClass: string;
   health: HealthReport;
   metrics: PoolMetricsSnapshot;
-  /** Effective config with every secret replaced by `[redacted]`. */
+  /** The pool's own settings (`pool.poolKeys()`); each server's section is under the report's `config`. */
   config: unknown;
 }
 
@@ -23,8 +23,16 @@ export interface StatusReport {
   ready: boolean;
   uptimeSeconds: number;
   pools: PoolStatus[];
-  /** Every other config section (shutdown, admin...), secrets redacted. */
+  /** Every config section (the servers' included, shutdown, admin...), secrets redacted. */
   config: Record<string, unknown>;
+}
+
+/** The keys a pool owns, as in effect; the other keys of its section belong to each server. */
+function poolSettings(pool: ConnectionPoolManager<unknown>): Record<string, unknown> {
+  const all = instanceToPlain(pool.config) as Record<string, unknown>;
+  const own: Record<string, unknown> = {};
+  for (const key of pool.poolKeys()) own[key] = all[key];
+  return own;
 }
 
 /** The status of every pool plus the application's own sections, with no secret or key material. */
@@ -47,7 +55,7 @@ export function buildStatusReport(app: {
       poolClass: pool.constructor.name,
       health: pool.getHealth(),
       metrics: pool.getMetrics(),
-      config: redactSecrets(instanceToPlain(pool.config)),
+      config: redactSecrets(poolSettings(pool)),
     })),
     config,
   };

@@ -233,8 +233,8 @@ describe('admin /metrics: protocol families with live HTTP, HTTPS, gRPC and WebS
     };
     await refused({});
     await refused({ cert: certs.strayClientCertPem, key: certs.strayClientKeyPem });
-    expect(server.pool.updateConfig({ tls: { cert: certs.cert2, key: certs.key2 } }).applied).to.include('tls');
-    expect(() => server.pool.updateConfig({ tls: { cert: certs.cert, key: certs.key2 } })).to.throw(ConfigValidationError);
+    expect(server.updateConfig({ tls: { cert: certs.cert2, key: certs.key2 } }).applied).to.include('tls');
+    expect(() => server.updateConfig({ tls: { cert: certs.cert, key: certs.key2 } })).to.throw(ConfigValidationError);
 
     const { samples } = parseMetrics((await get(adminPort(app), '/metrics')).body);
     const tls = { protocol: 'https' };

@@ -43,7 +43,9 @@ describe('admin /status and bearer token', () => {
     expect(pool).to.include({ protocol: 'http', pool: 'http', poolClass: 'HttpConnectionPool' });
     expect(pool.health).to.include({ status: 'HEALTHY', reason: 'ok' });
     expect(pool.metrics).to.include({ protocol: 'http', maxConnections: 1000 });
-    expect(pool.config).to.include({ maxConnections: 1000, keepAliveTimeout: 5000, host: '127.0.0.1' });
+    expect(pool.config).to.include({ maxConnections: 1000, idleTimeout: 0 });
+    expect(pool.config, "a server's own keys are under its section, not the pool").to.not.have.property('keepAliveTimeout');
+    expect(status.config.http).to.include({ keepAliveTimeout: 5000, host: '127.0.0.1' });
     expect(status.config.admin.token).to.equal('[redacted]');
     expect(status.config.vault).to.deep.equal({
       apiKey: '[redacted]',

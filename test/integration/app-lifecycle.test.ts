@@ -199,7 +199,8 @@ describe('Application lifecycle with real servers', () => {
   it('refuses two servers sharing a pool with different pool limits', async () => {
     app = createTestApp({ servers: [TestHttpServer, SharingServer], sections: { api3: HttpPoolConfig }, config: { api3: { maxConnections: 5 } } });
     const err = await app.start().catch((e: unknown) => e);
-    expect((err as Error).message).to.contain('api3.maxConnections differs from http.maxConnections');
+    expect(err).to.be.instanceOf(ConfigValidationError);
+    expect((err as Error).message).to.contain('http.maxConnections (1000) differs from api3.maxConnections (5): servers TestHttpServer and SharingServer share HttpConnectionPool');
   });
 
   it('applies environment overrides UNIPOOL_<SECTION>_<KEY>', async () => {

@@ -205,13 +205,14 @@ describe('HTTP server: admission, timeouts and accounting on real sockets', () =
   });
 
   it('applies a lowered maxConnections live to the next connection without closing existing ones', async () => {
-    const { port, pool } = await boot({ maxConnections: 10 });
+    const { port, pool, server } = await boot({ maxConnections: 10 });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
     agents.push(agent);
     await Promise.all([request(port, '/slow?ms=50', { agent }), request(port, '/slow?ms=50', { agent })]);
     expect(pool.size).to.equal(2);
-    const result = pool.updateConfig({ maxConnections: 2, keepAliveTimeout: 20_000, retryAfter: 9 });
-    expect(result.applied).to.have.members(['maxConnections', 'keepAliveTimeout', 'retryAfter']);
+    expect(pool.updateConfig({ maxConnections: 2 }).applied).to.deep.equal(['maxConnections']);
+    expect(server.updateConfig({ keepAliveTimeout: 20_000, retryAfter: 9 }).applied).to.have.members(['keepAliveTimeout', 'retryAfter']);
+    expect(server.config.maxConnections, "the server's copy follows its pool").to.equal(2);
     const refused = await request(port, '/');
     expect(refused.status).to.equal(503);
     expect(refused.headers['retry-after']).to.equal('9');
@@ -222,11 +223,15 @@ describe('HTTP server: admission, timeouts and accounting on real sockets', () =
   });
 
   it('rejects an invalid live update and keeps the old config', async () => {
-    const { pool } = await boot({ headersTimeout: 1000, requestTimeout: 2000 });
-    expect(() => pool.updateConfig({ headersTimeout: 5000, maxConnections: 0 })).to.throw(/maxConnections: must not be less than 1/);
-    expect(pool.config.headersTimeout).to.equal(1000);
+    const { pool, server } = await boot({ headersTimeout: 1000, requestTimeout: 2000 });
+    expect(() => pool.updateConfig({ maxConnections: 0 })).to.throw(/maxConnections: must not be less than 1/);
+    expect(() => server.updateConfig({ headersTimeout: 5000 })).to.throw(/http\.headersTimeout: must not be greater than requestTimeout/);
+    expect(() => server.updateConfig({ maxConnections: 5 })).to.throw(/http\.maxConnections: is a setting of HttpConnectionPool, shared by its servers/);
+    expect(() => pool.updateConfig({ retryAfter: 5 })).to.throw(/http\.retryAfter: is a setting of each server, not of the pool/);
+    expect(server.config.headersTimeout).to.equal(1000);
     expect(pool.config.maxConnections).to.equal(1000);
-    const r = pool.updateConfig({ port: 4321 });
+    const r = server.updateConfig({ port: 4321 });
     expect(r.restartRequired).to.deep.equal(['port']);
+    expect(server.config.port).to.equal(0);
   });
 });

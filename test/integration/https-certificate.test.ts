@@ -23,6 +23,9 @@ describe('HTTPS certificate: hot reload, expiry health, no key material shown', 
     app = undefined;
   });
 
+  /** The server under test: the certificate and TLS policy are its own (section `https`). */
+  const srv = (): TestHttpsServer => app!.server(TestHttpsServer);
+
   async function start(tls: Record<string, unknown> = {}): Promise<{ port: number; pool: HttpsConnectionPool }> {
     app = createTestApp({ servers: [TestHttpsServer], config: { https: { tls: { cert: certs.cert, key: certs.key, ...tls } } } });
     await app.start();
@@ -37,10 +40,8 @@ describe('HTTPS certificate: hot reload, expiry health, no key material shown', 
     const fp1 = before.peer.fingerprint256;
     expect(pool.servedCertificate?.fingerprint256).to.equal(fp1);
 
-    const updated = nextEvent(pool, ConnectionPoolEvent.ConfigUpdated);
-    const result = pool.updateConfig({ tls: { cert: certs.cert2, key: certs.key2 } });
+    const result = srv().updateConfig({ tls: { cert: certs.cert2, key: certs.key2 } });
     expect(result).to.deep.equal({ applied: ['tls'], restartRequired: [] });
-    await updated;
     expect(pool.size).to.equal(1);
 
     const old = await get(port, '/', { ca: certs.certPem, agent });
@@ -54,7 +55,7 @@ describe('HTTPS certificate: hot reload, expiry health, no key material shown', 
     expect(fresh.peer.fingerprint256).to.not.equal(fp1);
     expect(fresh.peer.fingerprint256).to.equal(pool.servedCertificate?.fingerprint256);
     expect(pool.getMetrics().tls.certificateReloads).to.deep.equal({ applied: 1, rejected: 0 });
-    expect(pool.config.tls.cert).to.equal(certs.cert2);
+    expect(srv().config.tls.cert).to.equal(certs.cert2);
   });
 
   it('rejects a key that does not match the certificate, or an unreadable file, and keeps serving the old one', async () => {
@@ -62,7 +63,7 @@ describe('HTTPS certificate: hot reload, expiry health, no key material shown', 
     const fp1 = pool.servedCertificate?.fingerprint256;
     let err: unknown;
     try {
-      pool.updateConfig({ tls: { cert: certs.cert2, key: certs.key } });
+      srv().updateConfig({ tls: { cert: certs.cert2, key: certs.key } });
     } catch (e) {
       err = e;
     }
@@ -72,9 +73,9 @@ describe('HTTPS certificate: hot reload, expiry health, no key material shown', 
     expect((err as Error).message).to.match(/do not form a usable pair/);
     expect((err as Error).message).to.not.match(/PRIVATE KEY/);
 
-    expect(() => pool.updateConfig({ tls: { cert: join(certs.dir, 'missing.pem') } })).to.throw(ConfigValidationError, /https\.tls\.cert: cannot read certificate file .*missing\.pem \(ENOENT\)/);
+    expect(() => srv().updateConfig({ tls: { cert: join(certs.dir, 'missing.pem') } })).to.throw(ConfigValidationError, /https\.tls\.cert: cannot read certificate file .*missing\.pem \(ENOENT\)/);
 
-    expect(pool.config.tls.cert).to.equal(certs.cert);
+    expect(srv().config.tls.cert).to.equal(certs.cert);
     expect(pool.servedCertificate?.fingerprint256).to.equal(fp1);
     const reply = await get(port, '/', { ca: certs.certPem });
     expect(reply.peer.fingerprint256).to.equal(fp1);
@@ -87,15 +88,15 @@ describe('HTTPS certificate: hot reload, expiry health, no key material shown', 
     copyFileSync(certs.cert, cert);
     copyFileSync(certs.key, key);
     const { port, pool } = await start({ cert, key });
-    expect(pool.updateConfig({ tls: { cert, key } })).to.deep.equal({ applied: [], restartRequired: [] });
+    expect(srv().updateConfig({ tls: { cert, key } })).to.deep.equal({ applied: [], restartRequired: [] });
 
     copyFileSync(certs.cert2, cert);
     writeFileSync(key, 'not a key');
-    expect(() => pool.updateConfig({ tls: { cert, key } })).to.throw(ConfigValidationError, /https\.tls\.key/);
+    expect(() => srv().updateConfig({ tls: { cert, key } })).to.throw(ConfigValidationError, /https\.tls\.key/);
     expect((await get(port, '/', { ca: certs.certPem })).status).to.equal(200);
 
     copyFileSync(certs.key2, key);
-    expect(pool.updateConfig({ tls: { cert, key } }).applied).to.deep.equal(['tls']);
+    expect(srv().updateConfig({ tls: { cert, key } }).applied).to.deep.equal(['tls']);
     const fresh = await get(port, '/', { ca: certs.cert2Pem });
     expect(fresh.peer.fingerprint256).to.equal(pool.servedCertificate?.fingerprint256);
   });
@@ -126,12 +127,12 @@ describe('HTTPS certificate: hot reload, expiry health, no key material shown', 
   });
 
   it('a reload that removes an optional key (tls.ca) removes it, not keeps the running value', async () => {
-    const { pool } = await start({ ca: certs.clientCa });
-    expect(pool.config.tls.ca).to.equal(certs.clientCa);
+    await start({ ca: certs.clientCa });
+    expect(srv().config.tls.ca).to.equal(certs.clientCa);
     const result = await app!.reload({ https: { host: '127.0.0.1', port: 0, tls: { cert: certs.cert, key: certs.key } } });
     expect(result.ok).to.equal(true);
     expect(result.applied).to.deep.equal(['https.tls']);
-    expect(pool.config.tls.ca).to.equal(undefined);
+    expect(srv().config.tls.ca).to.equal(undefined);
   });
 
   it('turns health DEGRADED when the certificate expires within certExpiryWarningDays', async () => {
@@ -143,9 +144,9 @@ describe('HTTPS certificate: hot reload, expiry health, no key material shown', 
     expect(days).to.be.within(4.9, 5);
 
     const changed = nextEvent(pool, ConnectionPoolEvent.HealthChanged);
-    pool.updateConfig({ tls: { certExpiryWarningDays: 3 } });
+    srv().updateConfig({ tls: { certExpiryWarningDays: 3 } });
     expect((await changed).current.status).to.equal(PoolHealthStatus.Healthy);
-    pool.updateConfig({ tls: { cert: certs.cert, key: certs.key, certExpiryWarningDays: 14 } });
+    srv().updateConfig({ tls: { cert: certs.cert, key: certs.key, certExpiryWarningDays: 14 } });
     expect(pool.getHealth().status).to.equal(PoolHealthStatus.Healthy);
   });
 
@@ -165,7 +166,7 @@ describe('HTTPS certificate: hot reload, expiry health, no key material shown', 
     const keyPem = certs.clientKeyPem;
     let err: unknown;
     try {
-      pool.updateConfig({ tls: { key: keyPem } });
+      srv().updateConfig({ tls: { key: keyPem } });
     } catch (e) {
       err = e;
     }
@@ -174,9 +175,9 @@ describe('HTTPS certificate: hot reload, expiry health, no key material shown', 
     expect(text).to.match(/https\.tls\.key: must be the path of the private key file, not its PEM text/);
     expect(text).to.not.match(/-----BEGIN/);
     expect(text).to.not.include(keyPem.split('\n')[1].slice(0, 20));
-    expect(pool.config.tls.key).to.equal(certs.key);
+    expect(srv().config.tls.key).to.equal(certs.key);
 
-    pool.updateConfig({ tls: { cert: certs.cert2, key: certs.key2 } });
+    srv().updateConfig({ tls: { cert: certs.cert2, key: certs.key2 } });
     expect(inspect(pool, { depth: 4 })).to.not.match(/PRIVATE KEY-----/);
   });
 });

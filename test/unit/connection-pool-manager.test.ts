@@ -980,17 +980,24 @@ describe('ConnectionPoolManager', () => {
       expect(pool.config.health.degradedUtilization).to.equal(0.8);
     });
 
-    it('reports a port change as restartRequired and does not apply it', () => {
+    it('item 9: refuses a server key (host, port): each server changes its own section', () => {
       pool = FakePool.with({ port: 3000, maxConnections: 10 });
       const updates = collect(pool, ConnectionPoolEvent.ConfigUpdated);
-      expect(pool.updateConfig({ port: 4000 })).to.deep.equal({ applied: [], restartRequired: ['port'] });
+      expect(() => pool.updateConfig({ port: 4000, host: '0.0.0.0', maxConnections: 11 })).to.throw(ConfigValidationError, 'fake.port: is a setting of each server, not of the pool');
       expect(pool.config.port).to.equal(3000);
+      expect(pool.config.maxConnections).to.equal(10);
       expect(updates).to.have.length(0);
-      expect(pool.updateConfig({ port: 4000, host: '0.0.0.0', maxConnections: 11 })).to.deep.equal({ applied: ['maxConnections'], restartRequired: ['host', 'port'] });
+      expect([...pool.poolKeys()]).to.have.members(['maxConnections', 'connectionTimeout', 'idleTimeout', 'health']);
+    });
+
+    it('item 9: a whole-section update (reload) leaves server keys to the servers and reports only pool keys', () => {
+      pool = FakePool.with({ port: 3000, maxConnections: 10 });
+      const update = pool.prepareConfigUpdate({ port: 4000, host: '0.0.0.0', maxConnections: 11 }, { replace: true });
+      expect(update.commit()).to.deep.equal({ applied: ['maxConnections'], restartRequired: [] });
       expect(pool.config.port).to.equal(3000);
       expect(pool.config.host).to.equal('127.0.0.1');
       expect(pool.config.maxConnections).to.equal(11);
-      expect(updates).to.have.length(1);
+      expect(Object.isFrozen(pool.config)).to.equal(true);
     });
 
     it('does not let an explicit undefined erase a value, at the top level or nested', () => {

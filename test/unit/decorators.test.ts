@@ -5,7 +5,8 @@ import { ConnectionPoolManager } from '../../src/core/connection-pool-manager';
 import type { PooledConnection } from '../../src/core/pooled-connection';
 import { PoolConfig, UsePool, poolConfigParameters, usedPool } from '../../src/di/decorators';
 import { USE_POOL_METADATA, configToken } from '../../src/di/tokens';
-import { DecoratorError } from '../../src/errors';
+import { ConfigValidationError, DecoratorError, LifecycleStateError } from '../../src/errors';
+import { ConnectionPoolEvent } from '../../src/core/pool-events';
 import { createApp, type Application, type ServerClass } from '../../src/lifecycle/application';
 import { CapturingLogger, createTestApp, overridePool } from '../../src/testing';
 import { FakePool, type FakeConn } from '../helpers/fake-pool';
@@ -272,8 +273,14 @@ describe('Application container', () => {
     running = createTestApp({ servers: [AlphaServer, BetaServer], sections: SECTIONS, config: { fake: { maxConnections: 7 }, fake2: { maxConnections: 8 } } });
     let error: unknown;
     await running.start().catch((err: unknown) => (error = err));
-    expect(error).to.be.instanceOf(DecoratorError);
-    expect((error as Error).message).to.equal('BetaServer shares FakePool with AlphaServer, but fake2.maxConnections differs from fake.maxConnections');
+    expect(error).to.be.instanceOf(ConfigValidationError);
+    expect((error as ConfigValidationError).problems).to.deep.equal([
+      {
+        path: 'fake2.maxConnections',
+        rule: 'sharedPool',
+        message: 'fake.maxConnections (7) differs from fake2.maxConnections (8): servers AlphaServer and BetaServer share FakePool, whose settings (maxConnections, connectionTimeout, idleTimeout, health) must be the same in both sections',
+      },
+    ]);
     expect(running.state).to.equal('failed');
   });
 
@@ -298,5 +305,87 @@ describe('Application container', () => {
     await running.start().catch((err: unknown) => (error = err));
     expect(error).to.be.instanceOf(DecoratorError);
     expect((error as Error).message).to.equal('AlphaServer received OtherPool from the container, which is not a FakePool');
+  });
+});
+
+describe('Server pool and config: honest types, frozen copies', () => {
+  let running: Application | undefined;
+
+  afterEach(async () => {
+    if (running?.state === 'running') await running.stop();
+    running = undefined;
+  });
+
+  it('item 21: reading this.pool in a server constructor throws a coded LifecycleStateError; from onInit it is the pool', async () => {
+    let seen: unknown;
+    @UsePool(FakePool)
+    class EagerServer extends FakeServerBase {
+      poolInInit: unknown;
+      constructor(@PoolConfig(ServerPoolSettings, 'fake') config: ServerPoolSettings) {
+        super(config);
+        try {
+          seen = this.pool;
+        } catch (err) {
+          seen = err;
+        }
+      }
+      onInit(): void {
+        this.poolInInit = this.pool;
+      }
+    }
+    running = createTestApp({ servers: [EagerServer], sections: SECTIONS });
+    await running.start();
+    expect(seen).to.be.instanceOf(LifecycleStateError);
+    expect((seen as LifecycleStateError).code).to.equal('UNIPOOL_LIFECYCLE_STATE');
+    expect((seen as Error).message).to.equal('EagerServer: this.pool is injected after the constructor; use it from onInit or later');
+    const server = running.server(EagerServer);
+    expect(server.poolInInit).to.be.instanceOf(FakePool);
+    expect(server.poolInInit).to.equal(server.pool);
+  });
+
+  it('item 22: pool.config, server.config and app.config sections are deep-frozen copies; changes go through updateConfig', async () => {
+    running = createTestApp({ servers: [AlphaServer], sections: SECTIONS, config: { fake: { maxConnections: 7 } } });
+    await running.start();
+    const server = running.server(AlphaServer);
+    const pool = server.pool;
+    for (const config of [pool.config, server.config, running.config?.get('fake')]) {
+      expect(Object.isFrozen(config)).to.equal(true);
+      expect(Object.isFrozen((config as ServerPoolSettings).health)).to.equal(true);
+    }
+    expect(() => {
+      (pool.config as { maxConnections: number }).maxConnections = 0;
+    }).to.throw(TypeError);
+    expect(() => {
+      (server.config.health as { minRequests: number }).minRequests = 0;
+    }).to.throw(TypeError);
+    expect(pool.config.maxConnections).to.equal(7);
+    expect(pool.admissionRefusal()).to.equal(undefined);
+
+    const before = pool.config;
+    const events: unknown[] = [];
+    pool.events.on(ConnectionPoolEvent.ConfigUpdated, (e) => events.push(e));
+    expect(pool.updateConfig({ maxConnections: 3 }).applied).to.deep.equal(['maxConnections']);
+    expect(events).to.have.length(1);
+    expect(before.maxConnections, 'a copy handed out earlier does not change under its holder').to.equal(7);
+    expect(pool.config.maxConnections).to.equal(3);
+    expect(Object.isFrozen(pool.config)).to.equal(true);
+  });
+
+  it('item 22: a reload swaps frozen snapshots instead of writing into the boot instances', async () => {
+    running = createTestApp({ servers: [AlphaServer], sections: SECTIONS, config: { fake: { maxConnections: 7 }, shutdown: { drainDelay: 0 } } });
+    await running.start();
+    const server = running.server(AlphaServer);
+    const bootSection = server.config;
+    const bootShutdown = running.config?.get('shutdown');
+    const result = await running.reload({ fake: { maxConnections: 9 }, shutdown: { drainDelay: 5 } });
+    expect(result.ok, JSON.stringify(result.problems)).to.equal(true);
+    expect(result.applied).to.have.members(['fake.maxConnections', 'shutdown.drainDelay']);
+    expect(bootSection.maxConnections).to.equal(7);
+    expect((bootShutdown as ShutdownConfig).drainDelay).to.equal(0);
+    expect(server.config.maxConnections).to.equal(9);
+    expect(server.pool.config.maxConnections).to.equal(9);
+    expect((running.config?.get('fake') as ServerPoolSettings).maxConnections).to.equal(9);
+    expect((running.config?.get('shutdown') as ShutdownConfig).drainDelay).to.equal(5);
+    for (const config of [server.config, server.pool.config, running.config?.get('fake'), running.config?.get('shutdown')]) expect(Object.isFrozen(config)).to.equal(true);
   });
 });

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { ConfigLoader, ConfigValidationError, GrpcConnectionPool, GrpcPoolConfig, ShutdownConfig, validateSection } from '../../src';
+import { ConfigLoader, ConfigValidationError, GrpcConnectionPool, GrpcPoolConfig, GrpcServer, ShutdownConfig, validateSection } from '../../src';
+import { INJECTED_POOL } from '../../src/core/managed-server';
 
 function problemsOf(plain: unknown): string[] {
   return validateSection(GrpcPoolConfig, plain, 'grpc').problems.map((p) => `${p.path}: ${p.message}`);
@@ -89,13 +90,20 @@ describe('GrpcPoolConfig (section grpc)', () => {
     expect([...paths]).to.have.members(['grpc.keepAliveTime', 'grpc.maxConnections', 'grpc.maxConcurrentStreams']);
   });
 
-  it('lists the keys grpc-js reads once at start as needing a restart', () => {
+  it('lists the keys grpc-js reads once at start as needing a restart (on the server; the pool takes its own keys)', () => {
     const pool = new GrpcConnectionPool();
-    const result = pool.updateConfig({ maxConnections: 10, keepAliveTime: 1000, maxReceiveMessageLength: 10 });
-    expect(result.applied).to.deep.equal(['maxConnections']);
+    expect(pool.updateConfig({ maxConnections: 10 }).applied).to.deep.equal(['maxConnections']);
+    expect(() => pool.updateConfig({ keepAliveTime: 1000 })).to.throw(ConfigValidationError, 'grpc.keepAliveTime: is a setting of each server');
+    class Bare extends GrpcServer {
+      protected registerServices(): void {}
+    }
+    const server = new Bare(new GrpcPoolConfig());
+    server[INJECTED_POOL] = pool;
+    const result = server.updateConfig({ keepAliveTime: 1000, maxReceiveMessageLength: 10 });
+    expect(result.applied).to.deep.equal([]);
     expect(result.restartRequired).to.have.members(['keepAliveTime', 'maxReceiveMessageLength']);
+    expect(server.config.keepAliveTime).to.equal(7_200_000);
     expect(pool.config.maxConnections).to.equal(10);
-    expect(pool.config.keepAliveTime).to.equal(7_200_000);
     pool.destroy();
   });
 });

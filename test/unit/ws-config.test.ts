@@ -59,13 +59,13 @@ describe('WebSocketPoolConfig (section ws)', () => {
 });
 
 describe('WebSocketConnectionPool live config (no sockets)', () => {
-  it('applies heartbeat and limit changes live and reports port and host as needing a restart', () => {
+  it('applies heartbeat and limit changes live; the pool owns the heartbeat keys, not the server ones (port, path, maxPayload)', () => {
     const pool = new WebSocketConnectionPool();
     pool.configure(validateSection(WebSocketPoolConfig, { port: 0 }, 'ws').value!);
-    const result = pool.updateConfig({ pingInterval: 2000, pongTimeout: 500, maxBufferedAmount: 8_388_608, port: 4000 });
-    expect(result.applied.sort()).to.deep.equal(['maxBufferedAmount', 'pingInterval', 'pongTimeout']);
-    expect(result.restartRequired).to.deep.equal(['port']);
+    const result = pool.updateConfig({ pingInterval: 2000, pongTimeout: 500, maxBufferedAmount: 8_388_608, closeTimeout: 100 });
+    expect(result.applied.sort()).to.deep.equal(['closeTimeout', 'maxBufferedAmount', 'pingInterval', 'pongTimeout']);
     expect(pool.config).to.include({ pingInterval: 2000, pongTimeout: 500, maxBufferedAmount: 8_388_608, port: 0 });
+    expect(() => pool.updateConfig({ port: 4000, path: '/x', maxPayload: 10 })).to.throw(ConfigValidationError, /ws\.port: is a setting of each server[\s\S]*ws\.path[\s\S]*ws\.maxPayload/);
     pool.destroy();
   });
 

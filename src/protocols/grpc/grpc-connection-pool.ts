@@ -8,19 +8,6 @@ import type { CloseReason, PoolMetricsSnapshot } from '../../core/pool-types';
 import { GrpcPoolConfig } from './grpc-config';
 import { GrpcMethodStats, STATUS_NAMES, type GrpcMethodStatsSnapshot, type GrpcMethodType, type GrpcServiceInfo } from './grpc-method-stats';
 
-/** Keys the grpc-js server reads once at construction, so a change needs a restart. */
-const GRPC_RESTART_KEYS = [
-  'tls',
-  'keepAliveTime',
-  'keepAliveTimeout',
-  'maxConnectionAge',
-  'maxConnectionAgeGrace',
-  'maxConnectionIdle',
-  'maxConcurrentStreams',
-  'maxReceiveMessageLength',
-  'maxSendMessageLength',
-];
-
 /** What a gRPC connection carries besides its socket: the HTTP/2 session, once it started. */
 export interface GrpcConnectionState {
   session: ServerHttp2Session | undefined;
@@ -49,10 +36,6 @@ export class GrpcConnectionPool<C extends GrpcPoolConfig = GrpcPoolConfig> exten
 
   constructor(configClass: new () => C = GrpcPoolConfig as new () => C) {
     super(configClass);
-  }
-
-  protected override restartKeys(): ReadonlySet<string> {
-    return new Set([...super.restartKeys(), ...GRPC_RESTART_KEYS]);
   }
 
   /** @internal Registers a method (idempotent) and returns its counters. */

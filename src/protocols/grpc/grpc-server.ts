@@ -16,6 +16,21 @@ import { GrpcHealthReporter } from './grpc-health-reporter';
 import { GrpcTlsCredentials } from './grpc-tls-credentials';
 import { splitMethodPath, type GrpcMethodType } from './grpc-method-stats';
 
+/** Keys the grpc-js server reads once at construction (besides host and port), so a change needs a restart. */
+const GRPC_RESTART_KEYS: ReadonlySet<string> = new Set([
+  'host',
+  'port',
+  'tls',
+  'keepAliveTime',
+  'keepAliveTimeout',
+  'maxConnectionAge',
+  'maxConnectionAgeGrace',
+  'maxConnectionIdle',
+  'maxConcurrentStreams',
+  'maxReceiveMessageLength',
+  'maxSendMessageLength',
+]);
+
 /** A grpc-js server that tells its owner about every service added to it. */
 class RegisteringGrpcServer extends grpc.Server {
   constructor(
@@ -78,6 +93,10 @@ export abstract class GrpcServer<C extends GrpcPoolConfig = GrpcPoolConfig> exte
   private readonly onPoolHealth = ({ current }: PoolEventMap[ConnectionPoolEvent.HealthChanged]): void => this.health.setPoolStatus(current.status);
   private readonly onDrainStarted = (): void => this.health.endWatches();
 
+  protected override restartKeys(): ReadonlySet<string> {
+    return GRPC_RESTART_KEYS;
+  }
+
   /** Adds the application's services (`server.addService(...)`); called once, from `listen`. */
   protected abstract registerServices(server: grpc.Server): void;
 
@@ -133,6 +152,7 @@ export abstract class GrpcServer<C extends GrpcPoolConfig = GrpcPoolConfig> exte
       throw err;
     });
     this.netServer = netServer;
+    this.pool.attachServer(this);
     this.pool.events.on(ConnectionPoolEvent.HealthChanged, this.onPoolHealth);
     this.pool.events.on(ConnectionPoolEvent.DrainStarted, this.onDrainStarted);
     this.pool.setListening(true);
@@ -202,6 +222,7 @@ export abstract class GrpcServer<C extends GrpcPoolConfig = GrpcPoolConfig> exte
     for (const conn of this.peers.values()) conn.raw.destroy();
     this.injector?.destroy();
     this.grpcServer?.forceShutdown();
+    this.pool.detachServer(this);
     this.pool.events.off(ConnectionPoolEvent.HealthChanged, this.onPoolHealth);
     this.pool.events.off(ConnectionPoolEvent.DrainStarted, this.onDrainStarted);
     await this.closed;

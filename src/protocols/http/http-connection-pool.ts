@@ -15,26 +15,14 @@ export const HTTP_LABEL_VALUES: KnownLabelValues = Object.freeze({
   errorTypes: Object.freeze(['handler', 'aborted', 'client_error']),
 });
 
-/** What the pool needs of a server that uses it: applying live timeout changes. */
-export interface HttpTimeoutTarget {
-  applyTimeouts(config: HttpPoolConfig): void;
-}
-
 /** Pool of HTTP/1.1 connections (one TCP socket each). Also the base of the HTTPS pool. */
 export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> extends ConnectionPoolManager<Socket, C> {
   readonly protocol: string = 'http';
-  /** Servers whose node timeouts follow this pool's config. */
-  protected readonly servers = new Set<HttpTimeoutTarget>();
   /** Responses written completely, by status class: index 1 to 5 for 1xx to 5xx, 0 for a status outside 100-599. */
   private readonly statusClasses = new Float64Array(6);
 
   constructor(configClass: new () => C = HttpPoolConfig as new () => C) {
     super(configClass);
-  }
-
-  /** @internal Registers a server whose node timeouts follow this pool's config. */
-  attachServer(server: HttpTimeoutTarget): void {
-    this.servers.add(server);
   }
 
   /**
@@ -62,10 +50,6 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
 
   override knownLabelValues(): KnownLabelValues {
     return HTTP_LABEL_VALUES;
-  }
-
-  protected override applyConfig(_previous: C, next: C): void {
-    for (const server of this.servers) server.applyTimeouts(next);
   }
 
   /**

@@ -112,18 +112,24 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     };
   }
 
-  /** Applies live timeout changes to the node server (called by the pool on `updateConfig`). */
-  applyTimeouts(config: HttpPoolConfig): void {
+  /** Applies this server's own node timeouts to the node server (a reload or `updateConfig` of its section). */
+  protected applyTimeouts(config: C): void {
     if (!this.server) return;
     this.server.keepAliveTimeout = config.keepAliveTimeout;
     this.server.headersTimeout = config.headersTimeout;
     this.server.requestTimeout = config.requestTimeout;
   }
 
+  protected override applyServerConfig(_previous: C, next: C, _changed: readonly string[]): void {
+    this.applyTimeouts(next);
+  }
+
+  /** Added on listen, removed on close: a pool outlives the servers that shared it. */
+  private readonly onDrainStarted = (): void => this.server?.closeIdleConnections();
+
   async listen(): Promise<void> {
     const server = this.createNodeServer(this.serverOptions());
-    this.pool.attachServer(this);
-    this.pool.events.on(ConnectionPoolEvent.DrainStarted, () => server.closeIdleConnections());
+    this.pool.events.on(ConnectionPoolEvent.DrainStarted, this.onDrainStarted);
     server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket));
     server.on('request', this.onRequest);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
@@ -185,7 +191,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     res.writeHead(503, {
       'Content-Type': 'text/plain; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
-      'Retry-After': String(this.pool.config.retryAfter), // the pool's config follows live updates
+      'Retry-After': String(this.config.retryAfter), // this server's own section, live updates included
       Connection: 'close',
     });
     res.end(body);
@@ -217,6 +223,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
   }
 
   protected override releaseUntracked(): void {
+    this.pool.events.off(ConnectionPoolEvent.DrainStarted, this.onDrainStarted);
     for (const socket of this.refused) socket.destroy();
     this.refused.clear();
   }

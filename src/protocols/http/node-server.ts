@@ -49,9 +49,13 @@ export abstract class NodeHttpServer<P extends ConnectionPoolManager<unknown, Se
   protected server: http.Server | undefined;
   private closed: Promise<void> | undefined;
 
-  /** Binds `server` to the configured address and tells the pool it is listening. */
+  /**
+   * Binds `server` to the configured address and tells the pool it is listening. From here to
+   * `close`, the server is attached to its pool (it follows changes of the pool's keys).
+   */
   protected async bind(server: http.Server): Promise<void> {
     this.server = server;
+    this.pool.attachServer(this);
     await listenServer(server, this.name, this.config.host, this.config.port);
     this.pool.setListening(true);
   }
@@ -69,6 +73,7 @@ export abstract class NodeHttpServer<P extends ConnectionPoolManager<unknown, Se
   async close(): Promise<void> {
     const server = this.server;
     if (!server) return;
+    this.pool.detachServer(this);
     this.releaseUntracked();
     if (!this.closed) await this.stopAccepting();
     server.closeAllConnections();

@@ -1,14 +1,13 @@
 import type { Socket } from 'node:net';
-import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { LatencyHistogram, LATENCY_BUCKETS_MS } from '../../core/latency-histogram';
 import { PoolHealthStatus } from '../../core/pool-health';
 import type { PooledConnection } from '../../core/pooled-connection';
-import type { KnownLabelValues, PoolMetricsSnapshot, PreparedConfigUpdate } from '../../core/pool-types';
+import type { KnownLabelValues, PoolMetricsSnapshot } from '../../core/pool-types';
 import { certificateExpiryFamily, countSamples, histogramSampleSeconds, type ProtocolMetricFamily } from '../../core/protocol-metrics';
-import { ConfigValidationError, TlsMaterialError } from '../../errors';
-import { HTTP_LABEL_VALUES, HttpConnectionPool, type HttpTimeoutTarget } from '../http/http-connection-pool';
-import { HttpsPoolConfig, type HttpsTlsSettings } from './https-config';
-import { describeCertificate, loadTlsMaterial, readTlsMaterial, sameMaterial, secureContextOptions, type CertificateInfo, type TlsMaterial } from '../../config/tls-material';
+import { HTTP_LABEL_VALUES, HttpConnectionPool } from '../http/http-connection-pool';
+import { HttpsPoolConfig } from './https-config';
+import type { CertificateInfo } from '../../config/tls-material';
 
 const DAY_MS = 86_400_000;
 
@@ -19,13 +18,10 @@ const HTTPS_LABEL_VALUES: KnownLabelValues = Object.freeze({
   errorTypes: Object.freeze([...HTTP_LABEL_VALUES.errorTypes, 'tls_handshake']),
 });
 
-/** A server whose TLS context follows the pool's config (certificate hot reload). */
-export interface HttpsTlsTarget extends HttpTimeoutTarget {
-  applySecureContext(options: SecureContextOptions, settings: HttpsTlsSettings): void;
-}
-
-function isTlsTarget(server: HttpTimeoutTarget): server is HttpsTlsTarget {
-  return typeof (server as Partial<HttpsTlsTarget>).applySecureContext === 'function';
+/** A server serving a certificate through this pool (`HttpsServer`): its certificate counts in health and metrics. */
+export interface CertificateServer {
+  /** Re-reads the server's certificate files; true if a new certificate is served. */
+  reloadCertificate(): boolean;
 }
 
 /** What the pool knows of one connection's TLS session (the connection's `data`). */
@@ -73,24 +69,15 @@ export interface HttpsPoolMetricsSnapshot extends PoolMetricsSnapshot {
   tls: TlsMetricsSnapshot;
 }
 
-/** Whether an update failed because of the `tls` block (counted as a refused certificate reload). */
-function isTlsRefusal(err: unknown, section: string): boolean {
-  if (err instanceof TlsMaterialError) return true;
-  return err instanceof ConfigValidationError && err.problems.some((p) => p.path.startsWith(`${section}.tls.`));
-}
-
 function increment(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
 
-/** The settings that decide the secure context (the expiry threshold does not). */
-function contextKey(s: HttpsTlsSettings): string {
-  return JSON.stringify([s.cert, s.key, s.ca, s.minVersion, s.ciphers, s.requestCert]);
-}
-
 /**
  * Pool of HTTPS connections: everything `HttpConnectionPool` does, counted from the end of the
- * TLS handshake, plus TLS figures, certificate expiry in health, and certificate hot reload.
+ * TLS handshake, plus TLS figures and certificate expiry in health. The certificate, key and
+ * client-certificate policy are each server's own (`HttpsServer`, from its section's `tls`); the
+ * pool counts what they do and judges the expiry of every certificate its servers serve.
  */
 export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
   override readonly protocol: string = 'https';
@@ -109,95 +96,56 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
   private readonly certRejectedByReason = new Map<string, number>();
   private reloadsApplied = 0;
   private reloadsRejected = 0;
-  /** Certificate and key in use: an ES private field, so no serialisation or inspection of the pool shows the key. */
-  #material: TlsMaterial | undefined;
-  private certificate: CertificateInfo | undefined;
+  /** Certificates served through this pool, by server, with each server's warning threshold (days). */
+  private readonly certificates = new Map<CertificateServer, { info: CertificateInfo; warningDays: number }>();
 
   constructor() {
     super(HttpsPoolConfig);
   }
 
-  override configure(config: HttpsPoolConfig): void {
-    super.configure(config);
-    this.setMaterial(loadTlsMaterial(this.config.tls));
+  /** @internal Notes the certificate a server serves now (at listen and on every change). */
+  registerCertificate(server: CertificateServer, info: CertificateInfo, warningDays: number): void {
+    this.certificates.set(server, { info, warningDays });
   }
 
-  /** @internal The secure context options the server starts with (reads the files if no config did). */
-  secureContext(): SecureContextOptions {
-    const settings = this.config.tls;
-    if (!this.#material) this.setMaterial(loadTlsMaterial(settings));
-    return secureContextOptions(settings, this.#material as TlsMaterial);
+  /** @internal Forgets a closed server's certificate. */
+  unregisterCertificate(server: CertificateServer): void {
+    this.certificates.delete(server);
   }
 
-  private setMaterial(material: TlsMaterial): void {
-    this.#material = material;
-    this.certificate = describeCertificate(material.cert);
+  /** @internal Counts a certificate change a server applied (`true`) or refused. */
+  recordCertificateReload(applied: boolean): void {
+    if (applied) this.reloadsApplied++;
+    else this.reloadsRejected++;
   }
 
-  /** Public facts of the certificate served now. */
+  /** The certificate closest to expiry among those the pool's servers serve now (public facts only). */
   get servedCertificate(): CertificateInfo | undefined {
-    return this.certificate;
+    return this.soonest()?.info;
+  }
+
+  private soonest(): { info: CertificateInfo; warningDays: number } | undefined {
+    let found: { info: CertificateInfo; warningDays: number } | undefined;
+    for (const entry of this.certificates.values()) if (!found || entry.info.expiresAt < found.info.expiresAt) found = entry;
+    return found;
   }
 
   /**
-   * A changed `tls` block is proven (files read, key matches certificate) before anything is
-   * applied; then every server gets the new context with `setSecureContext`. Live connections
-   * keep the session they negotiated.
-   */
-  protected override applyConfig(previous: HttpsPoolConfig, next: HttpsPoolConfig): void {
-    // Validation already read and proved the files of `next.tls`; this reuses that read.
-    const material = loadTlsMaterial(next.tls);
-    const changed = contextKey(previous.tls) !== contextKey(next.tls) || !sameMaterial(this.#material, material);
-    super.applyConfig(previous, next);
-    if (changed) this.install(next.tls, material);
-  }
-
-  /** A certificate renewed in place (same paths, new files) counts as a `tls` change on reload. */
-  protected override changedOutsideConfig(_previous: HttpsPoolConfig, next: HttpsPoolConfig): string[] {
-    return this.#material !== undefined && !sameMaterial(this.#material, loadTlsMaterial(next.tls)) ? ['tls'] : [];
-  }
-
-  private install(settings: HttpsTlsSettings, material: TlsMaterial): void {
-    const options = secureContextOptions(settings, material);
-    for (const server of this.servers) if (isTlsTarget(server)) server.applySecureContext(options, settings);
-    this.setMaterial(material);
-    this.reloadsApplied++;
-  }
-
-  /** Counts a refused certificate change; see `changedOutsideConfig` for renewals in place. */
-  override prepareConfigUpdate(partial: Partial<Record<keyof HttpsPoolConfig, unknown>> | Record<string, unknown>, options: { replace?: boolean } = {}): PreparedConfigUpdate<HttpsPoolConfig> {
-    try {
-      return super.prepareConfigUpdate(partial, options);
-    } catch (err) {
-      if (isTlsRefusal(err, this.protocol)) this.reloadsRejected++;
-      throw err;
-    }
-  }
-
-  /**
-   * Re-reads the configured certificate, key and CA files and applies them if they changed.
-   * Returns whether a new certificate is served. Throws `TlsMaterialError` (and keeps the
-   * served one) if the files are unreadable or the key does not match the certificate.
+   * Re-reads the certificate, key and CA files of every server on this pool and serves those that
+   * changed. Returns whether any server serves a new certificate. Throws `TlsMaterialError` (and
+   * keeps the served one) if a server's files are unreadable or its key does not match.
    */
   reloadCertificate(): boolean {
-    const settings = this.config.tls;
-    let material: TlsMaterial;
-    try {
-      material = readTlsMaterial(settings);
-    } catch (err) {
-      this.reloadsRejected++;
-      throw err;
-    }
-    if (sameMaterial(this.#material, material)) return false;
-    this.install(settings, material);
-    this.checkHealth();
-    return true;
+    let changed = false;
+    for (const server of [...this.certificates.keys()]) if (server.reloadCertificate()) changed = true;
+    if (changed) this.checkHealth();
+    return changed;
   }
 
   // ---------------------------------------------------------------- figures fed by the server
 
   /** @internal Records a completed handshake and returns what the connection's `data` holds. */
-  recordHandshake(socket: TLSSocket, handshakeMs: number | undefined): TlsConnectionInfo {
+  recordHandshake(socket: TLSSocket, handshakeMs: number | undefined, requestCert: boolean): TlsConnectionInfo {
     this.handshakesCompleted++;
     if (handshakeMs !== undefined) this.handshakeDuration.observe(handshakeMs);
     const protocol = socket.getProtocol() ?? 'unknown';
@@ -205,7 +153,7 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
     const sessionReused = socket.isSessionReused();
     if (sessionReused) this.reused++;
     const info: TlsConnectionInfo = { protocol, cipher: socket.getCipher()?.name ?? 'unknown', sessionReused, handshakeMs, peerCertificate: 'not_requested' };
-    if (this.config.tls.requestCert) {
+    if (requestCert) {
       if (socket.authorized) {
         info.peerCertificate = 'verified';
         this.certsVerified++;
@@ -243,15 +191,21 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
 
   /** Days until the served certificate expires (negative once expired), or undefined before one is loaded. */
   daysUntilExpiry(now = Date.now()): number | undefined {
-    return this.certificate ? (this.certificate.expiresAt - now) / DAY_MS : undefined;
+    const served = this.servedCertificate;
+    return served ? (served.expiresAt - now) / DAY_MS : undefined;
   }
 
+  /** DEGRADED while a server's certificate expires within that server's `tls.certExpiryWarningDays`. */
   protected override healthFindings(): ReadonlyArray<{ status: PoolHealthStatus; reason: string }> {
-    const days = this.daysUntilExpiry();
-    if (days === undefined || days >= this.config.tls.certExpiryWarningDays) return super.healthFindings();
-    const validTo = (this.certificate as CertificateInfo).validTo;
-    const reason = days < 0 ? `certificate expired on ${validTo}` : `certificate expires in ${days.toFixed(1)} days (${validTo})`;
-    return [{ status: PoolHealthStatus.Degraded, reason }];
+    const now = Date.now();
+    let findings: Array<{ status: PoolHealthStatus; reason: string }> | undefined;
+    for (const { info, warningDays } of this.certificates.values()) {
+      const days = (info.expiresAt - now) / DAY_MS;
+      if (days >= warningDays) continue;
+      const reason = days < 0 ? `certificate expired on ${info.validTo}` : `certificate expires in ${days.toFixed(1)} days (${info.validTo})`;
+      (findings ??= []).push({ status: PoolHealthStatus.Degraded, reason });
+    }
+    return findings ?? super.healthFindings();
   }
 
   /**
@@ -273,7 +227,8 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
       { name: 'unipool_tls_client_certificate_rejections_total', help: 'Connections refused by tls.rejectUnauthorized, by reason.', type: 'counter', samples: countSamples(this.certRejectedByReason, 'reason') },
       { name: 'unipool_tls_certificate_reloads_total', help: 'Certificate reloads by result (a refused pair keeps the served certificate).', type: 'counter', samples: countSamples([['success', this.reloadsApplied], ['failure', this.reloadsRejected]], 'result') },
     ];
-    if (this.certificate) families.push(certificateExpiryFamily(this.certificate.expiresAt));
+    const served = this.servedCertificate;
+    if (served) families.push(certificateExpiryFamily(served.expiresAt));
     return families;
   }
 
@@ -283,6 +238,7 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
 
   override getMetrics(): HttpsPoolMetricsSnapshot {
     const h = this.handshakeDuration;
+    const served = this.servedCertificate;
     const days = this.daysUntilExpiry();
     return {
       ...super.getMetrics(),
@@ -302,7 +258,7 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
           rejected: this.certsRejected,
           rejectedByReason: Object.fromEntries(this.certRejectedByReason),
         },
-        certificate: this.certificate && days !== undefined ? { ...this.certificate, daysUntilExpiry: Math.floor(days * 100) / 100 } : undefined,
+        certificate: served && days !== undefined ? { ...served, daysUntilExpiry: Math.floor(days * 100) / 100 } : undefined,
         certificateReloads: { applied: this.reloadsApplied, rejected: this.reloadsRejected },
       },
     };

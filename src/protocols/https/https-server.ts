@@ -2,13 +2,15 @@ import type * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { SecureContextOptions, Server as TlsServer, TLSSocket } from 'node:tls';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import type { ServerPoolSettings } from '../../config/pool-config';
 import type { PooledConnection } from '../../core/pooled-connection';
+import type { ConfigUpdateResult } from '../../core/pool-types';
+import { ConfigValidationError, TlsMaterialError } from '../../errors';
 import { HttpServer } from '../http/http-server';
-import type { HttpPoolConfig } from '../http/http-config';
 import { HttpsPoolConfig, type HttpsTlsSettings } from './https-config';
-import { HttpsConnectionPool } from './https-connection-pool';
-
+import { HttpsConnectionPool, type CertificateServer } from './https-connection-pool';
+import { describeCertificate, loadTlsMaterial, readTlsMaterial, sameMaterial, secureContextOptions, type TlsMaterial } from '../../config/tls-material';
 
 /** Handshakes that may be in progress beyond maxConnections before new TCP connections are dropped. */
 const MAX_PENDING_HANDSHAKES = 1024;
@@ -21,8 +23,20 @@ type RawSocket = Socket & { [HANDSHAKE_STARTED]?: number };
 /** `_parent` is the TCP socket a server-side TLSSocket wraps (set by node:tls since v0.11). */
 type ServerTlsSocket = TLSSocket & { _parent?: RawSocket };
 
-function handshakeTimeout(config: HttpsPoolConfig): number {
+/** The pool's `connectionTimeout` bounds the handshake (a pool key: every server on the pool follows it). */
+function handshakeTimeout(config: ServerPoolSettings): number {
   return config.connectionTimeout > 0 ? config.connectionTimeout : DEFAULT_HANDSHAKE_TIMEOUT_MS;
+}
+
+/** The settings that decide the secure context (the expiry threshold does not). */
+function contextKey(s: HttpsTlsSettings): string {
+  return JSON.stringify([s.cert, s.key, s.ca, s.minVersion, s.ciphers, s.requestCert]);
+}
+
+/** Whether an update failed because of the `tls` block (counted as a refused certificate reload). */
+function isTlsRefusal(err: unknown): boolean {
+  if (err instanceof TlsMaterialError) return true;
+  return err instanceof ConfigValidationError && err.problems.some((p) => /^[^.]+\.tls\./.test(p.path));
 }
 
 /**
@@ -49,23 +63,37 @@ function forgetKey(server: object): void {
  * once their TLS handshake is done. Everything `HttpServer` does (503 + Retry-After at the
  * limit, timeouts, drain) works the same over TLS. Handshakes that fail or time out
  * (`connectionTimeout` bounds them) are counted by reason and never reach the handler.
+ *
+ * The certificate, key and client-certificate policy come from this server's own section
+ * (`tls`), so two HTTPS servers sharing one pool can serve different certificates; a change of
+ * the `tls` block (or of the files it names) is applied live by `updateConfig` or a reload.
  */
-export abstract class HttpsServer extends HttpServer<HttpsPoolConfig> {
+export abstract class HttpsServer extends HttpServer<HttpsPoolConfig> implements CertificateServer {
   static override readonly poolType: typeof HttpServer.poolType = HttpsConnectionPool;
-  declare readonly pool: HttpsConnectionPool;
+
+  /** Certificate and key in use: an ES private field, so no serialisation or inspection of the server shows the key. */
+  #material: TlsMaterial | undefined;
+
+  override get pool(): HttpsConnectionPool {
+    return super.pool as unknown as HttpsConnectionPool;
+  }
 
   /** TCP sockets still in their TLS handshake; the pool does not track them, so close() must. */
   private readonly handshaking = new Set<RawSocket>();
 
   protected override createNodeServer(options: http.ServerOptions): http.Server {
+    const tls = this.config.tls;
+    // Validation already read and proved the files of this section; this reuses that read.
+    const material = loadTlsMaterial(tls);
     const server = https.createServer({
       ...options,
-      ...this.pool.secureContext(),
-      requestCert: this.pool.config.tls.requestCert,
+      ...secureContextOptions(tls, material),
+      requestCert: tls.requestCert,
       // Enforced in onConnection instead, so that each refusal is counted with its reason.
       rejectUnauthorized: false,
-      handshakeTimeout: handshakeTimeout(this.config),
+      handshakeTimeout: handshakeTimeout(this.pool.config),
     });
+    this.setMaterial(material, tls);
     forgetKey(server);
     server.on('connection', (socket: RawSocket) => this.onTcpConnection(socket));
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: ServerTlsSocket) => this.onTlsClientError(err, socket));
@@ -116,8 +144,9 @@ export abstract class HttpsServer extends HttpServer<HttpsPoolConfig> {
       const started = raw[HANDSHAKE_STARTED];
       if (started !== undefined) handshakeMs = performance.now() - started;
     }
-    const info = this.pool.recordHandshake(tlsSocket, handshakeMs);
-    if (info.peerCertificate === 'unverified' && this.pool.config.tls.rejectUnauthorized) {
+    const tls = this.config.tls;
+    const info = this.pool.recordHandshake(tlsSocket, handshakeMs, tls.requestCert);
+    if (info.peerCertificate === 'unverified' && tls.rejectUnauthorized) {
       this.pool.rejectClientCertificate(info.authorizationError ?? 'unknown', socket.remoteAddress);
       socket.destroy();
       return undefined;
@@ -127,21 +156,77 @@ export abstract class HttpsServer extends HttpServer<HttpsPoolConfig> {
     return conn;
   }
 
-  override applyTimeouts(config: HttpPoolConfig): void {
-    super.applyTimeouts(config);
-    if (this.server) setServerHandshakeTimeout(this.server, handshakeTimeout(config as HttpsPoolConfig));
+  /** The handshake bound follows the pool's `connectionTimeout`. */
+  override applyPoolConfig(previous: ServerPoolSettings, next: ServerPoolSettings): void {
+    super.applyPoolConfig(previous, next);
+    if (this.server) setServerHandshakeTimeout(this.server, handshakeTimeout(next));
   }
 
-  /** Serves a new certificate/key (called by the pool on reload); live connections keep theirs. */
-  applySecureContext(options: SecureContextOptions, settings: HttpsTlsSettings): void {
+  /**
+   * A changed `tls` block (or files renewed at the same paths) is proven (files read, key matches
+   * certificate) by validation; here it is served with `setSecureContext`. Live connections keep
+   * the session they negotiated.
+   */
+  protected override applyServerConfig(previous: HttpsPoolConfig, next: HttpsPoolConfig, changed: readonly string[]): void {
+    super.applyServerConfig(previous, next, changed);
+    if (!changed.includes('tls') || !this.server) return;
+    const material = loadTlsMaterial(next.tls);
+    if (contextKey(previous.tls) !== contextKey(next.tls) || !sameMaterial(this.#material, material)) this.install(next.tls, material);
+    else this.setMaterial(material, next.tls);
+  }
+
+  /** A certificate renewed in place (same paths, new files) counts as a `tls` change. */
+  protected override changedOutsideConfig(_previous: HttpsPoolConfig, next: HttpsPoolConfig): string[] {
+    return this.#material !== undefined && !sameMaterial(this.#material, loadTlsMaterial(next.tls)) ? ['tls'] : [];
+  }
+
+  /** Counts a refused certificate change, then rethrows. */
+  override updateConfig(partial: Partial<Record<keyof HttpsPoolConfig, unknown>> | Record<string, unknown>): ConfigUpdateResult {
+    try {
+      return super.updateConfig(partial);
+    } catch (err) {
+      if (isTlsRefusal(err)) this.pool.recordCertificateReload(false);
+      throw err;
+    }
+  }
+
+  /**
+   * Re-reads this server's certificate, key and CA files and serves them if they changed.
+   * Returns whether a new certificate is served. Throws `TlsMaterialError` (and keeps the served
+   * one) if the files are unreadable or the key does not match the certificate.
+   */
+  reloadCertificate(): boolean {
+    const settings = this.config.tls;
+    let material: TlsMaterial;
+    try {
+      material = readTlsMaterial(settings);
+    } catch (err) {
+      this.pool.recordCertificateReload(false);
+      throw err;
+    }
+    if (sameMaterial(this.#material, material)) return false;
+    this.install(settings, material);
+    return true;
+  }
+
+  /** Serves a new certificate/key on this server; live connections keep theirs. */
+  private install(settings: HttpsTlsSettings, material: TlsMaterial): void {
     const server = this.server as unknown as (TlsServer & { requestCert?: boolean }) | undefined;
     if (!server) return;
-    server.setSecureContext(options);
+    server.setSecureContext(secureContextOptions(settings, material));
     forgetKey(server);
     server.requestCert = settings.requestCert;
+    this.setMaterial(material, settings);
+    this.pool.recordCertificateReload(true);
+  }
+
+  private setMaterial(material: TlsMaterial, settings: HttpsTlsSettings): void {
+    this.#material = material;
+    this.pool.registerCertificate(this, describeCertificate(material.cert), settings.certExpiryWarningDays);
   }
 
   override async close(): Promise<void> {
+    if (this.server) this.pool.unregisterCertificate(this);
     for (const socket of this.handshaking) socket.destroy();
     this.handshaking.clear();
     await super.close();

@@ -66,10 +66,9 @@ const WS_LABEL_VALUES: KnownLabelValues = Object.freeze({
 /** No close frame was received (RFC 6455 7.1.5): the connection dropped, or was terminated. */
 const ABNORMAL_CLOSURE = 1006;
 
-/** What the pool needs of a server that uses it: applying live config changes to `ws` and node. */
-export interface WebSocketConfigTarget {
-  applyWebSocketConfig(config: WebSocketPoolConfig): void;
-}
+
+/** Keys of a `ws` section the pool runs itself (heartbeat, backpressure, close deadline): servers sharing it must agree on them. */
+const WS_POOL_KEYS: readonly string[] = ['pingInterval', 'pongTimeout', 'maxBufferedAmount', 'closeTimeout'];
 
 /**
  * Per-connection heartbeat and backpressure flags, as bits of the connection's `data` slot (a
@@ -95,7 +94,6 @@ function setFlag(conn: PooledConnection<WebSocket>, flag: number, on: boolean): 
  */
 export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPoolConfig> extends ConnectionPoolManager<WebSocket, C> {
   readonly protocol: string = 'ws';
-  private readonly servers = new Set<WebSocketConfigTarget>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
@@ -116,13 +114,11 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
     super(configClass);
   }
 
-  /** @internal Registers a server whose `ws` options and node timeouts follow this pool's config. */
-  attachServer(server: WebSocketConfigTarget): void {
-    this.servers.add(server);
+  protected override protocolPoolKeys(): readonly string[] {
+    return WS_POOL_KEYS;
   }
 
   protected override applyConfig(previous: C, next: C): void {
-    for (const server of this.servers) server.applyWebSocketConfig(next);
     if (this.heartbeatTimer && (next.pingInterval !== previous.pingInterval || next.pongTimeout !== previous.pongTimeout)) {
       // Pending pongs keep their flag; the new deadline applies from the next ping.
       this.stopHeartbeat();

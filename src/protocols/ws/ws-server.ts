@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer as WsServer, type RawData } from 'ws';
+import type { ServerPoolSettings } from '../../config/pool-config';
 import type { PooledConnection } from '../../core/pooled-connection';
 import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from '../http/node-server';
 import { WebSocketPoolConfig } from './ws-config';
@@ -58,7 +59,7 @@ function ignoreError(): void {}
 const MAX_PENDING_UPGRADES = 1024;
 
 /** TCP connections the node server accepts: the pool's limit plus room for upgrades in progress (refused ones get their 503). */
-function socketCap(config: WebSocketPoolConfig): number {
+function socketCap(config: ServerPoolSettings): number {
   return config.maxConnections + MAX_PENDING_UPGRADES;
 }
 
@@ -125,7 +126,7 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
     };
   }
 
-  /** Options of the `ws` server. */
+  /** Options of the `ws` server (`closeTimeout` is the pool's, shared by the servers on it). */
   protected webSocketOptions(config: WebSocketPoolConfig): WsServerOptions {
     return {
       noServer: true,
@@ -134,35 +135,38 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
       WebSocket: PoolWebSocket,
       perMessageDeflate: false,
       maxPayload: config.maxPayload,
-      closeTimeout: config.closeTimeout,
+      closeTimeout: this.pool.config.closeTimeout,
     };
   }
 
-  /** @internal Applies live config changes (called by the pool on `updateConfig`). */
-  applyWebSocketConfig(config: WebSocketPoolConfig): void {
+  /** This server's own keys (handshake timeout, `maxPayload`); path and `retryAfter` are read per upgrade. */
+  protected override applyServerConfig(_previous: C, next: C, _changed: readonly string[]): void {
     if (this.server) {
-      this.server.headersTimeout = config.handshakeTimeout;
-      this.server.requestTimeout = config.handshakeTimeout;
-      this.server.maxConnections = socketCap(config);
+      this.server.headersTimeout = next.handshakeTimeout;
+      this.server.requestTimeout = next.handshakeTimeout;
     }
-    if (this.wss) {
-      // Read by `ws` for each new connection; live ones keep the limits they started with.
-      Object.assign(this.wss.options, { maxPayload: config.maxPayload, closeTimeout: config.closeTimeout });
-    }
+    // Read by `ws` for each new connection; live ones keep the limits they started with.
+    if (this.wss) this.wss.options.maxPayload = next.maxPayload;
+  }
+
+  /** The socket cap follows the pool's `maxConnections`, `ws`'s close deadline its `closeTimeout`. */
+  override applyPoolConfig(previous: ServerPoolSettings, next: ServerPoolSettings): void {
+    super.applyPoolConfig(previous, next);
+    if (this.server) this.server.maxConnections = socketCap(next);
+    if (this.wss) (this.wss.options as WsServerOptions).closeTimeout = (next as WebSocketPoolConfig).closeTimeout;
   }
 
   async listen(): Promise<void> {
-    const config = this.pool.config;
+    const config = this.config;
     const server = http.createServer(this.serverOptions(config));
     this.wss = new WsServer(this.webSocketOptions(config));
-    this.pool.attachServer(this);
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onPlainRequest(req, res));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     // Sockets still before their upgrade are not pool connections yet: node drops TCP
     // connections past this cap (a flood of silent connects cannot exhaust file descriptors),
     // and each drop is counted as a refusal.
-    server.maxConnections = socketCap(config);
+    server.maxConnections = socketCap(this.pool.config);
     server.on('drop', () => this.pool.reject('handshake_backlog'));
     await this.bind(server);
   }
@@ -173,7 +177,7 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
    * compression), so the check and the `add` in `onUpgraded` cannot interleave with another upgrade.
    */
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    const config = this.pool.config;
+    const config = this.config;
     const address = req.socket.remoteAddress;
     if (pathOf(req.url) !== config.path) {
       this.pool.reject('bad_path', address);
@@ -260,7 +264,7 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
 
   /** A plain request on the WebSocket port: 426 on the WebSocket path, 404 elsewhere. */
   private onPlainRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const upgradePath = pathOf(req.url) === this.pool.config.path;
+    const upgradePath = pathOf(req.url) === this.config.path;
     const body = upgradePath ? 'this path accepts WebSocket upgrades only\n' : 'not found\n';
     const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) };
     if (upgradePath) headers.Upgrade = 'websocket';
