@@ -10,9 +10,10 @@ export interface ResponseHead {
 }
 
 /**
- * A server socket as node:http leaves it: `parser` is the socket's HTTP parser (node:http, set
- * while the socket serves HTTP), whose `duration()` is 0 between messages and the time since the
- * current message's first byte otherwise (node >= 18.?, used by its own request timeouts).
+ * A server socket as node:http leaves it: `parser` is the socket's HTTP parser (set by node:http
+ * while the socket serves HTTP), whose `duration()` (the clock node's own headers and request
+ * timeouts read) is 0 between messages and the time since the current message's first byte
+ * otherwise.
  */
 export type HttpSocket = Socket & {
   [NEWEST_RESPONSE]?: ResponseHead | undefined;
