@@ -133,11 +133,12 @@ describe('HTTP timeouts that say what happened (raw sockets trickling bytes)', f
     holder.socket.destroy();
   });
 
-  it(`item 13: a refused socket that trickles slower than node's headersTimeout is answered 503 at the refusal's own limit (${REFUSED_SOCKET_TIMEOUT_MS} ms), not held`, async () => {
+  it(`item 13: a refused socket that trickles slower than node's headersTimeout is answered 503 at the refusal's own limit (${REFUSED_SOCKET_TIMEOUT_MS} ms), not held; a silent refused socket is closed then`, async () => {
     const { port, pool } = await boot({ maxConnections: 1, headersTimeout: 15_000, requestTimeout: 15_000, connectionTimeout: 0 });
     (await open(port)).socket.write('GET /hang HTTP/1.1\r\nHost: x\r\n\r\n');
     await waitFor(() => pool.getMetrics().requests.inFlight === 1, 2000, 'first connection admitted, its request in flight');
     const { socket, received } = await open(port);
+    const silent = await open(port); // refused too, sends nothing: closed at the same limit, no answer
     const started = Date.now();
     socket.write('GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ');
     trickle(socket, 'a');
@@ -146,6 +147,8 @@ describe('HTTP timeouts that say what happened (raw sockets trickling bytes)', f
     expect(data).to.match(/^HTTP\/1.1 503/);
     expect(elapsed).to.be.at.least(REFUSED_SOCKET_TIMEOUT_MS - 100);
     expect(elapsed).to.be.below(REFUSED_SOCKET_TIMEOUT_MS + 3000);
+    expect(await silent.received).to.equal('');
     expect(pool.getMetrics().timeouts).to.deep.equal({});
+    expect(pool.getMetrics().rejected.byReason).to.deep.equal({ max_connections: 2 });
   });
 });
