@@ -38,8 +38,9 @@ const detachFromSocket = http.ServerResponse.prototype.detachSocket;
  * The responses of an unipool HTTP(S) server (node's `ServerResponse` option). The request's
  * start stamp is a field set at construction, and the request ends where node detaches a
  * finished response from its socket ('finish': the response was written completely). Both are
- * own properties, so a framework that swaps the response's prototype (Express 5 does) keeps
- * them; no listener, closure or property is added per request.
+ * own fields set at construction (one shape for every response, one shared function), so a
+ * framework that swaps the response's prototype (Express 5 does) keeps them; no listener or
+ * closure is allocated per request.
  */
 class TrackedResponse extends (http.ServerResponse as unknown as new (req: http.IncomingMessage, options?: object) => http.ServerResponse) {
   /** `beginWork`'s stamp while the request is tracked; -1 before and after (refusals are never tracked). */
