@@ -1,11 +1,13 @@
 import 'reflect-metadata';
 import { expect } from 'chai';
 import type { Socket } from 'node:net';
-import type { Application, HttpConnectionPool } from '../../src';
+import type { Application, HttpConnectionPool, HttpsConnectionPool } from '../../src';
 import { ConnectionPoolEvent } from '../../src';
 import { BODY_LINGER_MS, REFUSED_SOCKET_TIMEOUT_MS } from '../../src/protocols/http/http-server';
 import { createTestApp } from '../../src/testing';
+import * as tls from 'node:tls';
 import { TestHttpServer, connect, readUntilClose, waitFor } from '../helpers/http-fixtures';
+import { TestHttpsServer, makeTlsFixtures } from '../helpers/https-fixtures';
 
 describe('HTTP timeouts that say what happened (raw sockets trickling bytes)', function () {
   this.timeout(20_000);
@@ -150,5 +152,37 @@ describe('HTTP timeouts that say what happened (raw sockets trickling bytes)', f
     expect(await silent.received).to.equal('');
     expect(pool.getMetrics().timeouts).to.deep.equal({});
     expect(pool.getMetrics().rejected.byReason).to.deep.equal({ max_connections: 2 });
+  });
+  it('item 12 and 13 over HTTPS: a fresh TLS connection trickling its headers gets 408 (headers), a refused one gets 503, nothing of the refused one counted', async () => {
+    const certs = await makeTlsFixtures();
+    try {
+      app = createTestApp({ servers: [TestHttpsServer], config: { https: { tls: { cert: certs.cert, key: certs.key }, maxConnections: 1, connectionTimeout: 200, headersTimeout: 800, requestTimeout: 5000 } } });
+      await app.start();
+      const server = app.server(TestHttpsServer);
+      const pool: HttpsConnectionPool = server.pool;
+      const port = server.address()!.port;
+      const openTls = (): Promise<{ socket: tls.TLSSocket; received: Promise<string> }> =>
+        new Promise((resolve, reject) => {
+          const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => resolve({ socket, received }));
+          sockets.push(socket);
+          const received = readUntilClose(socket);
+          socket.once('error', reject);
+        });
+      const admitted = await openTls();
+      await waitFor(() => pool.size === 1, 2000, 'first TLS connection admitted');
+      const refused = await openTls();
+      for (const { socket } of [admitted, refused]) {
+        socket.write('GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+        trickle(socket, 'a');
+      }
+      const [a, r] = await Promise.all([admitted.received, refused.received]);
+      expect(a).to.match(/^HTTP\/1.1 408/);
+      expect(r).to.match(/^HTTP\/1.1 503/);
+      await waitFor(() => pool.size === 0, 2000, 'socket removed');
+      expect(pool.getMetrics().timeouts).to.deep.equal({ headers: 1 });
+      expect(pool.getMetrics().rejected.byReason).to.deep.equal({ max_connections: 1 });
+    } finally {
+      certs.cleanup();
+    }
   });
 });
