@@ -717,6 +717,13 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private onTimer(conn: PooledConnection<T>): void {
     if (conn.removed || this.destroyed) return;
     const kind = conn.timerKind === 'connection' ? 'connection' : 'idle';
+    if (kind === 'connection' && this.receivedSinceIdle(conn)) {
+      // Not a connection that sends nothing: its first unit of work is arriving, and the
+      // protocol's own timeouts for it (HTTP: headersTimeout, answered 408) govern from here.
+      conn.timerKind = undefined;
+      this.markEstablished(conn);
+      return;
+    }
     if (kind === 'idle') {
       // A busy connection is never idle: the timer lapses, and `armIdle` restarts it when the
       // work ends.
@@ -753,7 +760,9 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /**
    * Whether data arrived since the connection went idle although no unit of work started yet
-   * (headers still arriving); such a connection is not idle and its idle timer restarts.
+   * (headers still arriving); such a connection is not idle and its idle timer restarts. On a
+   * connection that has not started its first unit of work, it ends the connection timeout: that
+   * one is for connections that send nothing.
    */
   protected receivedSinceIdle(_conn: PooledConnection<T>): boolean {
     return false;

@@ -10,6 +10,8 @@ export interface FakeConn {
   closed: boolean;
   destroyed: boolean;
   closeReason?: CloseReason;
+  /** Set to say the bytes of a unit of work are arriving (what `receivedSinceIdle` reports). */
+  arriving?: boolean;
 }
 
 /** Makes a fresh fake connection. */
@@ -63,6 +65,10 @@ export class FakePool extends ConnectionPoolManager<FakeConn, ServerPoolSettings
     conn.raw.destroyed = true;
     this.destroyedIds.push(conn.id);
     this.remove(conn);
+  }
+
+  protected override receivedSinceIdle(conn: PooledConnection<FakeConn>): boolean {
+    return conn.raw.arriving === true;
   }
 
   protected override healthFindings(): ReadonlyArray<{ status: PoolHealthStatus; reason: string }> {

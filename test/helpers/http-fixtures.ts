@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { HttpConnectionPool, HttpPoolConfig, HttpServer, PoolConfig, UsePool } from '../../src';
 
-/** A test HTTP server: `/` ok, `/slow?ms=N`, `/throw`, `/reject` (async throw), `/hang` (never answers). */
+/** A test HTTP server: `/` ok, `/slow?ms=N`, `/throw`, `/reject` (async throw), `/hang` (never answers), `/swapped` (replaces the response's prototype, as Express 5 does). */
 @UsePool(HttpConnectionPool)
 export class TestHttpServer extends HttpServer {
   readonly calls: string[] = [];
@@ -21,6 +21,12 @@ export class TestHttpServer extends HttpServer {
     if (url.pathname === '/throw') throw new Error('boom');
     if (url.pathname === '/reject') return Promise.reject(new Error('async boom'));
     if (url.pathname === '/hang') return;
+    if (url.pathname === '/swapped') {
+      // What Express 5 does to every response: a new prototype chain that skips the server's own class.
+      Object.setPrototypeOf(res, Object.create(http.ServerResponse.prototype));
+      res.end('swapped');
+      return;
+    }
     if (url.pathname === '/fail') {
       res.statusCode = 502;
       res.end('bad gateway');

@@ -35,6 +35,16 @@ describe('HTTP server: admission, timeouts and accounting on real sockets', () =
     expect(m.totalConnections).to.equal(1);
   });
 
+  it('ends a request whose response had its prototype replaced (as Express 5 does): tracking does not depend on the prototype', async () => {
+    const { port, pool } = await boot();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    agents.push(agent);
+    for (let i = 0; i < 3; i++) expect((await request(port, '/swapped', { agent })).body).to.equal('swapped');
+    await waitFor(() => pool.getMetrics().requests.total === 3, 2000, 'three requests ended');
+    expect(pool.getMetrics().requests.inFlight).to.equal(0);
+    expect(pool.getMetrics().latency.count).to.equal(3);
+  });
+
   it('admits exactly maxConnections under 40 concurrent connects and answers the rest 503 + Retry-After + Connection: close', async () => {
     const { port, pool } = await boot({ maxConnections: 5, retryAfter: 7 });
     const sockets = await Promise.all(Array.from({ length: 40 }, () => connect(port)));

@@ -550,6 +550,20 @@ describe('ConnectionPoolManager', () => {
       expect(removed.map((r) => r.reason)).to.deep.equal(['connection_timeout']);
     });
 
+    it('item 12: hands a connection whose first unit of work is arriving from connectionTimeout to the protocol (not closed, not counted)', () => {
+      pool = FakePool.with({ connectionTimeout: 1000, idleTimeout: 0 });
+      const timeouts = collect(pool, ConnectionPoolEvent.ConnectionTimeout);
+      const a = pool.add(fakeConn())!;
+      a.raw.arriving = true;
+      clock.tick(5000);
+      expect(a.raw.closed).to.equal(false);
+      expect(pool.getMetrics().timeouts).to.deep.equal({});
+      expect(timeouts).to.deep.equal([]);
+      const started = pool.beginWork(a);
+      pool.endWork(a, started, false);
+      expect(pool.get(a.id)).to.equal(a);
+    });
+
     it('keeps connection timeouts on time across a step of the system clock', () => {
       pool = FakePool.with({ connectionTimeout: 1000, idleTimeout: 0 });
       const a = pool.add(fakeConn())!;

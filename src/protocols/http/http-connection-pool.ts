@@ -4,6 +4,7 @@ import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { ProtocolMetricFamily, ProtocolMetricSample } from '../../core/protocol-metrics';
 import { HttpPoolConfig } from './http-config';
+import { NEWEST_RESPONSE, requestArriving, type HttpSocket } from './http-socket';
 
 /** Label values of `unipool_http_requests_total{status_class}`, by `Math.floor(status / 100)`. */
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -11,7 +12,7 @@ const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 /** Refusals, timeouts and errors an HTTP server counts, on top of every pool's. */
 export const HTTP_LABEL_VALUES: KnownLabelValues = Object.freeze({
   rejectReasons: Object.freeze(['max_connections', 'draining']),
-  timeoutKinds: Object.freeze(['connection', 'idle', 'headers', 'request']),
+  timeoutKinds: Object.freeze(['connection', 'idle', 'headers', 'request', 'body_linger']),
   errorTypes: Object.freeze(['handler', 'aborted', 'client_error']),
 });
 
@@ -69,29 +70,38 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
   }
 
   /**
-   * A busy socket's current response gets `Connection: close` if its headers are not out yet;
-   * either way the socket closes when its last response ends (see `endWork`). Idle sockets are
-   * closed by the server through node's `closeIdleConnections()`, which knows what the pool
-   * cannot: whether a request's first bytes have already arrived, so none is cut mid-headers.
+   * Drains one socket, deciding from the pool (not from node's `closeIdleConnections()`, which
+   * counts a response as done once `end()` ran although its body may still be buffered):
+   * - requests in flight: `Connection: close` goes on the newest one's response if its head is
+   *   not out yet, so pipelined requests before it are all answered; the socket closes when its
+   *   last response has been written (`endWork` -> `closeConnection`, after the flush);
+   * - a request arriving (headers, or the unread body of one already answered): left to finish
+   *   (it is answered with `Connection: close`) or to time out (`headersTimeout`, body linger);
+   * - otherwise it holds no request (an idle keep-alive socket, a preconnect that never sent a
+   *   byte): closed now.
    */
   protected override drainConnection(conn: PooledConnection<Socket>): void {
-    if (conn.inFlight === 0) return;
-    // `_httpMessage` is the response being written on this socket (stable in node:http since v0.x).
-    const res = (conn.raw as Socket & { _httpMessage?: { headersSent: boolean; shouldKeepAlive: boolean } })._httpMessage;
-    if (res && !res.headersSent) res.shouldKeepAlive = false;
+    const socket = conn.raw as HttpSocket;
+    if (conn.inFlight > 0) {
+      const newest = socket[NEWEST_RESPONSE];
+      if (newest !== undefined && !newest.headersSent) newest.shouldKeepAlive = false;
+      return;
+    }
+    if (requestArriving(socket, conn.requests === 0)) return;
+    conn.closeReason = 'drain';
+    this.closeConnection(conn, 'drain');
   }
 
   protected override peerOf(socket: Socket): { address?: string; port?: number } {
     return { address: socket.remoteAddress, port: socket.remotePort };
   }
 
-  protected override markIdleStart(conn: PooledConnection<Socket>): void {
-    conn.bytesIn = conn.raw.bytesRead;
-  }
-
-  /** Bytes read while idle are the next request's first bytes: node emits 'request' only once its headers are complete. */
+  /**
+   * Whether a request is arriving on a socket with nothing in flight: its idle timer then
+   * restarts, and a connection timeout hands it over to `headersTimeout` (node's own check).
+   */
   protected override receivedSinceIdle(conn: PooledConnection<Socket>): boolean {
-    return conn.raw.bytesRead !== conn.bytesIn;
+    return requestArriving(conn.raw as HttpSocket, conn.requests === 0);
   }
 
   protected override connectionBytes(conn: PooledConnection<Socket>): [number, number] {

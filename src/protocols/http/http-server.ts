@@ -1,11 +1,11 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import type { ManagedServer } from '../../core/managed-server';
-import { ConnectionPoolEvent } from '../../core/pool-events';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { RejectReason } from '../../core/pool-types';
 import { HttpPoolConfig } from './http-config';
 import { HttpConnectionPool } from './http-connection-pool';
+import { NEWEST_RESPONSE, type HttpSocket } from './http-socket';
 import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from './node-server';
 
 const CONN = Symbol('unipool.http.connection');
@@ -15,18 +15,32 @@ const STARTED = Symbol('unipool.http.started');
 const POOL = Symbol('unipool.http.pool');
 
 /** `_httpMessage` is the response being written on a socket (node:http, stable since v0.x). */
-type TrackedSocket = Socket & { [CONN]?: PooledConnection<Socket>; [REFUSED]?: RejectReason; [POOL]?: HttpConnectionPool<HttpPoolConfig>; _httpMessage?: TrackedResponse | null };
+type TrackedSocket = HttpSocket & { [CONN]?: PooledConnection<Socket>; [REFUSED]?: RejectReason; [POOL]?: HttpConnectionPool<HttpPoolConfig>; _httpMessage?: TrackedResponse | null };
 
-/** How long a refused socket may take to send the request its 503 answers. */
-const REFUSED_SOCKET_TIMEOUT_MS = 5000;
+/**
+ * How long a refused socket may take to send the request its 503 answers, counted from the
+ * refusal (not an inactivity timer: trickling bytes does not extend it). A request still arriving
+ * then gets its 503 anyway; a socket that sent nothing is closed.
+ */
+export const REFUSED_SOCKET_TIMEOUT_MS = 5000;
+/**
+ * How long the rest of a request body may keep arriving once its response has been written
+ * (a handler that answered without reading the body): then the connection is closed, counted as
+ * timeout kind `body_linger`. A body nobody reads never holds a connection until `requestTimeout`.
+ */
+export const BODY_LINGER_MS = 1000;
 /** Refused sockets kept waiting for their request at once; past this a refusal is a plain close, so a flood cannot pin file descriptors. */
 const MAX_PENDING_REFUSALS = 1024;
 
+const detachFromSocket = http.ServerResponse.prototype.detachSocket;
+
 /**
  * The responses of an unipool HTTP(S) server (node's `ServerResponse` option). The request's
- * start stamp is a field set at construction, so every response has the same shape from the
- * start, and the request ends where node detaches a finished response from its socket: no
- * listener, closure or property is added per request.
+ * start stamp is a field set at construction, and the request ends where node detaches a
+ * finished response from its socket ('finish': the response was written completely). Both are
+ * own fields set at construction (one shape for every response, one shared function), so a
+ * framework that swaps the response's prototype (Express 5 does) keeps them; no listener or
+ * closure is allocated per request.
  */
 class TrackedResponse extends (http.ServerResponse as unknown as new (req: http.IncomingMessage, options?: object) => http.ServerResponse) {
   /** `beginWork`'s stamp while the request is tracked; -1 before and after (refusals are never tracked). */
@@ -37,26 +51,53 @@ class TrackedResponse extends (http.ServerResponse as unknown as new (req: http.
   constructor(req: http.IncomingMessage, options?: object) {
     super(req, options);
     this[STARTED] = -1;
+    this.detachSocket = detachTracked;
   }
+}
 
-  /** Node calls it once a response has been written completely ('finish'), before the socket serves the next one. */
-  override detachSocket(socket: Socket): void {
-    super.detachSocket(socket);
-    const started = this[STARTED];
-    if (started < 0) return;
-    this[STARTED] = -1;
-    const tracked = socket as TrackedSocket;
-    const conn = tracked[CONN];
-    if (conn !== undefined) tracked[POOL]?.endRequest(conn, started, this.statusCode);
+/** A response's `detachSocket` (node calls it once the response has been written, before the socket serves the next one): ends the request. */
+function detachTracked(this: TrackedResponse, socket: Socket): void {
+  detachFromSocket.call(this, socket);
+  const started = this[STARTED];
+  if (started < 0) return;
+  this[STARTED] = -1;
+  const tracked = socket as TrackedSocket;
+  if (tracked[NEWEST_RESPONSE] === this) tracked[NEWEST_RESPONSE] = undefined;
+  const conn = tracked[CONN];
+  const pool = tracked[POOL];
+  if (conn === undefined || pool === undefined) return;
+  if (socket.destroyed) {
+    // Node emits 'finish' also for a response whose socket was destroyed before its body was
+    // written: not delivered, so aborted (and failed when the pool forced the close), and not
+    // counted by status class (those are responses written completely).
+    pool.recordError('aborted', undefined, conn);
+    if (conn.removed) conn.inFlight--; // what is left in flight, onSocketClose counts as aborted
+    pool.endWork(conn, started, pool.isFailure(this.statusCode) || conn.forced);
+    return;
   }
+  pool.endRequest(conn, started, this.statusCode);
+  // Answered before its body was read to the end: the rest may arrive for a short while only.
+  if (!this.req.complete) lingerOnBody(tracked, conn, pool, this.req);
+}
+
+/** Closes `socket` if the unread body of `req` is still arriving `BODY_LINGER_MS` from now (a rare path: a timer and a listener are fine here). */
+function lingerOnBody(socket: TrackedSocket, conn: PooledConnection<Socket>, pool: HttpConnectionPool<HttpPoolConfig>, req: http.IncomingMessage): void {
+  const timer = setTimeout(() => {
+    if (req.complete || socket.destroyed) return;
+    pool.recordTimeout('body_linger', conn);
+    conn.closeReason = 'body_linger';
+    socket.destroy();
+  }, BODY_LINGER_MS);
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /**
  * Shared 'close' listener of admitted sockets ('close' fires once): no closure or once() wrapper
- * per connection. Requests not ended when their socket closes were aborted (the peer reset, or
- * the handler destroyed the response): each is counted as such. The one being written is timed
- * too; pipelined ones queued behind it never reach node's socket again, so only their count is
- * known.
+ * per connection. Requests not ended when their socket closes were aborted (the peer reset, the
+ * handler destroyed the response, or a drain deadline cut it before its body was written): each
+ * is counted as such, and as failed when the pool forced the close. The one being written is
+ * timed too; pipelined ones queued behind it never reach node's socket again, so only their count
+ * is known.
  */
 function onSocketClose(this: TrackedSocket): void {
   const conn = this[CONN];
@@ -65,14 +106,19 @@ function onSocketClose(this: TrackedSocket): void {
   let unfinished = conn.inFlight;
   pool.remove(conn);
   const res = this._httpMessage;
-  if (res instanceof TrackedResponse && res[STARTED] >= 0) {
+  if (res != null && res[STARTED] >= 0) {
     const started = res[STARTED];
     res[STARTED] = -1;
     unfinished--;
     pool.recordError('aborted', undefined, conn);
-    pool.endWork(conn, started, pool.isFailure(res.statusCode));
+    pool.endWork(conn, started, pool.isFailure(res.statusCode) || conn.forced);
   }
   for (; unfinished > 0; unfinished--) pool.recordError('aborted', undefined, conn);
+}
+
+/** Body of the 503 a refused client gets. */
+function refusalBody(reason: RejectReason | undefined): string {
+  return reason === 'draining' ? 'server is shutting down\n' : 'server is at its connection limit\n';
 }
 
 /**
@@ -124,12 +170,8 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     this.applyTimeouts(next);
   }
 
-  /** Added on listen, removed on close: a pool outlives the servers that shared it. */
-  private readonly onDrainStarted = (): void => this.server?.closeIdleConnections();
-
   async listen(): Promise<void> {
     const server = this.createNodeServer(this.serverOptions());
-    this.pool.events.on(ConnectionPoolEvent.DrainStarted, this.onDrainStarted);
     server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket));
     server.on('request', this.onRequest);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
@@ -150,11 +192,12 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     }
     tracked[CONN] = conn;
     tracked[POOL] = this.pool as unknown as HttpConnectionPool<HttpPoolConfig>;
+    tracked[NEWEST_RESPONSE] = undefined;
     socket.on('close', onSocketClose);
     return conn;
   }
 
-  /** Keeps a refused socket just long enough to read its request and answer 503. */
+  /** Keeps a refused socket just long enough to read its request and answer 503 (`REFUSED_SOCKET_TIMEOUT_MS` at most). */
   private refuse(socket: TrackedSocket, reason: RejectReason): void {
     if (this.refused.size >= MAX_PENDING_REFUSALS) {
       socket.destroy();
@@ -162,9 +205,31 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     }
     socket[REFUSED] = reason;
     this.refused.add(socket);
-    socket.setTimeout(REFUSED_SOCKET_TIMEOUT_MS, () => socket.destroy());
-    socket.once('close', () => this.refused.delete(socket));
+    const timer = setTimeout(this.answerRefused, REFUSED_SOCKET_TIMEOUT_MS, socket);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.refused.delete(socket);
+    });
   }
+
+  /**
+   * Ends a refused socket whose request did not come in time or came malformed or too slow for
+   * node: a request that was arriving gets the 503 it would have got, a socket that sent nothing
+   * is closed. Never counted in the pool (the socket is not the pool's).
+   */
+  private readonly answerRefused = (socket: TrackedSocket): void => {
+    if (socket.destroyed) return;
+    if (socket.bytesRead > 0 && socket.writable && !socket._httpMessage?.headersSent) {
+      const body = refusalBody(socket[REFUSED]);
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+          `Retry-After: ${this.config.retryAfter}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      socket.destroySoon();
+    } else {
+      socket.destroy();
+    }
+  };
 
   /** The server's 'request' listener itself (an arrow bound once per server): no forwarding frame per request. */
   private readonly onRequest = (req: http.IncomingMessage, res: TrackedResponse): void => {
@@ -175,7 +240,8 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
       return;
     }
     if (this.pool.isDraining) res.shouldKeepAlive = false;
-    res[STARTED] = this.pool.beginWork(conn); // ended in TrackedResponse.detachSocket, or onSocketClose
+    socket[NEWEST_RESPONSE] = res; // a drain puts Connection: close on it (see HttpConnectionPool.drainConnection)
+    res[STARTED] = this.pool.beginWork(conn); // ended in detachTracked, or onSocketClose
     try {
       const result = this.handle(req, res);
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
@@ -187,7 +253,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
   };
 
   private respondRefused(res: http.ServerResponse, reason: RejectReason): void {
-    const body = reason === 'draining' ? 'server is shutting down\n' : 'server is at its connection limit\n';
+    const body = refusalBody(reason);
     res.writeHead(503, {
       'Content-Type': 'text/plain; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
@@ -208,22 +274,36 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     }
   }
 
-  /** Malformed requests and slow headers: counted, answered as node would, socket closed. */
   /** Malformed requests and slow headers on an established connection (HTTPS overrides it to skip failed handshakes). */
   protected onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
     this.answerClientError(err, socket as TrackedSocket);
   }
 
+  /**
+   * Counts and answers a client error. Node reports headers and request timeouts as
+   * `ERR_HTTP_REQUEST_TIMEOUT` (answered 408): counted `request` with a request in flight, else
+   * `headers`, except on a connection that never sent a byte, which node's check cut before
+   * `connectionTimeout` did: that one is counted `connection` and closed without an answer.
+   */
   private answerClientError(err: NodeJS.ErrnoException, socket: TrackedSocket): void {
+    if (socket[REFUSED] !== undefined) return this.answerRefused(socket);
     const conn = socket[CONN];
     const code = err.code ?? 'unknown';
-    if (code === 'ERR_HTTP_REQUEST_TIMEOUT') this.pool.recordTimeout(conn && conn.inFlight > 0 ? 'request' : 'headers', conn);
-    else if (code !== 'ECONNRESET') this.pool.recordError('client_error', err, conn);
+    if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      if (conn !== undefined && conn.requests === 0 && socket.bytesRead === 0) {
+        this.pool.recordTimeout('connection', conn);
+        conn.closeReason = 'connection_timeout';
+        socket.destroy();
+        return;
+      }
+      this.pool.recordTimeout(conn && conn.inFlight > 0 ? 'request' : 'headers', conn);
+    } else if (code !== 'ECONNRESET') {
+      this.pool.recordError('client_error', err, conn);
+    }
     answerClientError(err, socket);
   }
 
   protected override releaseUntracked(): void {
-    this.pool.events.off(ConnectionPoolEvent.DrainStarted, this.onDrainStarted);
     for (const socket of this.refused) socket.destroy();
     this.refused.clear();
   }

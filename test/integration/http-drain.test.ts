@@ -1,0 +1,169 @@
+import 'reflect-metadata';
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import * as tls from 'node:tls';
+import type { Application, ConnectionPoolManager } from '../../src';
+import { createTestApp } from '../../src/testing';
+import { HttpApiServer } from '../../samples/multi-protocol/http-api-server';
+import { HttpsApiServer } from '../../samples/multi-protocol/https-api-server';
+import { connect, readUntilClose, waitFor } from '../helpers/http-fixtures';
+import { makeTlsFixtures, type TlsFixtures } from '../helpers/https-fixtures';
+
+const BODY = 32 * 1024 * 1024;
+
+/** What curl printed (`-w '%{size_download}'`) and how it exited. */
+interface CurlRun {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; out: string; err: string }>;
+}
+
+function curl(args: string[]): CurlRun {
+  const child = spawn('/usr/bin/curl', ['-s', '-S', '-o', '/dev/null', '-w', '%{size_download}', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  const done = new Promise<{ code: number | null; out: string; err: string }>((resolve) => child.once('close', (code) => resolve({ code, out, err })));
+  return { child, done };
+}
+
+/** `_httpMessage` is the response node is writing on a socket. */
+type ResponseOnSocket = { writableEnded: boolean; writableFinished: boolean } | null | undefined;
+
+/** Whether the one connection of `pool` has a response whose `end()` ran while its body still waits to be written. */
+function endedButNotFlushed(pool: ConnectionPoolManager<Socket>): boolean {
+  const [conn] = [...pool.values()];
+  const res = (conn?.raw as (Socket & { _httpMessage?: ResponseOnSocket }) | undefined)?._httpMessage;
+  return !!res && res.writableEnded && !res.writableFinished;
+}
+
+describe('HTTP/HTTPS drain loses nothing (slow readers, preconnects, pipelining)', function () {
+  this.timeout(30_000);
+  let app: Application | undefined;
+  let certs: TlsFixtures;
+  const children: ChildProcess[] = [];
+  const sockets: Socket[] = [];
+
+  before(async () => {
+    certs = await makeTlsFixtures();
+  });
+  after(() => certs.cleanup());
+
+  afterEach(async () => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const s of sockets.splice(0)) s.destroy();
+    if (app && app.state === 'running') await app.stop({ force: true });
+    app = undefined;
+  });
+
+  async function bootHttp(http: Record<string, unknown> = {}, shutdown: Record<string, unknown> = {}) {
+    app = createTestApp({ servers: [HttpApiServer], config: { http, shutdown: { timeout: 20_000, ...shutdown } } });
+    await app.start();
+    const server = app.server(HttpApiServer);
+    return { app, port: server.address()!.port, pool: server.pool };
+  }
+
+  async function bootHttps(https: Record<string, unknown> = {}, shutdown: Record<string, unknown> = {}) {
+    app = createTestApp({ servers: [HttpsApiServer], config: { https: { tls: { cert: certs.cert, key: certs.key }, ...https }, shutdown: { timeout: 20_000, ...shutdown } } });
+    await app.start();
+    const server = app.server(HttpsApiServer);
+    return { app, port: server.address()!.port, pool: server.pool };
+  }
+
+  for (const scheme of ['http', 'https'] as const) {
+    it(`item 1: a slow reader (curl --limit-rate) gets its whole 32 MiB body over ${scheme.toUpperCase()} through a drain that starts after end() and before the flush; stop() is ok`, async () => {
+      const { app, port, pool } = scheme === 'http' ? await bootHttp() : await bootHttps();
+      const run = curl([...(scheme === 'https' ? ['-k'] : []), '--limit-rate', '16M', `${scheme}://127.0.0.1:${port}/bytes?n=${BODY}`]);
+      children.push(run.child);
+      // The handler has called end(); the tail of the body is still in the socket's buffers.
+      await waitFor(() => endedButNotFlushed(pool as unknown as ConnectionPoolManager<Socket>), 15_000, 'response ended but not flushed');
+      const result = await app.stop();
+      const curlDone = await run.done;
+      expect(curlDone.err).to.equal('');
+      expect(curlDone.code).to.equal(0);
+      expect(Number(curlDone.out)).to.equal(BODY);
+      expect(result.ok).to.equal(true);
+      expect(result.graceful).to.equal(1);
+      expect(result.forced).to.equal(0);
+      const m = pool.getMetrics();
+      expect(m.errors.byType.aborted ?? 0).to.equal(0);
+      expect(m.requests.total).to.equal(1);
+      expect(m.requests.failed).to.equal(0);
+    });
+  }
+
+  it('item 1: a body cut at the drain deadline before it flushed is counted aborted and failed, and stop() is not ok', async () => {
+    const { app, port, pool } = await bootHttp({}, { timeout: 300 });
+    const socket = await connect(port);
+    sockets.push(socket);
+    socket.write(`GET /bytes?n=${BODY} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    socket.once('data', () => socket.pause()); // reads the head, then stops reading: the body cannot flush
+    await waitFor(() => pool.getMetrics().requests.inFlight === 1, 5000, 'request in flight');
+    const result = await app.stop();
+    expect(result.ok).to.equal(false);
+    expect(result.forced).to.equal(1);
+    await waitFor(() => pool.getMetrics().errors.byType.aborted === 1, 2000, 'the cut request counted aborted');
+    const m = pool.getMetrics();
+    expect(m.requests.failed).to.equal(1);
+  });
+
+  it('item 2: a connection that never sent a byte (a preconnect) is closed at drain start, counted graceful, and the drain does not wait for connectionTimeout', async () => {
+    const { app, port, pool } = await bootHttp({ connectionTimeout: 10_000 }, { timeout: 5000 });
+    const socket = await connect(port);
+    sockets.push(socket);
+    const closed = readUntilClose(socket);
+    await waitFor(() => pool.size === 1, 2000, 'connection admitted');
+    const started = performance.now();
+    const result = await app.stop();
+    const elapsed = performance.now() - started;
+    expect(await closed).to.equal('');
+    expect(result.ok).to.equal(true);
+    expect(result.graceful).to.equal(1);
+    expect(result.forced).to.equal(0);
+    expect(elapsed).to.be.below(1000);
+    expect(pool.getMetrics().timeouts.connection ?? 0).to.equal(0);
+  });
+
+  it('item 2: an HTTPS preconnect (handshake done, no request) is closed at drain start, counted graceful', async () => {
+    const { app, port, pool } = await bootHttps({ connectionTimeout: 10_000 }, { timeout: 5000 });
+    const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => resolve(s));
+      s.once('error', reject);
+    });
+    sockets.push(socket);
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.on('error', () => undefined);
+    await waitFor(() => pool.size === 1, 2000, 'connection admitted');
+    const started = performance.now();
+    const result = await app.stop();
+    const elapsed = performance.now() - started;
+    await closed;
+    expect(result.ok).to.equal(true);
+    expect(result.graceful).to.equal(1);
+    expect(result.forced).to.equal(0);
+    expect(elapsed).to.be.below(1000);
+  });
+
+  for (const count of [2, 3]) {
+    it(`item 3: ${count} pipelined requests in flight at drain start are all answered, Connection: close on the last one only`, async () => {
+      const { app, port, pool } = await bootHttp();
+      const socket = await connect(port);
+      sockets.push(socket);
+      const received = readUntilClose(socket);
+      socket.write(Array.from({ length: count }, (_, i) => `GET /slow?ms=${200 + i} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
+      await waitFor(() => pool.getMetrics().requests.inFlight === count, 3000, `${count} pipelined requests in flight`);
+      const result = await app.stop();
+      const data = await received;
+      const heads = data.split(/\r\n\r\n(?:slept \d+ ms\n)?/).filter((h) => h.startsWith('HTTP/1.1'));
+      expect(heads.map((h) => h.split('\r\n')[0])).to.deep.equal(Array(count).fill('HTTP/1.1 200 OK'));
+      for (let i = 0; i < count; i++) expect(data).to.contain(`slept ${200 + i} ms\n`);
+      expect(heads.map((h) => /\r\nconnection: close/i.test(h))).to.deep.equal([...Array(count - 1).fill(false), true]);
+      expect(result.ok).to.equal(true);
+      expect(result.graceful).to.equal(1);
+      expect(pool.getMetrics().errors.byType.aborted ?? 0).to.equal(0);
+      expect(pool.getMetrics().requests.total).to.equal(count);
+    });
+  }
+});
