@@ -7,6 +7,7 @@ import { HttpPoolConfig } from './http-config';
 import { HttpConnectionPool } from './http-connection-pool';
 import { NEWEST_RESPONSE, type HttpSocket } from './http-socket';
 import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from './node-server';
+import { StandInServer } from './stand-in-server';
 
 const CONN = Symbol('unipool.http.connection');
 const REFUSED = Symbol('unipool.http.refused');
@@ -132,8 +133,25 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
   /** Refused sockets waiting for their 503; the pool does not track them, so the server does. */
   private readonly refused = new Set<Socket>();
 
-  /** Handles one admitted request. A throw or rejection becomes a 500 (if nothing was sent yet). */
+  /**
+   * Handles one admitted request. A throw or rejection becomes a 500 (if nothing was sent yet).
+   * A framework app can be it: `handle = expressApp`, `handle = koaApp.callback()`, or Fastify's
+   * handler through `serverFactory`.
+   */
   abstract handle(req: http.IncomingMessage, res: http.ServerResponse): void | Promise<void>;
+
+  /**
+   * Fastify's `serverFactory` option, to run Fastify on this server:
+   * `readonly fastify = Fastify({ serverFactory: this.serverFactory })` with
+   * `declare handle: RequestListener`. The handler Fastify passes becomes this server's `handle`;
+   * the node server returned is a stand-in Fastify keeps but never listens on (its `listen`
+   * throws): this server listens, admits, times out and drains. Call `await fastify.ready()` in
+   * `onInit` and `await fastify.close()` in `onShutdown`.
+   */
+  readonly serverFactory = (handler: http.RequestListener): http.Server => {
+    this.handle = handler;
+    return new StandInServer(this.constructor.name);
+  };
 
   /** Creates the node server; HTTPS overrides it. */
   protected createNodeServer(options: http.ServerOptions): http.Server {
