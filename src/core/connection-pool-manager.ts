@@ -262,11 +262,17 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     if (!options.replace) {
       const declared = new Set(declaredKeys(this.configClass));
       for (const key of Object.keys(partial)) {
-        if (declared.has(key) && !own.has(key)) problems.push({ path: `${this.protocol}.${key}`, rule: 'serverSetting', message: 'is a setting of each server, not of the pool: change it with server.updateConfig() or a reload' });
+        if (declared.has(key) && !own.has(key)) problems.push({ path: `${this.name}.${key}`, rule: 'serverSetting', message: 'is a setting of each server, not of the pool: change it with server.updateConfig() or a reload' });
       }
     }
     const merged = mergeConfig(previous, partial as Record<string, unknown>, options.replace);
-    const { value: next, problems: invalid } = validateSection(this.configClass, merged, this.protocol);
+    // Only the pool's keys are validated here: the servers validate theirs. A server's nested
+    // block (`tls`) is left out, so a pool update never reads certificate files.
+    for (const key of Object.keys(merged)) {
+      const value = merged[key];
+      if (!own.has(key) && value !== null && typeof value === 'object') delete merged[key];
+    }
+    const { value: next, problems: invalid } = validateSection(this.configClass, merged, this.name, { only: own });
     problems.push(...invalid);
     if (!next || problems.length) throw new ConfigValidationError(problems, 'updateConfig');
 
@@ -284,7 +290,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       previous,
       next,
       commit: () => {
-        if (this.currentConfig !== previous) throw new ConfigValidationError([{ path: this.protocol, rule: 'stale', message: 'the config changed since this update was prepared' }], 'updateConfig');
+        if (this.currentConfig !== previous) throw new ConfigValidationError([{ path: this.name, rule: 'stale', message: 'the config changed since this update was prepared' }], 'updateConfig');
         return this.commitConfig(previous, next, applied, restartRequired);
       },
     };

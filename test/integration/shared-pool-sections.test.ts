@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type * as http from 'node:http';
 import * as net from 'node:net';
 import { join } from 'node:path';
@@ -324,6 +324,35 @@ describe('one server, one section: servers sharing a pool', () => {
     expect(days(await expiry()), 'the 5-day certificate of the first server').to.be.within(4, 5.01);
     await app.server(GrpcEchoServer).close();
     expect(days(await expiry()), "the closed server's certificate is forgotten: the partner's (about a year) is left").to.be.greaterThan(300);
+  });
+
+  it('review: pool.updateConfig() of a pool key reads no TLS file (a key mid-rotation) and names the pool in problem paths', async () => {
+    const keyFile = join(certs.dir, 'rotating-key.pem');
+    copyFileSync(certs.key2, keyFile);
+    app = createTestApp({ servers: [PartnerTls], sections: { partner: HttpsPoolConfig }, config: { partner: { tls: { cert: certs.cert2, key: keyFile } } } });
+    await app.start();
+    const server = app.server(PartnerTls);
+    expect(server.pool.name).to.equal('partner');
+    unlinkSync(keyFile); // mid-rotation: the old key is gone, the new one not yet written
+    try {
+      expect(server.pool.updateConfig({ maxConnections: 5 }).applied).to.deep.equal(['maxConnections']);
+      expect(server.pool.config.maxConnections).to.equal(5);
+      const err = (() => {
+        try {
+          server.pool.updateConfig({ maxConnections: 0 });
+        } catch (e) {
+          return e as ConfigValidationError;
+        }
+        return undefined;
+      })();
+      expect(err).to.be.instanceOf(ConfigValidationError);
+      expect(err!.problems.map((p) => p.path)).to.deep.equal(['partner.maxConnections']);
+      const port = server.address()!.port;
+      const r = await run('/usr/bin/curl', ['-sS', '--resolve', `localhost:${port}:127.0.0.1`, '--cacert', certs.cert2, '-o', '-', '-w', ' %{http_code}', `https://localhost:${port}/`]);
+      expect(r.stdout).to.equal('partner 200');
+    } finally {
+      copyFileSync(certs.key2, keyFile);
+    }
   });
 
   it('item 25: an HTTP server that closes leaves no listener or attachment on the pool it shared', async () => {
