@@ -1093,6 +1093,29 @@ describe('ConnectionPoolManager', () => {
       ]);
     });
 
+    it('review: a server whose applyPoolConfig throws leaves the pool fully updated, the other servers notified, and the error logged', () => {
+      pool = FakePool.with({ maxConnections: 5 });
+      const limit = collect(pool, ConnectionPoolEvent.LimitReached);
+      const updates = collect(pool, ConnectionPoolEvent.ConfigUpdated);
+      const errors: Array<{ obj: object; msg?: string }> = [];
+      const noop = (): void => undefined;
+      const logger = { debug: noop, info: noop, warn: noop, error: (obj: object, msg?: string) => void errors.push({ obj, msg }), child: () => logger };
+      pool.attachLogger(logger);
+      const seen: number[] = [];
+      pool.attachServer({ applyPoolConfig: () => { throw new Error('server refused'); } });
+      pool.attachServer({ applyPoolConfig: (_prev, next) => void seen.push(next.maxConnections) });
+      for (let i = 0; i < 3; i++) pool.add(fakeConn());
+      const result = pool.updateConfig({ maxConnections: 2, health: { window: 5000 } });
+      expect(result.applied).to.have.members(['maxConnections', 'health']);
+      expect(pool.config.maxConnections).to.equal(2);
+      expect(pool.getMetrics().windowMs, 'the window follows').to.equal(5000);
+      expect(limit).to.deep.equal([{ active: 3, maxConnections: 2 }]);
+      expect(updates).to.have.length(1);
+      expect(seen, 'the server after the failing one still follows').to.deep.equal([2]);
+      expect(errors).to.have.length(1);
+      expect((errors[0].obj as { err: Error }).err.message).to.equal('server refused');
+    });
+
     it('applies a new window length', () => {
       pool = FakePool.with();
       pool.updateConfig({ health: { window: 5000 } });
