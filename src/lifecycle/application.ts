@@ -96,8 +96,6 @@ export class Application {
   private stopping: Promise<ShutdownResult> | undefined;
   private orchestrator: ShutdownOrchestrator | undefined;
   private readonly signals: SignalHandler;
-  /** A repeated shutdown signal arrived: the exit code is 1 whatever the shutdown found. */
-  private forcedBySignal = false;
   private readonly rejectLog: RejectionLog;
   /** Each pool with the servers sharing it (the first one's section configures it). */
   private poolGroups: PoolGroup[] = [];
@@ -125,20 +123,28 @@ export class Application {
     this.metrics = new PrometheusCollector(this, this.logger);
     this.signals = new SignalHandler(
       (signal) => {
+        if (this.stopping) {
+          // A shutdown started from code owns the process's fate: it never calls process.exit.
+          this.logger.info({ signal }, 'signal received: shutdown already under way (started from code; send it again to force)');
+          return;
+        }
         this.logger.info({ signal }, 'signal received: shutting down gracefully (send it again to force)');
         this.stop().then(
           (result) => {
-            // A second signal is an operator's "stop now": exit 1 even when it found nothing left to force.
-            const code = result.ok && !this.forcedBySignal ? 0 : 1;
+            // Forced by a second signal or app.stop({ force: true }): exit 1 even when nothing was left to force.
+            const code = result.ok && !result.forcedByUser ? 0 : 1;
             process.exitCode = code;
             scheduleExit(this.shutdownConfig.exitDelay, code, this.logger);
           },
-          (err: unknown) => this.logger.error({ err }, 'shutdown failed'),
+          (err: unknown) => {
+            this.logger.error({ err }, 'shutdown failed');
+            process.exitCode = 1;
+            scheduleExit(this.shutdownConfig.exitDelay, 1, this.logger);
+          },
         );
       },
       (signal) => {
         this.logger.warn({ signal }, 'signal received again: forcing shutdown');
-        this.forcedBySignal = true;
         this.stop({ force: true }).catch(() => undefined); // the first signal's handler reports the outcome
       },
       undefined,
