@@ -22,10 +22,11 @@ export function looksLikePem(value: string): boolean {
 
 /**
  * A deep copy of plain config data with every secret-named key, PEM-looking string and binary
- * buffer replaced by `[redacted]`. Safe to log or serve.
+ * buffer replaced by `[redacted]` (a secret-named key holding a file path, `tls.key` say, keeps
+ * it: see `looksLikeFilePath`). Safe to log or serve.
  */
 export function redactSecrets(value: unknown, key = ''): unknown {
-  if (key && isSecretKey(key) && value !== undefined && value !== null && value !== '') return REDACTED;
+  if (key && isSecretKey(key) && value !== undefined && value !== null && value !== '' && !(typeof value === 'string' && looksLikeFilePath(value))) return REDACTED;
   if (typeof value === 'string') return looksLikePem(value) ? REDACTED : value;
   if (value === null || typeof value !== 'object') return value;
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return REDACTED;
@@ -36,6 +37,22 @@ export function redactSecrets(value: unknown, key = ''): unknown {
     out[k] = redactSecrets(v, k);
   }
   return out;
+}
+
+/** File extensions of key and certificate files. */
+const KEY_FILE_EXTENSION = /\.(pem|key|crt|cer|der|p8|p12|pfx)$/i;
+/** A last path segment with a file extension (`server.key`, `tls.json`). */
+const EXTENSION_AFTER_SEPARATOR = /[/\\][^/\\]*\.[A-Za-z0-9]{1,8}$/;
+
+/**
+ * Whether a string is shaped like the path of a file rather than a secret: one line of at most
+ * 1024 characters, no PEM, and either a key-file extension (`.pem`, `.key`...) or a separator
+ * and an extension on its last segment. A path is not a secret, and an error about a key file
+ * must say which file. Base64 and JWT secrets do not have that shape (no `.` after a `/`).
+ */
+export function looksLikeFilePath(value: string): boolean {
+  if (value.length === 0 || value.length > 1024 || /[\r\n]/.test(value) || looksLikePem(value)) return false;
+  return KEY_FILE_EXTENSION.test(value) || EXTENSION_AFTER_SEPARATOR.test(value);
 }
 
 /** Pieces of a secret long enough to give part of it away (lines of a key, segments between slashes). */
@@ -49,7 +66,7 @@ const SECRET_PIECE = /[^\s/\\]{8,}/g;
  */
 export function redactMessage(message: string, value?: unknown, key = ''): string {
   let out = message;
-  if (typeof value === 'string' && value.length > 0 && (looksLikePem(value) || (key !== '' && isSecretKey(key)))) {
+  if (typeof value === 'string' && value.length > 0 && (looksLikePem(value) || (key !== '' && isSecretKey(key) && !looksLikeFilePath(value)))) {
     out = out.split(value).join(REDACTED);
     for (const piece of value.match(SECRET_PIECE) ?? []) out = out.split(piece).join(REDACTED);
   }

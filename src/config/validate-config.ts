@@ -57,9 +57,10 @@ function flatten(errors: ValidationError[], prefix: string, out: ConfigProblem[]
 
 /**
  * Turns plain data into a validated instance of `cls`, applying defaults for absent keys.
- * Returns every problem found, paths prefixed with `section`.
+ * Returns every problem found, paths prefixed with `section`. With `only`, problems of other
+ * keys are left out (a pool validating its own keys of a section its server already validated).
  */
-export function validateSection<T extends object>(cls: ConfigClass<T>, plain: unknown, section: string): { value?: T; problems: ConfigProblem[] } {
+export function validateSection<T extends object>(cls: ConfigClass<T>, plain: unknown, section: string, options: { only?: ReadonlySet<string> } = {}): { value?: T; problems: ConfigProblem[] } {
   if (plain !== undefined && (plain === null || typeof plain !== 'object' || Array.isArray(plain))) {
     return { problems: [{ path: section, rule: 'isObject', message: 'must be an object', value: plain }] };
   }
@@ -84,5 +85,14 @@ export function validateSection<T extends object>(cls: ConfigClass<T>, plain: un
     if ('value' in p) safe.value = redactSecrets(p.value);
     problems.push(safe);
   }
-  return problems.length ? { problems } : { value: instance, problems };
+  const only = options.only;
+  const kept = only ? problems.filter((p) => !isOtherKey(p.path, section, only, new Set(declaredKeys(cls)))) : problems;
+  return kept.length ? { problems: kept } : { value: instance, problems: kept };
+}
+
+/** Whether a problem's `path` lies under a declared key of the section that is not one of `keys` (unknown keys stay problems). */
+function isOtherKey(path: string, section: string, keys: ReadonlySet<string>, declared: ReadonlySet<string>): boolean {
+  if (!path.startsWith(`${section}.`)) return false;
+  const key = path.slice(section.length + 1).split('.')[0];
+  return declared.has(key) && !keys.has(key);
 }

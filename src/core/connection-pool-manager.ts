@@ -223,7 +223,16 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * are process warnings (`UNIPOOL_LISTENER_FAILED`). The application attaches its own.
    */
   attachLogger(logger: Logger): void {
+    this.logger = logger;
     this.events.onListenerError = (event, err) => logger.error({ err, event, protocol: this.protocol }, 'pool event listener failed');
+  }
+
+  private logger: Logger | undefined;
+
+  /** Logs an error through the attached logger; without one, a process warning. */
+  private reportError(fields: { err: unknown } & Record<string, unknown>, msg: string): void {
+    if (this.logger) this.logger.error(fields, msg);
+    else process.emitWarning(`${msg}: ${fields.err instanceof Error ? fields.err.message : String(fields.err)}`, { code: 'UNIPOOL_POOL_CONFIG_APPLY' });
   }
 
   /** Sets the whole validated configuration at boot (before any connection exists). */
@@ -262,11 +271,17 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     if (!options.replace) {
       const declared = new Set(declaredKeys(this.configClass));
       for (const key of Object.keys(partial)) {
-        if (declared.has(key) && !own.has(key)) problems.push({ path: `${this.protocol}.${key}`, rule: 'serverSetting', message: 'is a setting of each server, not of the pool: change it with server.updateConfig() or a reload' });
+        if (declared.has(key) && !own.has(key)) problems.push({ path: `${this.name}.${key}`, rule: 'serverSetting', message: 'is a setting of each server, not of the pool: change it with server.updateConfig() or a reload' });
       }
     }
     const merged = mergeConfig(previous, partial as Record<string, unknown>, options.replace);
-    const { value: next, problems: invalid } = validateSection(this.configClass, merged, this.protocol);
+    // Only the pool's keys are validated here: the servers validate theirs. A server's nested
+    // block (`tls`) is left out, so a pool update never reads certificate files.
+    for (const key of Object.keys(merged)) {
+      const value = merged[key];
+      if (!own.has(key) && value !== null && typeof value === 'object') delete merged[key];
+    }
+    const { value: next, problems: invalid } = validateSection(this.configClass, merged, this.name, { only: own });
     problems.push(...invalid);
     if (!next || problems.length) throw new ConfigValidationError(problems, 'updateConfig');
 
@@ -284,7 +299,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       previous,
       next,
       commit: () => {
-        if (this.currentConfig !== previous) throw new ConfigValidationError([{ path: this.protocol, rule: 'stale', message: 'the config changed since this update was prepared' }], 'updateConfig');
+        if (this.currentConfig !== previous) throw new ConfigValidationError([{ path: this.name, rule: 'stale', message: 'the config changed since this update was prepared' }], 'updateConfig');
         return this.commitConfig(previous, next, applied, restartRequired);
       },
     };
@@ -293,8 +308,9 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private commitConfig(previous: C, next: C, applied: string[], restartRequired: string[]): ConfigUpdateResult {
     if (applied.length === 0) return { applied, restartRequired };
     this.applyConfig(previous, next);
+    // The pool's own state first, whole; then the servers, each on its own (one that throws is
+    // logged and neither undoes the change nor keeps the others from following it).
     this.currentConfig = deepFreeze(next);
-    for (const server of this.attached) server.applyPoolConfig(previous, next);
     this.healthJudge.thresholds = next.health;
     if (next.health.window !== previous.health.window) this.replaceWindow(next.health.window);
     if (next.idleTimeout !== previous.idleTimeout || next.connectionTimeout !== previous.connectionTimeout) {
@@ -302,11 +318,16 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       this.schedulePending(true);
     }
     if (next.health.checkInterval !== previous.health.checkInterval && this.healthTimer) this.startHealthTimer();
-    if (this.count < next.maxConnections) this.atLimit = false;
-    else if (!this.atLimit) {
-      this.atLimit = true;
-      this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.count, maxConnections: next.maxConnections });
+    const reachedLimit = this.count >= next.maxConnections && !this.atLimit;
+    this.atLimit = this.count >= next.maxConnections;
+    for (const server of this.attached) {
+      try {
+        server.applyPoolConfig(previous, next);
+      } catch (err) {
+        this.reportError({ err, protocol: this.protocol, pool: this.name }, 'server failed to apply a pool config update');
+      }
     }
+    if (reachedLimit) this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.count, maxConnections: next.maxConnections });
     const result = { applied, restartRequired };
     this.events.emit(ConnectionPoolEvent.ConfigUpdated, result);
     this.checkHealth();

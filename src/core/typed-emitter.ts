@@ -40,17 +40,30 @@ export class TypedEmitter<M> {
 
   /** Calls every listener of `event` in order, each isolated from the others; an unobserved event costs one lookup. */
   emit<K extends keyof M & string>(event: K, payload: M[K]): void {
-    if (this.emitter.listenerCount(event) === 0) return;
-    // rawListeners: a copy (a listener may remove itself or others), with `once` wrappers that unregister on call.
-    for (const listener of this.emitter.rawListeners(event) as Array<(payload: M[K]) => unknown>) {
-      try {
-        const returned = listener.call(this.emitter, payload);
-        if (returned !== undefined && typeof (returned as PromiseLike<unknown>).then === 'function') {
-          (returned as PromiseLike<unknown>).then(undefined, (err: unknown) => this.reportListenerError(event, err));
-        }
-      } catch (err) {
-        this.reportListenerError(event, err);
+    const count = this.emitter.listenerCount(event);
+    if (count === 0) return;
+    if (count === 1) {
+      // The common case (one observer): node keeps a lone listener (or its `once` wrapper) as
+      // the function itself, so no array is copied.
+      const only = (this.emitter as unknown as { _events: Record<string, unknown> })._events[event];
+      if (typeof only === 'function') {
+        this.call(only as (payload: M[K]) => unknown, event, payload);
+        return;
       }
+    }
+    // rawListeners: a copy (a listener may remove itself or others), with `once` wrappers that unregister on call.
+    for (const listener of this.emitter.rawListeners(event) as Array<(payload: M[K]) => unknown>) this.call(listener, event, payload);
+  }
+
+  /** Calls one listener; what it throws or rejects with goes to `onListenerError`. */
+  private call<P>(listener: (payload: P) => unknown, event: string, payload: P): void {
+    try {
+      const returned = listener.call(this.emitter, payload);
+      if (returned !== undefined && typeof (returned as PromiseLike<unknown>).then === 'function') {
+        (returned as PromiseLike<unknown>).then(undefined, (err: unknown) => this.reportListenerError(event, err));
+      }
+    } catch (err) {
+      this.reportListenerError(event, err);
     }
   }
 

@@ -96,8 +96,6 @@ export class Application {
   private stopping: Promise<ShutdownResult> | undefined;
   private orchestrator: ShutdownOrchestrator | undefined;
   private readonly signals: SignalHandler;
-  /** A repeated shutdown signal arrived: the exit code is 1 whatever the shutdown found. */
-  private forcedBySignal = false;
   private readonly rejectLog: RejectionLog;
   /** Each pool with the servers sharing it (the first one's section configures it). */
   private poolGroups: PoolGroup[] = [];
@@ -125,20 +123,28 @@ export class Application {
     this.metrics = new PrometheusCollector(this, this.logger);
     this.signals = new SignalHandler(
       (signal) => {
+        if (this.stopping) {
+          // A shutdown started from code owns the process's fate: it never calls process.exit.
+          this.logger.info({ signal }, 'signal received: shutdown already under way (started from code; send it again to force)');
+          return;
+        }
         this.logger.info({ signal }, 'signal received: shutting down gracefully (send it again to force)');
         this.stop().then(
           (result) => {
-            // A second signal is an operator's "stop now": exit 1 even when it found nothing left to force.
-            const code = result.ok && !this.forcedBySignal ? 0 : 1;
+            // Forced by a second signal or app.stop({ force: true }): exit 1 even when nothing was left to force.
+            const code = result.ok && !result.forcedByUser ? 0 : 1;
             process.exitCode = code;
             scheduleExit(this.shutdownConfig.exitDelay, code, this.logger);
           },
-          (err: unknown) => this.logger.error({ err }, 'shutdown failed'),
+          (err: unknown) => {
+            this.logger.error({ err }, 'shutdown failed');
+            process.exitCode = 1;
+            scheduleExit(this.shutdownConfig.exitDelay, 1, this.logger);
+          },
         );
       },
       (signal) => {
         this.logger.warn({ signal }, 'signal received again: forcing shutdown');
-        this.forcedBySignal = true;
         this.stop({ force: true }).catch(() => undefined); // the first signal's handler reports the outcome
       },
       undefined,
@@ -203,8 +209,27 @@ export class Application {
     return this.ready;
   }
 
-  /** The validated configuration (after `start`): every section deep-frozen; a reload swaps in new ones. */
+  /**
+   * The validated configuration (after `start`): every section deep-frozen; a reload swaps in new
+   * ones, and a server's section is the one in effect (after `server.updateConfig()` or
+   * `pool.updateConfig()` too).
+   */
   get config(): ValidatedConfig | undefined {
+    return this.liveConfig();
+  }
+
+  /** `validated`, with each server's section swapped for the server's own snapshot if that changed since. */
+  private liveConfig(): ValidatedConfig | undefined {
+    const validated = this.validated;
+    if (!validated) return undefined;
+    let live: Map<string, object> | undefined;
+    for (const server of this.serverInstances) {
+      const section = this.sectionOf(server);
+      if (validated.get(section) === server.config) continue;
+      live ??= new Map(validated);
+      live.set(section, server.config);
+    }
+    if (live) this.validated = live;
     return this.validated;
   }
 
@@ -398,7 +423,8 @@ export class Application {
    * need a restart keep their old values and are listed. SIGHUP calls this.
    */
   async reload(source?: ConfigSource): Promise<ReloadResult> {
-    if (this.appState !== 'running' || !this.validated) throw new LifecycleStateError(`reload() needs a running application (state: ${this.appState})`);
+    const current = this.appState === 'running' ? this.liveConfig() : undefined;
+    if (!current) throw new LifecycleStateError(`reload() needs a running application (state: ${this.appState})`);
     const started = performance.now();
     const from = source ?? this.options.config;
     const label = typeof from === 'string' ? from : 'object';
@@ -407,7 +433,7 @@ export class Application {
     try {
       next = new ConfigLoader(this.sections, this.requiredSections).load(from, this.options.env ?? process.env);
       const servers = this.serverInstances.map((server) => ({ server, section: this.sectionOf(server) }));
-      plan = planReload(this.validated, next, { servers, pools: this.poolGroups }, (section) => SECTION_RELOAD[section] ?? 'restart');
+      plan = planReload(current, next, { servers, pools: this.poolGroups }, (section) => SECTION_RELOAD[section] ?? 'restart');
     } catch (err) {
       return this.reloadFailed(err, label, started);
     }
@@ -431,10 +457,10 @@ export class Application {
     }
     // Swap in frozen snapshots: servers hold their own (restart-only keys kept); other sections
     // take their live keys. What was handed out before stays as it was.
-    const validated = new Map(this.validated);
+    const validated = new Map(current);
     for (const server of this.serverInstances) validated.set(this.sectionOf(server), server.config);
     for (const [section, keys] of plan.live) {
-      const copy = copyConfig(this.validated.get(section) as object) as Record<string, unknown>;
+      const copy = copyConfig(current.get(section) as object) as Record<string, unknown>;
       const fresh = next.get(section) as Record<string, unknown>;
       for (const key of keys) copy[key] = fresh[key];
       validated.set(section, deepFreeze(copy));

@@ -19,7 +19,7 @@ export interface PhaseResult {
 /** What a shutdown did. `ok` is false if anything had to be forced or any hook failed. */
 export interface ShutdownResult {
   ok: boolean;
-  /** True when a second signal or `stop({ force: true })` cut the drain short. */
+  /** True when a second signal or `stop({ force: true })` cut the shutdown short (before its deadline), even with nothing left to force. */
   forcedByUser: boolean;
   phases: PhaseResult[];
   /** Connections that finished or closed on their own during the drain. */
@@ -54,8 +54,14 @@ export class ShutdownOrchestrator {
 
   /** Cuts the drain short: whatever is still open is destroyed now. */
   force(): void {
+    // Asked before the deadline passed: the user cut the shutdown short, even if (during
+    // drainDelay, or the hooks) nothing was left to force.
+    if (!this.deadlinePassed) this.forceRequested = true;
     this.abort.abort();
   }
+
+  private forceRequested = false;
+  private deadlinePassed = false;
 
   private record(targets: ShutdownTargets, result: PhaseResult, extra: Record<string, unknown> = {}): void {
     const level = result.phase === 'force' && (extra.forced as number) > 0 ? 'warn' : 'info';
@@ -104,6 +110,7 @@ export class ShutdownOrchestrator {
 
     let deadlineAt: number | undefined;
     const deadline = setTimeout(() => {
+      this.deadlinePassed = true;
       deadlineAt = performance.now();
       this.abort.abort();
     }, this.config.timeout);
@@ -138,7 +145,7 @@ export class ShutdownOrchestrator {
 
     return {
       ok: errors.length === 0 && forced === 0,
-      forcedByUser,
+      forcedByUser: forcedByUser || this.forceRequested,
       phases,
       graceful,
       forced,

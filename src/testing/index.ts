@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Application, type AppOptions } from '../lifecycle/application';
 import type { Logger } from '../core/logger';
 import { poolConfigParameters } from '../di/decorators';
+import { readConfigFile } from '../config/config-loader';
 import type { ConnectionPoolManager } from '../core/connection-pool-manager';
 
 /** One line a `CapturingLogger` received. */
@@ -54,23 +55,33 @@ export interface TestAppOptions extends AppOptions {
 
 /**
  * The environment of a test app: the one given (default: empty), plus
- * `UNIPOOL_SHUTDOWN_EXIT_DELAY=false` unless the env or the config object sets `exitDelay`. The
- * test process is the runner's: a signal-started shutdown must never `process.exit` it. An env
- * variable, not a config key, so a reload with another config object keeps it.
+ * `UNIPOOL_SHUTDOWN_EXIT_DELAY=false` unless the env, the config object or the config file (as
+ * read when the test app is created) sets `shutdown.exitDelay`. The test process is the
+ * runner's: a signal-started shutdown must never `process.exit` it. An env variable, not a
+ * config key, so a reload with another config object keeps it.
  */
 function testEnv(options: TestAppOptions): NodeJS.ProcessEnv {
   const env = { ...(options.env ?? {}) };
-  const shutdown = typeof options.config === 'object' ? (options.config.shutdown as Record<string, unknown> | undefined) : undefined;
+  const shutdown = (typeof options.config === 'string' ? fileSection(options.config, 'shutdown') : options.config?.shutdown) as Record<string, unknown> | undefined;
   const configured = typeof shutdown === 'object' && shutdown !== null && 'exitDelay' in shutdown;
   if (!configured && env.UNIPOOL_SHUTDOWN_EXIT_DELAY === undefined) env.UNIPOOL_SHUTDOWN_EXIT_DELAY = 'false';
   return env;
 }
 
+/** One section of a config file, if the file reads as JSON; otherwise `start()` reports the file. */
+function fileSection(file: string, section: string): unknown {
+  try {
+    return readConfigFile(file)[section];
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * An application set up for tests: no signal handlers, a `CapturingLogger`, an empty
  * environment, every server section (and `admin`, if present) on 127.0.0.1 port 0 and
- * `shutdown.exitDelay` false (never `process.exit` the test runner) unless the config says
- * otherwise, and any pool replaced as asked.
+ * `shutdown.exitDelay` false (never `process.exit` the test runner) unless the env or the config
+ * (object or file) says otherwise, and any pool replaced as asked.
  */
 export function createTestApp(options: TestAppOptions): Application & { logs: CapturingLogger } {
   const logger = options.logger instanceof CapturingLogger ? options.logger : new CapturingLogger();

@@ -58,6 +58,18 @@ describe('admin /status and bearer token', () => {
     for (const secret of SECRETS) expect(reply.body).not.to.include(secret);
   });
 
+  it('review: /status shows a server section and pool settings changed by server.updateConfig() and pool.updateConfig()', async () => {
+    const port = await start();
+    const server = app!.server(AdminTestServer);
+    server.updateConfig({ keepAliveTimeout: 7000 });
+    server.pool.updateConfig({ maxConnections: 50 });
+    const reply = await get(port, '/status', { headers: { authorization: `Bearer ${TOKEN}` } });
+    const status = JSON.parse(reply.body);
+    expect(status.config.http).to.include({ keepAliveTimeout: 7000, maxConnections: 50 });
+    expect(status.pools[0].config).to.include({ maxConnections: 50 });
+    expect(app!.config!.get('http')).to.include({ keepAliveTimeout: 7000, maxConnections: 50 });
+  });
+
   it('requires the bearer token on /metrics and /status, not on the probes', async () => {
     const port = await start();
     for (const path of ['/metrics', '/status']) {

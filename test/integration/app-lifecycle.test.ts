@@ -2,6 +2,9 @@ import 'reflect-metadata';
 import { expect } from 'chai';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   ConfigValidationError,
   HookFailedError,
@@ -94,6 +97,25 @@ describe('Application lifecycle with real servers', () => {
     if (app && app.state === 'running') await app.stop({ force: true });
     app = undefined;
     process.exitCode = exitCode;
+  });
+
+  it("review: createTestApp keeps a config file's shutdown.exitDelay, and defaults it to false only when neither file nor env sets it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unipool-exit-delay-'));
+    try {
+      const withDelay = join(dir, 'with.json');
+      const without = join(dir, 'without.json');
+      writeFileSync(withDelay, JSON.stringify({ http: { host: '127.0.0.1', port: 0 }, shutdown: { exitDelay: 250 } }));
+      writeFileSync(without, JSON.stringify({ http: { host: '127.0.0.1', port: 0 } }));
+      for (const [file, expected] of [[withDelay, 250], [without, false]] as const) {
+        app = createTestApp({ servers: [TestHttpServer], config: file });
+        await app.start();
+        expect((app.config!.get('shutdown') as { exitDelay: number | false }).exitDelay, file).to.equal(expected);
+        expect((await request(app.server(TestHttpServer).address()!.port, '/')).status).to.equal(200);
+        await app.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('runs hooks in order, onShutdown in reverse, and collects hook errors without skipping later hooks', async () => {

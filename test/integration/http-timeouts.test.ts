@@ -121,18 +121,21 @@ describe('HTTP timeouts that say what happened (raw sockets trickling bytes)', f
   it('item 13: a refused socket that trickles its request gets 503 (not 408) when node cuts it, and nothing is counted as a pool timeout', async () => {
     const { port, pool } = await boot({ maxConnections: 1, headersTimeout: 300, requestTimeout: 5000, connectionTimeout: 0 });
     const holder = await open(port);
-    holder.socket.write('GET /hang HTTP/1.1\r\nHost: x\r\n\r\n');
-    await waitFor(() => pool.getMetrics().requests.inFlight === 1, 2000, 'first connection admitted, its request in flight');
-    const { socket, received } = await open(port);
-    socket.write('GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ');
-    trickle(socket, 'a');
-    const data = await received;
-    expect(data).to.match(/^HTTP\/1.1 503/);
-    expect(data).to.match(/\r\nRetry-After: 1\r\n/i);
-    expect(data).to.match(/\r\nConnection: close\r\n/i);
-    expect(pool.getMetrics().timeouts).to.deep.equal({});
-    expect(pool.getMetrics().rejected.byReason).to.deep.equal({ max_connections: 1 });
-    holder.socket.destroy();
+    try {
+      holder.socket.write('GET /hang HTTP/1.1\r\nHost: x\r\n\r\n');
+      await waitFor(() => pool.getMetrics().requests.inFlight === 1, 2000, 'first connection admitted, its request in flight');
+      const { socket, received } = await open(port);
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+      trickle(socket, 'a');
+      const data = await received;
+      expect(data).to.match(/^HTTP\/1.1 503/);
+      expect(data).to.match(/\r\nRetry-After: 1\r\n/i);
+      expect(data).to.match(/\r\nConnection: close\r\n/i);
+      expect(pool.getMetrics().timeouts).to.deep.equal({});
+      expect(pool.getMetrics().rejected.byReason).to.deep.equal({ max_connections: 1 });
+    } finally {
+      holder.socket.destroy();
+    }
   });
 
   it(`item 13: a refused socket that trickles slower than node's headersTimeout is answered 503 at the refusal's own limit (${REFUSED_SOCKET_TIMEOUT_MS} ms), not held; a silent refused socket is closed then`, async () => {

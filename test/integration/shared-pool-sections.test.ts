@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type * as http from 'node:http';
 import * as net from 'node:net';
 import { join } from 'node:path';
@@ -10,6 +10,9 @@ import WebSocket, { type RawData } from 'ws';
 import {
   ConfigValidationError,
   ConnectionPoolEvent,
+  GrpcConnectionPool,
+  GrpcPoolConfig,
+  GrpcServer,
   HttpConnectionPool,
   HttpPoolConfig,
   HttpServer,
@@ -25,6 +28,8 @@ import {
 import { createTestApp } from '../../src/testing';
 import { makeTlsFixtures, type TlsFixtures } from '../helpers/https-fixtures';
 import { TestHttpServer, waitFor } from '../helpers/http-fixtures';
+import { GrpcEchoServer } from '../../samples/multi-protocol/grpc-echo-server';
+import { adminPort, get, parseMetrics, valueOf } from './admin-support';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -96,6 +101,14 @@ class PartnerTls extends HttpsServer {
   handle(_req: http.IncomingMessage, res: http.ServerResponse): void {
     res.end('partner');
   }
+}
+
+@UsePool(GrpcConnectionPool)
+class PartnerGrpc extends GrpcServer {
+  constructor(@PoolConfig(GrpcPoolConfig, 'grpc2') config: GrpcPoolConfig) {
+    super(config);
+  }
+  protected registerServices(): void {}
 }
 
 const PY_WS = `
@@ -297,6 +310,49 @@ describe('one server, one section: servers sharing a pool', () => {
     app = createTestApp({ servers: [TestHttpServer, SameSectionServer] });
     await app.start();
     expect(app.server(TestHttpServer).address()!.port).to.not.equal(app.server(SameSectionServer).address()!.port);
+  });
+
+  it('review: a gRPC pool shared by two TLS servers reports the soonest certificate expiry, and forgets a closed server\'s', async () => {
+    app = createTestApp({
+      servers: [GrpcEchoServer, PartnerGrpc],
+      sections: { grpc2: GrpcPoolConfig },
+      config: { grpc: { tls: { cert: certs.soonCert, key: certs.soonKey } }, grpc2: { tls: { cert: certs.cert, key: certs.key } }, admin: {} },
+    });
+    await app.start();
+    const expiry = async (): Promise<number | undefined> => valueOf(parseMetrics((await get(adminPort(app!), '/metrics')).body).samples, 'unipool_tls_certificate_expiry_seconds', { protocol: 'grpc' });
+    const days = (seconds: number | undefined): number => (seconds ?? NaN) / 86_400;
+    expect(days(await expiry()), 'the 5-day certificate of the first server').to.be.within(4, 5.01);
+    await app.server(GrpcEchoServer).close();
+    expect(days(await expiry()), "the closed server's certificate is forgotten: the partner's (about a year) is left").to.be.greaterThan(300);
+  });
+
+  it('review: pool.updateConfig() of a pool key reads no TLS file (a key mid-rotation) and names the pool in problem paths', async () => {
+    const keyFile = join(certs.dir, 'rotating-key.pem');
+    copyFileSync(certs.key2, keyFile);
+    app = createTestApp({ servers: [PartnerTls], sections: { partner: HttpsPoolConfig }, config: { partner: { tls: { cert: certs.cert2, key: keyFile } } } });
+    await app.start();
+    const server = app.server(PartnerTls);
+    expect(server.pool.name).to.equal('partner');
+    unlinkSync(keyFile); // mid-rotation: the old key is gone, the new one not yet written
+    try {
+      expect(server.pool.updateConfig({ maxConnections: 5 }).applied).to.deep.equal(['maxConnections']);
+      expect(server.pool.config.maxConnections).to.equal(5);
+      const err = (() => {
+        try {
+          server.pool.updateConfig({ maxConnections: 0 });
+        } catch (e) {
+          return e as ConfigValidationError;
+        }
+        return undefined;
+      })();
+      expect(err).to.be.instanceOf(ConfigValidationError);
+      expect(err!.problems.map((p) => p.path)).to.deep.equal(['partner.maxConnections']);
+      const port = server.address()!.port;
+      const r = await run('/usr/bin/curl', ['-sS', '--resolve', `localhost:${port}:127.0.0.1`, '--cacert', certs.cert2, '-o', '-', '-w', ' %{http_code}', `https://localhost:${port}/`]);
+      expect(r.stdout).to.equal('partner 200');
+    } finally {
+      copyFileSync(certs.key2, keyFile);
+    }
   });
 
   it('item 25: an HTTP server that closes leaves no listener or attachment on the pool it shared', async () => {

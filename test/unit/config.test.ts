@@ -9,6 +9,7 @@ import { declaredKeys, isConfigClass, validateSection, withoutUndefined } from '
 import { ConfigLoadError, ConfigValidationError, formatProblem, type ConfigProblem } from '../../src/errors';
 import { HttpPoolConfig } from '../../src/protocols/http/http-config';
 import { HttpsPoolConfig } from '../../src/protocols/https/https-config';
+import { GrpcPoolConfig } from '../../src/protocols/grpc/grpc-config';
 import { jsonSyntaxError } from '../../src/config/json-syntax';
 import { redactMessage } from '../../src/config/redact';
 
@@ -382,6 +383,22 @@ describe('Secrets in problem messages and JSON errors', () => {
     const key = problems.find((p) => p.path === 'https.tls.key');
     expect(key?.message).to.equal('must be the path of the private key file (one line, at most 1024 characters), not its contents');
     expect(JSON.stringify(problems)).to.not.contain('MIIEvQ');
+  });
+
+  it('review: a missing tls.key file is named by its path in the error, while PEM text and secrets stay out', () => {
+    for (const [cls, section] of [[GrpcPoolConfig, 'grpc'], [HttpsPoolConfig, 'https']] as Array<[new () => object, string]>) {
+      const keyPath = `/nonexistent/unipool-review/${section}-server.key`;
+      const { problems } = validateSection(cls, { port: 0, tls: { cert: '/nonexistent/unipool-review/cert.pem', key: keyPath } }, section);
+      const key = problems.find((p) => p.path === `${section}.tls.key`)!;
+      expect(key, JSON.stringify(problems)).to.not.equal(undefined);
+      expect(key.message).to.contain(keyPath);
+      expect(key.value).to.equal(keyPath);
+      expect(new ConfigValidationError(problems).message).to.contain(`${section}.tls.key: cannot read private key file ${keyPath}`);
+    }
+    // Relative paths with an extension are shown too; values shaped like secrets are not.
+    expect(redactMessage('cannot read private key file tls/server.pem', 'tls/server.pem', 'key')).to.equal('cannot read private key file tls/server.pem');
+    expect(redactMessage('file /srv/abcdefgh12/ijklmnop34 missing', 'abcdefgh12//ijklmnop34', 'privateKey')).to.equal('file /srv/[redacted]/[redacted] missing');
+    expect(redactMessage('bad token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl', 'token')).to.not.contain('eyJhbGci');
   });
 
   it('item 11: jsonSyntaxError gives line and column of the first error, and agrees with JSON.parse', () => {

@@ -9,6 +9,8 @@ import { PoolHealthStatus } from '../../src/core/pool-health';
 import { WINDOW_SLOTS } from '../../src/core/sliding-window';
 import { ConfigValidationError, ForeignConnectionError } from '../../src/errors';
 import { FakePool, fakeConn } from '../helpers/fake-pool';
+import type WebSocket from 'ws';
+import { WebSocketConnectionPool, WebSocketPoolConfig, validateSection } from '../../src';
 
 /** Collects every payload of one pool event. */
 function collect<K extends keyof PoolEventMap & string>(pool: FakePool, event: K): Array<PoolEventMap[K]> {
@@ -157,6 +159,30 @@ describe('ConnectionPoolManager', () => {
       // A removed connection of this pool stays a no-op (idempotent), not an error.
       pool.remove(b);
       other.destroy();
+    });
+
+    it('review: ws remove() of a foreign connection throws and changes no close-code count', () => {
+      const mine = new WebSocketConnectionPool();
+      const theirs = new WebSocketConnectionPool();
+      for (const p of [mine, theirs]) p.configure(validateSection(WebSocketPoolConfig, { port: 0 }, 'ws').value!);
+      const sock = (): WebSocket => ({ readyState: 1, bufferedAmount: 0, terminate: () => undefined }) as unknown as WebSocket;
+      mine.add(sock(), '127.0.0.1', 1);
+      const live = theirs.add(sock(), '127.0.0.1', 2)!;
+      const gone = theirs.add(sock(), '127.0.0.1', 3)!;
+      theirs.recordClose(gone, 1000); // removed from its own pool: still not mine
+      const codes = (p: WebSocketConnectionPool): Record<string, number> => p.getMetrics().websocket.closeCodes;
+      for (const foreign of [live, gone]) {
+        expect(() => mine.remove(foreign)).to.throw(ForeignConnectionError);
+        expect(() => mine.recordClose(foreign, 1001)).to.throw(ForeignConnectionError);
+      }
+      expect(codes(mine)).to.deep.equal({});
+      expect(codes(theirs)).to.deep.equal({ '1000': 1 });
+      expect(mine.size).to.equal(1);
+      expect(theirs.size).to.equal(1);
+      theirs.remove(live);
+      expect(codes(theirs)).to.deep.equal({ '1000': 1, '1006': 1 });
+      mine.destroy();
+      theirs.destroy();
     });
 
     it('item 20: a listener that throws on connectionAdded, connectionRemoved or limitReached leaves the pool consistent and is reported', () => {
@@ -1065,6 +1091,29 @@ describe('ConnectionPoolManager', () => {
         { active: 4, maxConnections: 2 },
         { active: 6, maxConnections: 6 },
       ]);
+    });
+
+    it('review: a server whose applyPoolConfig throws leaves the pool fully updated, the other servers notified, and the error logged', () => {
+      pool = FakePool.with({ maxConnections: 5 });
+      const limit = collect(pool, ConnectionPoolEvent.LimitReached);
+      const updates = collect(pool, ConnectionPoolEvent.ConfigUpdated);
+      const errors: Array<{ obj: object; msg?: string }> = [];
+      const noop = (): void => undefined;
+      const logger = { debug: noop, info: noop, warn: noop, error: (obj: object, msg?: string) => void errors.push({ obj, msg }), child: () => logger };
+      pool.attachLogger(logger);
+      const seen: number[] = [];
+      pool.attachServer({ applyPoolConfig: () => { throw new Error('server refused'); } });
+      pool.attachServer({ applyPoolConfig: (_prev, next) => void seen.push(next.maxConnections) });
+      for (let i = 0; i < 3; i++) pool.add(fakeConn());
+      const result = pool.updateConfig({ maxConnections: 2, health: { window: 5000 } });
+      expect(result.applied).to.have.members(['maxConnections', 'health']);
+      expect(pool.config.maxConnections).to.equal(2);
+      expect(pool.getMetrics().windowMs, 'the window follows').to.equal(5000);
+      expect(limit).to.deep.equal([{ active: 3, maxConnections: 2 }]);
+      expect(updates).to.have.length(1);
+      expect(seen, 'the server after the failing one still follows').to.deep.equal([2]);
+      expect(errors).to.have.length(1);
+      expect((errors[0].obj as { err: Error }).err.message).to.equal('server refused');
     });
 
     it('applies a new window length', () => {

@@ -1,4 +1,6 @@
+import { EventEmitter } from 'node:events';
 import { expect } from 'chai';
+import * as sinon from 'sinon';
 import { TypedEmitter } from '../../src/core/typed-emitter';
 
 describe('TypedEmitter', () => {
@@ -18,6 +20,37 @@ describe('TypedEmitter', () => {
     emitter.emit('ping', { n: 3 });
     expect(seen).to.deep.equal(['on1', 'once1', 'on2']);
     expect(emitter.listenerCount('ping')).to.equal(0);
+  });
+
+  it('review: one listener is called without copying the listener array, and stays isolated (throw, rejection, once)', async () => {
+    const emitter = new TypedEmitter<Events>();
+    const errors: unknown[] = [];
+    emitter.onListenerError = (_event, err) => void errors.push(err);
+    const copies = sinon.spy(EventEmitter.prototype, 'rawListeners');
+    try {
+      const seen: number[] = [];
+      const listener = ({ n }: { n: number }): void => {
+        seen.push(n);
+        if (n === 2) throw new Error('boom');
+      };
+      emitter.on('ping', listener);
+      emitter.emit('ping', { n: 1 });
+      emitter.emit('ping', { n: 2 });
+      emitter.off('ping', listener);
+      emitter.on('ping', () => Promise.reject(new Error('rejected')));
+      emitter.emit('ping', { n: 3 });
+      emitter.removeAllListeners();
+      emitter.once('ping', ({ n }) => seen.push(n * 10));
+      emitter.emit('ping', { n: 4 });
+      emitter.emit('ping', { n: 5 });
+      await Promise.resolve();
+      expect(seen).to.deep.equal([1, 2, 40]);
+      expect(errors.map((e) => (e as Error).message)).to.deep.equal(['boom', 'rejected']);
+      expect(emitter.listenerCount('ping')).to.equal(0);
+      expect(copies.callCount, 'rawListeners() copies per emit').to.equal(0);
+    } finally {
+      copies.restore();
+    }
   });
 
   it('allows many listeners without a leak warning', () => {

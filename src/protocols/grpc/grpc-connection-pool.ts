@@ -31,8 +31,8 @@ export interface GrpcPoolMetricsSnapshot extends PoolMetricsSnapshot {
 export class GrpcConnectionPool<C extends GrpcPoolConfig = GrpcPoolConfig> extends ConnectionPoolManager<Socket, C> {
   readonly protocol: string = 'grpc';
   private readonly methods = new Map<string, GrpcMethodStats>();
-  /** When the certificate the server serves expires (ms since epoch), if it serves TLS. */
-  private certificateExpiresAt: number | undefined;
+  /** When the certificate each TLS server of the pool serves expires (ms since epoch). */
+  private readonly certificateExpiry = new Map<object, number>();
 
   constructor(configClass: new () => C = GrpcPoolConfig as new () => C) {
     super(configClass);
@@ -77,9 +77,17 @@ export class GrpcConnectionPool<C extends GrpcPoolConfig = GrpcPoolConfig> exten
     return { ...super.getMetrics(), grpc: { services: this.services(), methods: this.getMethodStats() } };
   }
 
-  /** @internal The server serves this certificate (PEM) from now on; its expiry becomes a metric. */
-  recordServedCertificate(cert: Buffer | string): void {
-    this.certificateExpiresAt = Date.parse(new X509Certificate(cert).validTo);
+  /**
+   * @internal `server` serves this certificate (PEM) from now on; the soonest expiry among the
+   * pool's servers becomes a metric.
+   */
+  recordServedCertificate(server: object, cert: Buffer | string): void {
+    this.certificateExpiry.set(server, Date.parse(new X509Certificate(cert).validTo));
+  }
+
+  /** @internal Forgets a closed server's certificate. */
+  forgetServedCertificate(server: object): void {
+    this.certificateExpiry.delete(server);
   }
 
   /**
@@ -107,7 +115,7 @@ export class GrpcConnectionPool<C extends GrpcPoolConfig = GrpcPoolConfig> exten
       { name: 'unipool_grpc_messages_total', help: 'gRPC messages received and transmitted by method.', type: 'counter', samples: messages },
       { name: 'unipool_grpc_calls_in_flight', help: 'gRPC calls running now by method.', type: 'gauge', samples: inFlight },
     ];
-    if (this.certificateExpiresAt !== undefined) families.push(certificateExpiryFamily(this.certificateExpiresAt));
+    if (this.certificateExpiry.size) families.push(certificateExpiryFamily(Math.min(...this.certificateExpiry.values())));
     return families;
   }
 

@@ -121,7 +121,7 @@ export abstract class GrpcServer<C extends GrpcPoolConfig = GrpcPoolConfig> exte
     const tls = this.config.tls;
     if (tls === undefined) return grpc.ServerCredentials.createInsecure();
     const material = loadTlsMaterial(tls);
-    this.pool.recordServedCertificate(material.cert);
+    this.pool.recordServedCertificate(this, material.cert);
     return new GrpcTlsCredentials(tls, material);
   }
 
@@ -223,6 +223,7 @@ export abstract class GrpcServer<C extends GrpcPoolConfig = GrpcPoolConfig> exte
     this.injector?.destroy();
     this.grpcServer?.forceShutdown();
     this.pool.detachServer(this);
+    this.pool.forgetServedCertificate(this);
     this.pool.events.off(ConnectionPoolEvent.HealthChanged, this.onPoolHealth);
     this.pool.events.off(ConnectionPoolEvent.DrainStarted, this.onDrainStarted);
     await this.closed;

@@ -203,13 +203,14 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
   protected onConnection(socket: Socket): PooledConnection<Socket> | undefined {
     const tracked = socket as TrackedSocket;
     // No peer address here: the pool reads it (a getpeername call) only if something asks.
-    const conn = this.pool.add(socket);
+    const pool = this.pool as unknown as HttpConnectionPool<HttpPoolConfig>; // read once: a getter (two for HTTPS)
+    const conn = pool.add(socket);
     if (conn === undefined) {
-      this.refuse(tracked, this.pool.isDraining ? 'draining' : 'max_connections');
+      this.refuse(tracked, pool.isDraining ? 'draining' : 'max_connections');
       return undefined;
     }
     tracked[CONN] = conn;
-    tracked[POOL] = this.pool as unknown as HttpConnectionPool<HttpPoolConfig>;
+    tracked[POOL] = pool;
     tracked[NEWEST_RESPONSE] = undefined;
     socket.on('close', onSocketClose);
     return conn;
@@ -257,9 +258,10 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
       this.respondRefused(res, socket[REFUSED] ?? 'max_connections');
       return;
     }
-    if (this.pool.isDraining) res.shouldKeepAlive = false;
+    const pool = socket[POOL] as HttpConnectionPool<HttpPoolConfig>; // set with CONN in onConnection: no getter per request
+    if (pool.isDraining) res.shouldKeepAlive = false;
     socket[NEWEST_RESPONSE] = res; // a drain puts Connection: close on it (see HttpConnectionPool.drainConnection)
-    res[STARTED] = this.pool.beginWork(conn); // ended in detachTracked, or onSocketClose
+    res[STARTED] = pool.beginWork(conn); // ended in detachTracked, or onSocketClose
     try {
       const result = this.handle(req, res);
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {

@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import type { PooledConnection } from '../../core/pooled-connection';
+import { ForeignConnectionError } from '../../errors';
 import type { CloseReason, KnownLabelValues, PoolMetricsSnapshot } from '../../core/pool-types';
 import { countSamples, type ProtocolMetricFamily } from '../../core/protocol-metrics';
 import { WebSocketPoolConfig } from './ws-config';
@@ -148,13 +149,13 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
   }
 
   private removeClosed(conn: PooledConnection<WebSocket>, reason: CloseReason | undefined, reportedCode: number): void {
+    if (conn.owner !== this) throw new ForeignConnectionError(conn.id, this.protocol);
     if (conn.removed) return;
-    // Counted before the removal, so `ConnectionRemoved` listeners see it; taken back if the
-    // connection was not this pool's.
+    // Counted before the removal, so `ConnectionRemoved` listeners see it: the connection is
+    // this pool's and not yet removed, so super.remove() cannot refuse it.
     const code = sentCloseCode(conn.raw) || reportedCode;
     this.closeCodes.set(code, (this.closeCodes.get(code) ?? 0) + 1);
     super.remove(conn, reason);
-    if (!conn.removed) this.closeCodes.set(code, (this.closeCodes.get(code) as number) - 1);
     if (this.closeTimer && this.size === 0) {
       clearTimeout(this.closeTimer);
       this.closeTimer = undefined;
