@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigLoadError, ConfigValidationError, type ConfigProblem } from '../errors';
+import { didYouMean } from './did-you-mean';
 import { jsonSyntaxError } from './json-syntax';
 import { redactSecrets } from './redact';
 import { declaredKeys, isConfigClass, validateSection, type ConfigClass } from './validate-config';
@@ -97,14 +98,19 @@ export class ConfigLoader {
   /**
    * @param sections every section the application knows, by name
    * @param required sections validated even when absent (their defaults must hold); the others only when present
+   * @param envIgnored sections whose environment overrides are skipped (a protocol's section with no server to read it)
    */
   constructor(
     private readonly sections: ReadonlyMap<string, ConfigClass>,
     private readonly required: ReadonlySet<string> = new Set(sections.keys()),
+    private readonly envIgnored: ReadonlySet<string> = new Set(),
   ) {}
 
-  /** The raw plain object from a source with environment overrides applied; problems are collected. */
-  raw(source: ConfigSource | undefined, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): Record<string, unknown> {
+  /**
+   * The raw plain object from a source with environment overrides applied; problems are
+   * collected, and the names of skipped variables (of `envIgnored` sections) go to `ignored`.
+   */
+  raw(source: ConfigSource | undefined, env: NodeJS.ProcessEnv, problems: ConfigProblem[], ignored: string[] = []): Record<string, unknown> {
     const base = source === undefined ? {} : typeof source === 'string' ? readConfigFile(source) : clonePlain(source);
     for (const [name, value] of Object.entries(env)) {
       if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || value === undefined) continue;
@@ -114,6 +120,10 @@ export class ConfigLoader {
         continue;
       }
       const [section, path] = match;
+      if (this.envIgnored.has(section)) {
+        ignored.push(name);
+        continue;
+      }
       if (base[section] === undefined) base[section] = {};
       let node = base[section] as Record<string, unknown> | null;
       for (const key of path.slice(0, -1)) {
@@ -140,14 +150,14 @@ export class ConfigLoader {
     return undefined;
   }
 
-  /** Loads `source`, applies `env`, validates every section, and returns the validated sections. */
-  load(source: ConfigSource | undefined, env: NodeJS.ProcessEnv = process.env): ValidatedConfig {
+  /** Loads `source`, applies `env` (names of skipped variables go to `ignored`), validates every section, and returns the validated sections. */
+  load(source: ConfigSource | undefined, env: NodeJS.ProcessEnv = process.env, ignored: string[] = []): ValidatedConfig {
     const problems: ConfigProblem[] = [];
-    const raw = this.raw(source, env, problems);
+    const raw = this.raw(source, env, problems, ignored);
     const result = new Map<string, object>();
     for (const key of Object.keys(raw)) {
       if (!this.sections.has(key)) {
-        problems.push({ path: key, rule: 'unknownSection', message: `is not a known section (known: ${[...this.sections.keys()].join(', ')})` });
+        problems.push({ path: key, rule: 'unknownSection', message: `is not a known section${didYouMean(key, this.sections.keys())} (known: ${[...this.sections.keys()].join(', ')})` });
       }
     }
     for (const [section, cls] of this.sections) {
