@@ -24,6 +24,11 @@ export function toEnvName(key: string): string {
   return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 }
 
+/** The prefix of a section's variables: `http` -> `UNIPOOL_HTTP_`. */
+export function envSectionPrefix(section: string): string {
+  return `${ENV_PREFIX}${toEnvName(section)}_`;
+}
+
 function parseEnvValue(raw: string): unknown {
   const text = raw.trim();
   if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
@@ -115,15 +120,17 @@ export class ConfigLoader {
     for (const [name, value] of Object.entries(env)) {
       if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || value === undefined) continue;
       const match = this.envTarget(name);
+      // Any variable of an ignored section, a key it names or not: nothing reads that section.
+      const owner = match?.[0] ?? [...this.envIgnored].find((section) => name.startsWith(envSectionPrefix(section)));
+      if (owner !== undefined && this.envIgnored.has(owner)) {
+        ignored.push(name);
+        continue;
+      }
       if (!match) {
         problems.push({ path: `env.${name}`, rule: 'unknownEnv', message: `does not name a config key (expected ${ENV_PREFIX}<SECTION>_<KEY>, e.g. UNIPOOL_HTTP_MAX_CONNECTIONS)`, value: redactSecrets(value, name) });
         continue;
       }
       const [section, path] = match;
-      if (this.envIgnored.has(section)) {
-        ignored.push(name);
-        continue;
-      }
       if (base[section] === undefined) base[section] = {};
       let node = base[section] as Record<string, unknown> | null;
       for (const key of path.slice(0, -1)) {
@@ -140,7 +147,7 @@ export class ConfigLoader {
 
   private envTarget(name: string): [string, string[]] | undefined {
     for (const [section, cls] of this.sections) {
-      const prefix = `${ENV_PREFIX}${toEnvName(section)}_`;
+      const prefix = envSectionPrefix(section);
       if (!name.startsWith(prefix)) continue;
       const map = new Map<string, string[]>();
       envPaths(cls, prefix, [], map);

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { Container } from 'inversify';
 import { ShutdownConfig } from '../config/pool-config';
 import { copyConfig, deepFreeze } from '../config/frozen-config';
-import { ConfigLoader, ENV_PREFIX, toEnvName, type ConfigSource, type ValidatedConfig } from '../config/config-loader';
+import { ConfigLoader, envSectionPrefix, type ConfigSource, type ValidatedConfig } from '../config/config-loader';
 import type { ConfigClass } from '../config/validate-config';
 import { ConnectionPoolManager } from '../core/connection-pool-manager';
 import { createDefaultLogger, type Logger } from '../core/logger';
@@ -342,7 +342,7 @@ export class Application {
     const ignored: string[] = [];
     const config = new ConfigLoader(this.sections, this.requiredSections, unread).load(source, this.env, ignored);
     if (ignored.length) {
-      const sections = [...new Set(ignored.map((name) => [...unread].find((section) => name.startsWith(`${ENV_PREFIX}${toEnvName(section)}_`))))];
+      const sections = [...new Set(ignored.map((name) => [...unread].find((section) => name.startsWith(envSectionPrefix(section)))))];
       this.logger.warn({ variables: ignored, sections }, 'environment overrides ignored: no server in this application reads their section');
     }
     return config;

@@ -309,10 +309,10 @@ describe('ConfigLoader', () => {
     it('issue 12 packaging: skips (and reports) variables of the sections it is told to ignore, validating nothing for them', () => {
       const ignoring = new ConfigLoader(new Map([...sections, ['https', HttpsPoolConfig]]), new Set(['http', 'shutdown']), new Set(['https']));
       const ignored: string[] = [];
-      const config = ignoring.load(undefined, { UNIPOOL_HTTPS_PORT: '3443', UNIPOOL_HTTPS_TLS_CERT: 'x.pem', UNIPOOL_HTTP_PORT: '3001' }, ignored);
+      const config = ignoring.load(undefined, { UNIPOOL_HTTPS_PORT: '3443', UNIPOOL_HTTPS_TLS_CERT: 'x.pem', UNIPOOL_HTTPS_PROT: '1', UNIPOOL_HTTP_PORT: '3001' }, ignored);
       expect(config.has('https')).to.equal(false);
       expect((config.get('http') as HttpPoolConfig).port).to.equal(3001);
-      expect(ignored).to.have.members(['UNIPOOL_HTTPS_PORT', 'UNIPOOL_HTTPS_TLS_CERT']);
+      expect(ignored).to.have.members(['UNIPOOL_HTTPS_PORT', 'UNIPOOL_HTTPS_TLS_CERT', 'UNIPOOL_HTTPS_PROT']);
     });
 
     it('issue 12 packaging: an unknown section one or two edits from a known one says "did you mean"', () => {
