@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigLoadError, ConfigValidationError, type ConfigProblem } from '../errors';
+import { didYouMean } from './did-you-mean';
 import { jsonSyntaxError } from './json-syntax';
 import { redactSecrets } from './redact';
 import { declaredKeys, isConfigClass, validateSection, type ConfigClass } from './validate-config';
@@ -21,6 +22,11 @@ const ENV_RESERVED = new Set(['UNIPOOL_CONFIG', 'UNIPOOL_LOG_LEVEL']);
 /** `maxConnections` -> `MAX_CONNECTIONS`. */
 export function toEnvName(key: string): string {
   return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+/** The prefix of a section's variables: `http` -> `UNIPOOL_HTTP_`. */
+export function envSectionPrefix(section: string): string {
+  return `${ENV_PREFIX}${toEnvName(section)}_`;
 }
 
 function parseEnvValue(raw: string): unknown {
@@ -97,18 +103,29 @@ export class ConfigLoader {
   /**
    * @param sections every section the application knows, by name
    * @param required sections validated even when absent (their defaults must hold); the others only when present
+   * @param envIgnored sections whose environment overrides are skipped (a protocol's section with no server to read it)
    */
   constructor(
     private readonly sections: ReadonlyMap<string, ConfigClass>,
     private readonly required: ReadonlySet<string> = new Set(sections.keys()),
+    private readonly envIgnored: ReadonlySet<string> = new Set(),
   ) {}
 
-  /** The raw plain object from a source with environment overrides applied; problems are collected. */
-  raw(source: ConfigSource | undefined, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): Record<string, unknown> {
+  /**
+   * The raw plain object from a source with environment overrides applied; problems are
+   * collected, and the names of skipped variables (of `envIgnored` sections) go to `ignored`.
+   */
+  raw(source: ConfigSource | undefined, env: NodeJS.ProcessEnv, problems: ConfigProblem[], ignored: string[] = []): Record<string, unknown> {
     const base = source === undefined ? {} : typeof source === 'string' ? readConfigFile(source) : clonePlain(source);
     for (const [name, value] of Object.entries(env)) {
       if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || value === undefined) continue;
       const match = this.envTarget(name);
+      // Any variable of an ignored section, a key it names or not: nothing reads that section.
+      const owner = match?.[0] ?? [...this.envIgnored].find((section) => name.startsWith(envSectionPrefix(section)));
+      if (owner !== undefined && this.envIgnored.has(owner)) {
+        ignored.push(name);
+        continue;
+      }
       if (!match) {
         problems.push({ path: `env.${name}`, rule: 'unknownEnv', message: `does not name a config key (expected ${ENV_PREFIX}<SECTION>_<KEY>, e.g. UNIPOOL_HTTP_MAX_CONNECTIONS)`, value: redactSecrets(value, name) });
         continue;
@@ -130,7 +147,7 @@ export class ConfigLoader {
 
   private envTarget(name: string): [string, string[]] | undefined {
     for (const [section, cls] of this.sections) {
-      const prefix = `${ENV_PREFIX}${toEnvName(section)}_`;
+      const prefix = envSectionPrefix(section);
       if (!name.startsWith(prefix)) continue;
       const map = new Map<string, string[]>();
       envPaths(cls, prefix, [], map);
@@ -140,14 +157,14 @@ export class ConfigLoader {
     return undefined;
   }
 
-  /** Loads `source`, applies `env`, validates every section, and returns the validated sections. */
-  load(source: ConfigSource | undefined, env: NodeJS.ProcessEnv = process.env): ValidatedConfig {
+  /** Loads `source`, applies `env` (names of skipped variables go to `ignored`), validates every section, and returns the validated sections. */
+  load(source: ConfigSource | undefined, env: NodeJS.ProcessEnv = process.env, ignored: string[] = []): ValidatedConfig {
     const problems: ConfigProblem[] = [];
-    const raw = this.raw(source, env, problems);
+    const raw = this.raw(source, env, problems, ignored);
     const result = new Map<string, object>();
     for (const key of Object.keys(raw)) {
       if (!this.sections.has(key)) {
-        problems.push({ path: key, rule: 'unknownSection', message: `is not a known section (known: ${[...this.sections.keys()].join(', ')})` });
+        problems.push({ path: key, rule: 'unknownSection', message: `is not a known section${didYouMean(key, this.sections.keys())} (known: ${[...this.sections.keys()].join(', ')})` });
       }
     }
     for (const [section, cls] of this.sections) {

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
 import type { ConfigProblem } from '../errors';
+import { didYouMean } from './did-you-mean';
 import { redactMessage, redactSecrets } from './redact';
 
 /** A class-validator decorated config class with a no-argument constructor. */
@@ -45,7 +46,9 @@ function flatten(errors: ValidationError[], prefix: string, out: ConfigProblem[]
     const all = Object.entries(error.constraints ?? {});
     const typeFailures = all.filter(([rule]) => TYPE_RULES.has(rule));
     for (const [rule, raw] of typeFailures.length ? typeFailures : all) {
-      const message = RULE_MESSAGES[rule] ?? (raw.startsWith(`${error.property} `) ? raw.slice(error.property.length + 1) : raw);
+      let message = RULE_MESSAGES[rule] ?? (raw.startsWith(`${error.property} `) ? raw.slice(error.property.length + 1) : raw);
+      // A typo of a known key (one or two edits away) is named: `maxConections` -> `maxConnections`.
+      if (rule === 'whitelistValidation' && error.target) message += didYouMean(error.property, declaredKeys(error.target.constructor as ConfigClass));
       // isObject and nestedValidation both say "must be an object" for the same key: say it once.
       if (out.some((p) => p.path === path && p.message === message)) continue;
       // A rejected secret must not reach a log line through the problem's value or its message.

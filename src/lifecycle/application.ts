@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { Container } from 'inversify';
 import { ShutdownConfig } from '../config/pool-config';
 import { copyConfig, deepFreeze } from '../config/frozen-config';
-import { ConfigLoader, type ConfigSource, type ValidatedConfig } from '../config/config-loader';
+import { ConfigLoader, envSectionPrefix, type ConfigSource, type ValidatedConfig } from '../config/config-loader';
 import type { ConfigClass } from '../config/validate-config';
 import { ConnectionPoolManager } from '../core/connection-pool-manager';
 import { createDefaultLogger, type Logger } from '../core/logger';
@@ -36,7 +36,7 @@ export type ProviderClass = new (...args: any[]) => object;
 export interface AppOptions {
   /** Server classes to run, in startup order. */
   servers: readonly ServerClass[];
-  /** A config object, or the path of a JSON config file. Absent: every default. */
+  /** A config object, or the path of a JSON config file. Absent: the file `UNIPOOL_CONFIG` names (in `env`), else every default. */
   config?: ConfigSource;
   /** Other injectables; their lifecycle hooks run before the servers' (onShutdown after). */
   providers?: readonly ProviderClass[];
@@ -280,8 +280,7 @@ export class Application {
     const started = performance.now();
     let initialized = false;
     try {
-      const loader = new ConfigLoader(this.sections, this.requiredSections);
-      const config = loader.load(this.options.config, this.options.env ?? process.env);
+      const config = this.loadConfig(this.configSource);
       for (const value of config.values()) deepFreeze(value);
       const ports = sharedPortProblems(this.sectionReaders(), config);
       if (ports.length) throw new ConfigValidationError(ports, this.configLabel);
@@ -313,7 +312,7 @@ export class Application {
       this.events.emit('started', { durationMs });
     } catch (err) {
       this.appState = 'failed';
-      this.logger.error({ err, code: (err as { code?: string }).code }, 'boot failed');
+      this.logBootFailure(err);
       await this.cleanupFailedBoot(initialized);
       throw err;
     }
@@ -345,7 +344,47 @@ export class Application {
 
   /** The config file's path, for errors (nothing for a config object). */
   private get configLabel(): string | undefined {
-    return typeof this.options.config === 'string' ? this.options.config : undefined;
+    const source = this.configSource;
+    return typeof source === 'string' ? source : undefined;
+  }
+
+  private get env(): NodeJS.ProcessEnv {
+    return this.options.env ?? process.env;
+  }
+
+  /** `config` as given, else the file `UNIPOOL_CONFIG` names, else nothing (every default). */
+  private get configSource(): ConfigSource | undefined {
+    return this.options.config ?? (this.env.UNIPOOL_CONFIG || undefined);
+  }
+
+  /**
+   * Loads and validates the config. Overrides of a protocol's section that no server reads
+   * (`UNIPOOL_HTTPS_PORT` in an app without an HTTPS server) are skipped with a warning: the
+   * environment is shared, and a section nothing reads must not fail the boot.
+   */
+  private loadConfig(source: ConfigSource | undefined): ValidatedConfig {
+    const unread = new Set(PROTOCOLS.map((p) => p.section).filter((section) => !this.requiredSections.has(section)));
+    const ignored: string[] = [];
+    const config = new ConfigLoader(this.sections, this.requiredSections, unread).load(source, this.env, ignored);
+    if (ignored.length) {
+      const sections = [...new Set(ignored.map((name) => [...unread].find((section) => name.startsWith(envSectionPrefix(section)))))];
+      this.logger.warn({ variables: ignored, sections }, 'environment overrides ignored: no server in this application reads their section');
+    }
+    return config;
+  }
+
+  /**
+   * One error line per failed boot. A config error says everything in its problems (a stack
+   * would only bury them); any other error is logged with its stack.
+   */
+  private logBootFailure(err: unknown): void {
+    if (err instanceof ConfigValidationError) {
+      this.logger.error({ code: err.code, problems: err.problems.map(formatProblem) }, `boot failed: ${err.message.split('\n', 1)[0]}`);
+    } else if (err instanceof ConfigLoadError) {
+      this.logger.error({ code: err.code }, `boot failed: ${err.message}`);
+    } else {
+      this.logger.error({ err, code: (err as { code?: string }).code }, 'boot failed');
+    }
   }
 
   /** Server classes with the section each reads, in startup order. */
@@ -426,12 +465,12 @@ export class Application {
     const current = this.appState === 'running' ? this.liveConfig() : undefined;
     if (!current) throw new LifecycleStateError(`reload() needs a running application (state: ${this.appState})`);
     const started = performance.now();
-    const from = source ?? this.options.config;
+    const from = source ?? this.configSource;
     const label = typeof from === 'string' ? from : 'object';
     let plan: ReturnType<typeof planReload>;
     let next: ValidatedConfig;
     try {
-      next = new ConfigLoader(this.sections, this.requiredSections).load(from, this.options.env ?? process.env);
+      next = this.loadConfig(from);
       const servers = this.serverInstances.map((server) => ({ server, section: this.sectionOf(server) }));
       plan = planReload(current, next, { servers, pools: this.poolGroups }, (section) => SECTION_RELOAD[section] ?? 'restart');
     } catch (err) {

@@ -64,8 +64,20 @@ describe('config validation (validateSection)', () => {
   it('reports unknown keys, top level and nested, as errors', () => {
     const { value, problems } = validateSection(HttpPoolConfig, { maxConections: 5, health: { bogus: 1 } }, 'http');
     expect(value).to.equal(undefined);
-    expect(problems).to.deep.include({ path: 'http.maxConections', rule: 'whitelistValidation', message: 'is not a known key', value: 5 });
+    expect(problems).to.deep.include({ path: 'http.maxConections', rule: 'whitelistValidation', message: 'is not a known key (did you mean `maxConnections`?)', value: 5 });
     expect(problems).to.deep.include({ path: 'http.health.bogus', rule: 'whitelistValidation', message: 'is not a known key', value: 1 });
+  });
+
+  it('issue 12 packaging: an unknown key one or two edits from a known key says "did you mean"', () => {
+    const { problems } = validateSection(HttpPoolConfig, { maxConections: 5, idleTimout: 1, keepAliveTimeOutt: 1, bogus: 1, health: { windw: 1 } }, 'http');
+    const messages = Object.fromEntries(problems.map((p) => [p.path, p.message]));
+    expect(messages).to.deep.equal({
+      'http.maxConections': 'is not a known key (did you mean `maxConnections`?)',
+      'http.idleTimout': 'is not a known key (did you mean `idleTimeout`?)',
+      'http.keepAliveTimeOutt': 'is not a known key (did you mean `keepAliveTimeout`?)',
+      'http.bogus': 'is not a known key',
+      'http.health.windw': 'is not a known key (did you mean `window`?)',
+    });
   });
 
   it('lists every problem with its path, rule and the value received', () => {
@@ -201,7 +213,7 @@ describe('ConfigLoader', () => {
     );
     expect(error.code).to.equal('UNIPOOL_CONFIG_INVALID');
     expect(paths(error.problems)).to.have.members(['htps', 'http.maxConnections', 'http.bogus', 'admin.port', 'shutdown.timeout']);
-    expect(error.problems.find((p) => p.path === 'htps')).to.deep.equal({ path: 'htps', rule: 'unknownSection', message: 'is not a known section (known: http, admin, shutdown)' });
+    expect(error.problems.find((p) => p.path === 'htps')).to.deep.equal({ path: 'htps', rule: 'unknownSection', message: 'is not a known section (did you mean `http`?) (known: http, admin, shutdown)' });
     expect(error.message).to.match(/^invalid configuration: 5 problems\n/);
     expect(error.message).to.contain('http.maxConnections: must not be less than 1 (got 0)');
     expect(error.message).to.contain('http.bogus: is not a known key (got true)');
@@ -293,6 +305,20 @@ describe('ConfigLoader', () => {
       expect(paths(error.problems)).to.have.members(['env.UNIPOOL_HTTP_MAX_CONECTIONS', 'env.UNIPOOL_FTP_PORT', 'http.maxConnections']);
       expect(error.problems.find((p) => p.path === 'env.UNIPOOL_HTTP_MAX_CONECTIONS')).to.deep.include({ rule: 'unknownEnv', value: '50' });
       expect(error.message).to.contain('env.UNIPOOL_HTTP_MAX_CONECTIONS: does not name a config key');
+    });
+
+    it('issue 12 packaging: skips (and reports) variables of the sections it is told to ignore, validating nothing for them', () => {
+      const ignoring = new ConfigLoader(new Map([...sections, ['https', HttpsPoolConfig]]), new Set(['http', 'shutdown']), new Set(['https']));
+      const ignored: string[] = [];
+      const config = ignoring.load(undefined, { UNIPOOL_HTTPS_PORT: '3443', UNIPOOL_HTTPS_TLS_CERT: 'x.pem', UNIPOOL_HTTPS_PROT: '1', UNIPOOL_HTTP_PORT: '3001' }, ignored);
+      expect(config.has('https')).to.equal(false);
+      expect((config.get('http') as HttpPoolConfig).port).to.equal(3001);
+      expect(ignored).to.have.members(['UNIPOOL_HTTPS_PORT', 'UNIPOOL_HTTPS_TLS_CERT', 'UNIPOOL_HTTPS_PROT']);
+    });
+
+    it('issue 12 packaging: an unknown section one or two edits from a known one says "did you mean"', () => {
+      const error = thrown(ConfigValidationError, () => loader.load({ shutdwn: {} }, {}));
+      expect(error.problems[0].message).to.equal('is not a known section (did you mean `shutdown`?) (known: http, admin, shutdown)');
     });
 
     it('ignores other variables, reserved names and undefined values', () => {
