@@ -118,6 +118,36 @@ describe('HTTP timeouts that say what happened (raw sockets trickling bytes)', f
     expect(pool.getMetrics().timeouts).to.deep.equal({});
   });
 
+  it('review: early-answered uploads on one keep-alive socket add no close listener per request', async () => {
+    const { port, pool } = await boot({ headersTimeout: 5000, requestTimeout: 15_000, keepAliveTimeout: 10_000 });
+    let serverSocket: Socket | undefined;
+    const nodeServer = (app!.server(TestHttpServer) as unknown as { server: { once(e: 'connection', l: (s: Socket) => void): void } }).server;
+    nodeServer.once('connection', (s) => (serverSocket = s));
+    const warnings: string[] = [];
+    const onWarning = (w: Error): number => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const { socket } = await open(port);
+      let data = '';
+      socket.on('data', (c: Buffer | string) => (data += c.toString()));
+      await waitFor(() => serverSocket !== undefined, 2000, 'server side socket');
+      const baseline = serverSocket!.listenerCount('close');
+      for (let i = 1; i <= 15; i++) {
+        socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345');
+        await waitFor(() => (data.match(/\r\n\r\nok/g) ?? []).length === i, 2000, `response ${i}`);
+        socket.write('67890'); // the rest of the body, after the response: the next request may start
+      }
+      await new Promise((r) => setImmediate(r));
+      expect(serverSocket!.listenerCount('close')).to.equal(baseline);
+      expect(warnings).to.not.include('MaxListenersExceededWarning');
+      await new Promise((r) => setTimeout(r, BODY_LINGER_MS + 200));
+      expect(serverSocket!.destroyed).to.equal(false); // every body arrived: no linger cut
+      expect(pool.getMetrics().timeouts).to.deep.equal({});
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('item 13: a refused socket that trickles its request gets 503 (not 408) when node cuts it, and nothing is counted as a pool timeout', async () => {
     const { port, pool } = await boot({ maxConnections: 1, headersTimeout: 300, requestTimeout: 5000, connectionTimeout: 0 });
     const holder = await open(port);
