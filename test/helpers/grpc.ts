@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { GrpcConnectionPool, GrpcPoolConfig, GrpcServer, PoolConfig, UsePool, type Application } from '../../src';
+import { passGate } from './gate';
 import { loadDemoPackage } from '../../samples/multi-protocol/grpc-echo-server';
 
 /** The demo client class, loaded once. */
@@ -7,8 +8,8 @@ export const Echo = loadDemoPackage().Echo;
 
 /**
  * demo.Echo whose message picks the outcome: `bad` -> INVALID_ARGUMENT, `missing` -> NOT_FOUND,
- * `boom` -> INTERNAL returned, `throw` -> the handler throws; anything else is echoed after
- * `delay_ms`. EchoStream writes `count` replies at once.
+ * `boom` -> INTERNAL returned, `throw` -> the handler throws; `gated...` waits for the gate
+ * (`closeGate` in ./gate), then is echoed after `delay_ms`; anything else is echoed after `delay_ms`. EchoStream writes `count` replies at once.
  */
 @UsePool(GrpcConnectionPool)
 export class OutcomeServer extends GrpcServer {
@@ -24,7 +25,15 @@ export class OutcomeServer extends GrpcServer {
         else if (message === 'missing') callback({ code: grpc.status.NOT_FOUND, details: 'no such thing' });
         else if (message === 'boom') callback({ code: grpc.status.INTERNAL, details: 'it broke' });
         else if (message === 'throw') throw new Error('handler bug');
-        else if (!delay) callback(null, { message });
+        else if (message.startsWith('gated')) {
+          let cancelled = false;
+          call.once('cancelled', () => (cancelled = true));
+          void passGate().then(() => {
+            if (cancelled) return;
+            const timer = setTimeout(() => callback(null, { message }), delay);
+            call.once('cancelled', () => clearTimeout(timer));
+          });
+        } else if (!delay) callback(null, { message });
         else {
           const timer = setTimeout(() => callback(null, { message }), delay);
           call.once('cancelled', () => clearTimeout(timer));

@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { passGate } from './gate';
 import { HttpConnectionPool, HttpPoolConfig, HttpServer, PoolConfig, UsePool } from '../../src';
 
-/** A test HTTP server: `/` ok, `/slow?ms=N`, `/throw`, `/reject` (async throw), `/hang` (never answers), `/swapped` (replaces the response's prototype, as Express 5 does). */
+/** A test HTTP server: `/` ok, `/slow?ms=N`, `/gated?ms=N` (waits for the gate, see `closeGate` in ./gate, then N ms), `/throw`, `/reject` (async throw), `/hang` (never answers), `/swapped` (replaces the response's prototype, as Express 5 does). */
 @UsePool(HttpConnectionPool)
 export class TestHttpServer extends HttpServer {
   readonly calls: string[] = [];
@@ -16,6 +17,19 @@ export class TestHttpServer extends HttpServer {
     if (url.pathname === '/slow') {
       const timer = setTimeout(() => res.end(`slow ${url.searchParams.get('ms')}`), Number(url.searchParams.get('ms') ?? 0));
       res.once('close', () => clearTimeout(timer));
+      return;
+    }
+    if (url.pathname === '/gated') {
+      const ms = Number(url.searchParams.get('ms') ?? 0);
+      let timer: NodeJS.Timeout | undefined;
+      let closed = false;
+      res.once('close', () => {
+        closed = true;
+        clearTimeout(timer);
+      });
+      void passGate().then(() => {
+        if (!closed) timer = setTimeout(() => res.end(`gated ${ms}`), ms);
+      });
       return;
     }
     if (url.pathname === '/throw') throw new Error('boom');

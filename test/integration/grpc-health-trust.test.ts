@@ -188,6 +188,24 @@ describe('gRPC server: health a probe can trust', () => {
     expect(pool.getMethod(ECHO)?.codes).to.deep.equal({ DEADLINE_EXCEEDED: 20, CANCELLED: 1 });
   });
 
+  it('review: a cancel long before a long deadline stays CANCELLED (the deadline slack is capped, not a quarter of the timeout)', async () => {
+    const { pool, port } = await start([GrpcEchoServer]);
+    const client = echoClient(port);
+    const deadline = Date.now() + 4000;
+    const call = (client as unknown as { Echo(req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: () => void): grpc.ClientUnaryCall }).Echo(
+      { message: 'stop', delay_ms: 10_000 },
+      new grpc.Metadata(),
+      { deadline },
+      () => undefined,
+    );
+    await until(() => pool.getMethod(ECHO)?.inFlight === 1, 5000, 'call started');
+    // 600 ms before a 4 s deadline: within the old slack (100 ms + 25 % of 4 s = 1.1 s), well past the cap.
+    await new Promise((r) => setTimeout(r, Math.max(0, deadline - 600 - Date.now())));
+    call.cancel();
+    await until(() => pool.getMethod(ECHO)?.calls === 1, 5000, 'cancelled call recorded');
+    expect(pool.getMethod(ECHO)?.codes).to.deep.equal({ CANCELLED: 1 });
+  });
+
   it('item 8: grpc.maxConcurrentStreams defaults to 100 and SETTINGS advertise it (node http2 client and nghttp)', async () => {
     const { port } = await start([GrpcEchoServer]);
     const session = await h2Connect(port);

@@ -5,7 +5,8 @@ import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { ConnectionPoolEvent, type Application, type GrpcConnectionPool } from '../../src';
 import { createTestApp } from '../../src/testing';
 import { GrpcEchoServer } from '../../samples/multi-protocol/grpc-echo-server';
-import { closeClients, echoClient, portOf, unary, until } from '../helpers/grpc';
+import { closeGate } from '../helpers/gate';
+import { OutcomeServer, closeClients, echoClient, portOf, unary, until, type UnaryOutcome } from '../helpers/grpc';
 
 const healthPackage = grpc.loadPackageDefinition(protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String, defaults: true })) as unknown as {
   grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
@@ -28,8 +29,8 @@ describe('gRPC server: health and graceful shutdown', () => {
     app = undefined;
   });
 
-  async function start(shutdownTimeout: number): Promise<{ app: Application; pool: GrpcConnectionPool; port: number }> {
-    app = createTestApp({ servers: [GrpcEchoServer], config: { shutdown: { timeout: shutdownTimeout } } });
+  async function start(shutdownTimeout: number, server: typeof GrpcEchoServer | typeof OutcomeServer = GrpcEchoServer): Promise<{ app: Application; pool: GrpcConnectionPool; port: number }> {
+    app = createTestApp({ servers: [server], config: { shutdown: { timeout: shutdownTimeout } } });
     await app.start();
     return { app, pool: app.servers[0].pool as GrpcConnectionPool, port: portOf(app) };
   }
@@ -69,25 +70,36 @@ describe('gRPC server: health and graceful shutdown', () => {
   });
 
   it('lets 50 in-flight 200 ms calls finish during shutdown while new calls get UNAVAILABLE', async () => {
-    const { app: running, pool, port } = await start(10_000);
+    const { app: running, pool, port } = await start(10_000, OutcomeServer);
     const clients = Array.from({ length: 5 }, () => echoClient(port));
-    const calls = Array.from({ length: 50 }, (_, i) => unary(clients[i % 5], 'Echo', { message: `m${i}`, delay_ms: 200 }));
-    await until(() => pool.getMetrics().requests.inFlight === 50, 5000, '50 calls in flight');
+    // Held at a gate until the drain has started, so none can finish before all 50 are in flight.
+    const release = closeGate();
+    let outcomes: UnaryOutcome[];
+    let late: UnaryOutcome;
+    let fresh: UnaryOutcome;
+    let result: Awaited<ReturnType<typeof running.stop>>;
+    try {
+      const calls = Array.from({ length: 50 }, (_, i) => unary(clients[i % 5], 'Echo', { message: `gated m${i}`, delay_ms: 200 }));
+      await until(() => pool.getMetrics().requests.inFlight === 50, 10_000, '50 calls in flight');
 
-    const drainStarted = new Promise<void>((resolve) => pool.events.once(ConnectionPoolEvent.DrainStarted, () => resolve()));
-    const stopping = running.stop();
-    await drainStarted;
-    const late = await unary(clients[0], 'Echo', { message: 'late' }, { deadline: Date.now() + 5000 });
-    const fresh = await unary(echoClient(port), 'Echo', { message: 'fresh' }, { deadline: Date.now() + 5000 });
-    const outcomes = await Promise.all(calls);
-    const result = await stopping;
+      const drainStarted = new Promise<void>((resolve) => pool.events.once(ConnectionPoolEvent.DrainStarted, () => resolve()));
+      const stopping = running.stop();
+      await drainStarted;
+      late = await unary(clients[0], 'Echo', { message: 'late' }, { deadline: Date.now() + 5000 });
+      fresh = await unary(echoClient(port), 'Echo', { message: 'fresh' }, { deadline: Date.now() + 5000 });
+      release();
+      outcomes = await Promise.all(calls);
+      result = await stopping;
+    } finally {
+      release();
+    }
 
     expect(outcomes.filter((o) => o.code === grpc.status.OK)).to.have.length(50);
-    expect(outcomes.map((o) => o.message)).to.deep.equal(Array.from({ length: 50 }, (_, i) => `m${i}`));
+    expect(outcomes.map((o) => o.message)).to.deep.equal(Array.from({ length: 50 }, (_, i) => `gated m${i}`));
     expect(late.code).to.equal(grpc.status.UNAVAILABLE);
     expect(fresh.code).to.equal(grpc.status.UNAVAILABLE);
     expect(result).to.include({ ok: true, forced: 0, graceful: 5 });
-    expect(result.durationMs).to.be.lessThan(5000);
+    expect(result.durationMs).to.be.lessThan(9000);
     expect(pool.getMethod('/demo.Echo/Echo')?.codes).to.deep.equal({ OK: 50 });
   });
 

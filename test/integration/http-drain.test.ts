@@ -8,7 +8,8 @@ import type { Application, ConnectionPoolManager } from '../../src';
 import { createTestApp } from '../../src/testing';
 import { HttpApiServer } from '../../samples/multi-protocol/http-api-server';
 import { HttpsApiServer } from '../../samples/multi-protocol/https-api-server';
-import { connect, readUntilClose, waitFor } from '../helpers/http-fixtures';
+import { closeGate } from '../helpers/gate';
+import { TestHttpServer, connect, readUntilClose, waitFor } from '../helpers/http-fixtures';
 import { makeTlsFixtures, type TlsFixtures } from '../helpers/https-fixtures';
 
 const BODY = 32 * 1024 * 1024;
@@ -148,17 +149,29 @@ describe('HTTP/HTTPS drain loses nothing (slow readers, preconnects, pipelining)
 
   for (const count of [2, 3]) {
     it(`item 3: ${count} pipelined requests in flight at drain start are all answered, Connection: close on the last one only`, async () => {
-      const { app, port, pool } = await bootHttp();
-      const socket = await connect(port);
+      app = createTestApp({ servers: [TestHttpServer], config: { http: {}, shutdown: { timeout: 20_000 } } });
+      await app.start();
+      const { app: running, pool } = { app, pool: app.server(TestHttpServer).pool };
+      const socket = await connect(app.server(TestHttpServer).address()!.port);
       sockets.push(socket);
       const received = readUntilClose(socket);
-      socket.write(Array.from({ length: count }, (_, i) => `GET /slow?ms=${200 + i} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
-      await waitFor(() => pool.getMetrics().requests.inFlight === count, 3000, `${count} pipelined requests in flight`);
-      const result = await app.stop();
+      // Held at a gate until the drain has started: all are in flight then, whatever the load.
+      const release = closeGate();
+      let result: Awaited<ReturnType<typeof running.stop>>;
+      try {
+        socket.write(Array.from({ length: count }, (_, i) => `GET /gated?ms=${200 + i} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
+        await waitFor(() => pool.getMetrics().requests.inFlight === count, 5000, `${count} pipelined requests in flight`);
+        const stopping = running.stop();
+        await waitFor(() => pool.isDraining, 5000, 'drain started');
+        release();
+        result = await stopping;
+      } finally {
+        release();
+      }
       const data = await received;
-      const heads = data.split(/\r\n\r\n(?:slept \d+ ms\n)?/).filter((h) => h.startsWith('HTTP/1.1'));
+      const heads = data.split(/\r\n\r\n(?:gated \d+)?/).filter((h) => h.startsWith('HTTP/1.1'));
       expect(heads.map((h) => h.split('\r\n')[0])).to.deep.equal(Array(count).fill('HTTP/1.1 200 OK'));
-      for (let i = 0; i < count; i++) expect(data).to.contain(`slept ${200 + i} ms\n`);
+      for (let i = 0; i < count; i++) expect(data).to.contain(`gated ${200 + i}`);
       expect(heads.map((h) => /\r\nconnection: close/i.test(h))).to.deep.equal([...Array(count - 1).fill(false), true]);
       expect(result.ok).to.equal(true);
       expect(result.graceful).to.equal(1);
@@ -166,4 +179,37 @@ describe('HTTP/HTTPS drain loses nothing (slow readers, preconnects, pipelining)
       expect(pool.getMetrics().requests.total).to.equal(count);
     });
   }
+  it('review: a pipelined request whose headers had only partly arrived at drain start is answered too, with Connection: close', async () => {
+    app = createTestApp({ servers: [TestHttpServer], config: { http: { headersTimeout: 10_000 }, shutdown: { timeout: 20_000 } } });
+    await app.start();
+    const running = app;
+    const pool = app.server(TestHttpServer).pool;
+    const socket = await connect(app.server(TestHttpServer).address()!.port);
+    sockets.push(socket);
+    const received = readUntilClose(socket);
+    let seen = '';
+    socket.on('data', (c: string) => (seen += c));
+    const release = closeGate();
+    let result: Awaited<ReturnType<typeof running.stop>>;
+    try {
+      // The first request complete (held at the gate), the next one's headers half sent.
+      socket.write('GET /gated?ms=0 HTTP/1.1\r\nHost: x\r\n\r\nGET /slow?ms=0 HTTP/1.1\r\nHo');
+      await waitFor(() => pool.getMetrics().requests.inFlight === 1, 5000, 'first request in flight');
+      const stopping = running.stop();
+      await waitFor(() => pool.isDraining, 5000, 'drain started');
+      release();
+      await waitFor(() => seen.includes('gated 0') || socket.destroyed, 5000, 'first response');
+      if (!socket.destroyed) socket.write('st: x\r\n\r\n');
+      result = await stopping;
+    } finally {
+      release();
+    }
+    const data = await received;
+    const heads = data.split(/\r\n\r\n(?:gated 0|slow 0)?/).filter((h) => h.startsWith('HTTP/1.1'));
+    expect(heads.map((h) => h.split('\r\n')[0])).to.deep.equal(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+    expect(heads.map((h) => /\r\nconnection: close/i.test(h))).to.deep.equal([false, true]);
+    expect(data).to.match(/slow 0$/);
+    expect(result.ok).to.equal(true);
+    expect(pool.getMetrics().requests.total).to.equal(2);
+  });
 });

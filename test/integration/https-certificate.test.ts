@@ -4,7 +4,8 @@ import * as https from 'node:https';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { createTestApp } from '../../src/testing';
-import { ConfigValidationError, ConnectionPoolEvent, PoolHealthStatus, type Application, type HttpsConnectionPool } from '../../src';
+import * as sinon from 'sinon';
+import { ConfigValidationError, ConnectionPoolEvent, HttpConnectionPool, PoolHealthStatus, type Application, type HttpsConnectionPool } from '../../src';
 import { get, makeTlsFixtures, nextEvent, TestHttpsServer, type TlsFixtures } from '../helpers/https-fixtures';
 
 describe('HTTPS certificate: hot reload, expiry health, no key material shown', () => {
@@ -148,6 +149,22 @@ describe('HTTPS certificate: hot reload, expiry health, no key material shown', 
     expect((await changed).current.status).to.equal(PoolHealthStatus.Healthy);
     srv().updateConfig({ tls: { cert: certs.cert, key: certs.key, certExpiryWarningDays: 14 } });
     expect(pool.getHealth().status).to.equal(PoolHealthStatus.Healthy);
+  });
+
+  it('review: an expiring certificate does not hide the health findings of the pool it extends', async () => {
+    // What HttpConnectionPool (the class HTTPS extends) finds, as a subclass in between would add.
+    const base = { status: PoolHealthStatus.Overloaded, reason: 'base finding' };
+    const proto = HttpConnectionPool.prototype as unknown as { healthFindings(): unknown };
+    const stub = sinon.stub(proto, 'healthFindings').returns([base]);
+    try {
+      const { pool } = await start({ cert: certs.soonCert, key: certs.soonKey });
+      const findings = (pool as unknown as { healthFindings(): Array<{ status: string; reason: string }> }).healthFindings();
+      expect(findings.map((f) => f.reason)).to.have.length(2).and.to.include('base finding');
+      expect(findings.map((f) => f.status)).to.have.members([PoolHealthStatus.Overloaded, PoolHealthStatus.Degraded]);
+      expect(pool.checkHealth()).to.deep.include({ status: PoolHealthStatus.Overloaded, reason: 'base finding' });
+    } finally {
+      stub.restore();
+    }
   });
 
   it('never shows PEM text in the effective config, metrics, health, logs or config errors', async () => {

@@ -84,6 +84,16 @@ class RawClient {
     return undefined;
   }
 
+  /** Whether a ping frame (opcode 0x9) has arrived. */
+  sawPing(): boolean {
+    const buf = this.received;
+    for (let i = 0; i + 1 < buf.length; ) {
+      if ((buf[i] & 0x0f) === 0x9) return true;
+      i += 2 + (buf[i + 1] & 0x7f);
+    }
+    return false;
+  }
+
   /** Stops reading: what the server sends piles up in its send buffer. */
   stopReading(): void {
     this.socket.pause();
@@ -145,7 +155,8 @@ describe('WebSocket close codes in /metrics', function () {
   });
 
   it('item 19: a slow consumer closed with 1008 is counted 1008, although it never reads the close frame', async () => {
-    const { app, port } = await start({ maxPayload: 64, maxBufferedAmount: 1024, pingInterval: 50, pongTimeout: 40, closeTimeout: 200 });
+    // No heartbeat until the buffer is full: a ping round before it would terminate the silent client as a pong timeout.
+    const { app, port } = await start({ maxPayload: 64, maxBufferedAmount: 1024, pingInterval: 60_000, pongTimeout: 60_000, closeTimeout: 200 });
     const slow = await rawClient(port);
     slow.stopReading();
     const pool = app.server(TestWsServer).pool;
@@ -153,6 +164,22 @@ describe('WebSocket close codes in /metrics', function () {
     const [conn] = pool.values();
     const removed = nextPoolEvent(pool, ConnectionPoolEvent.ConnectionRemoved);
     // 16 MiB the client never reads: more than the kernel buffers on both sides can hold.
+    expect(app.server(TestWsServer).send(conn.raw, Buffer.alloc(16 * 1024 * 1024))).to.equal(true);
+    expect(pool.updateConfig({ pingInterval: 50, pongTimeout: 40 }).applied).to.include('pingInterval');
+    expect((await removed).reason).to.equal('slow_consumer');
+    expect(closes(await scrapeWithCurl(adminPort(app)))).to.deep.equal({ 1008: 1 });
+  });
+
+  it('review: a client that stops reading after a ping is closed as a slow consumer (1008) at the pong check, not terminated as a pong timeout', async () => {
+    const { app, port } = await start({ maxPayload: 64, maxBufferedAmount: 1024, pingInterval: 1000, pongTimeout: 900, closeTimeout: 200 });
+    const slow = await rawClient(port);
+    const pool = app.server(TestWsServer).pool;
+    await waitFor(() => pool.size === 1);
+    const [conn] = pool.values();
+    await waitFor(() => slow.sawPing(), 5000, 'the first heartbeat ping');
+    // The heartbeat found the buffer empty; it overflows before the pong check, which sees it first.
+    slow.stopReading();
+    const removed = nextPoolEvent(pool, ConnectionPoolEvent.ConnectionRemoved);
     expect(app.server(TestWsServer).send(conn.raw, Buffer.alloc(16 * 1024 * 1024))).to.equal(true);
     expect((await removed).reason).to.equal('slow_consumer');
     expect(closes(await scrapeWithCurl(adminPort(app)))).to.deep.equal({ 1008: 1 });

@@ -119,7 +119,8 @@ describe('WebSocket messages and backpressure (integration)', () => {
 
   it('skips a slow consumer in broadcasts, then closes it with 1008, while a fast client keeps receiving', async () => {
     const limit = 512 * 1024;
-    const started = await ctx.start({ maxPayload: 1024, maxBufferedAmount: limit, pingInterval: 200, pongTimeout: 150, closeTimeout: 10_000 });
+    // No heartbeat while the buffers fill: a ping round then would terminate the paused client as a pong timeout.
+    const started = await ctx.start({ maxPayload: 1024, maxBufferedAmount: limit, pingInterval: 60_000, pongTimeout: 60_000, closeTimeout: 10_000 });
     const { pool, server } = started;
     const fast = await connect(started.url);
     const slow = await connect(started.url);
@@ -133,12 +134,14 @@ describe('WebSocket messages and backpressure (integration)', () => {
     let rounds = 0;
     for (; rounds < 2000 && result.skipped === 0; rounds++) {
       result = server.broadcast(chunk);
-      // Let the fast client read between rounds, as it would on a real network.
-      await new Promise((r) => setImmediate(r));
+      // The fast client reads each round before the next, as it would on a real network.
+      await fastReceived.reach(rounds + 1);
     }
     expect(result).to.deep.equal({ sent: 1, skipped: 1 });
     // Every broadcast reached the fast client (it was never skipped).
     await fastReceived.reach(rounds);
+    // Now the heartbeat: the flagged slow consumer is closed with 1008 at its first check.
+    expect(pool.updateConfig({ pingInterval: 1000, pongTimeout: 1000 }).applied).to.include('pingInterval');
 
     const event = await slowClosed;
     expect(event.connection?.id).to.be.a('number');

@@ -21,11 +21,14 @@ type SentStatus = Parameters<grpc.ServerInterceptingCall['sendStatus']>[0];
  * before the frame leaves, and a client short of CPU or with calls queued on its channel sends it
  * late (grpcio on a loaded machine: 80 ms into a 200 ms timeout), so its cancel comes that much
  * before the deadline the server knows. Both codes are the client's doing; a real cancel this
- * close to the deadline is rare (hedged calls are cancelled long before theirs).
+ * close to the deadline is rare (hedged calls are cancelled long before theirs). The slack is
+ * capped at `DEADLINE_SLACK_MAX_MS`, so a cancel seconds before a long deadline stays CANCELLED.
  */
 const DEADLINE_SLACK_MS = 100;
 /** See `DEADLINE_SLACK_MS`. */
 const DEADLINE_SLACK_SHARE = 0.25;
+/** See `DEADLINE_SLACK_MS`. */
+const DEADLINE_SLACK_MAX_MS = 250;
 
 /** Where the recording layer of a call hangs off the call under it, for `sendStatusBelow`. */
 const RECORDING = Symbol('unipool.grpcRecording');
@@ -148,7 +151,7 @@ class RecordingCall extends grpc.ServerInterceptingCall {
     const at = deadline instanceof Date ? deadline.getTime() : deadline;
     if (!Number.isFinite(at)) return false;
     const remaining = at - Date.now();
-    return remaining <= DEADLINE_SLACK_MS + DEADLINE_SLACK_SHARE * (elapsedMs + remaining);
+    return remaining <= Math.min(DEADLINE_SLACK_MS + DEADLINE_SLACK_SHARE * (elapsedMs + remaining), DEADLINE_SLACK_MAX_MS);
   }
 }
 

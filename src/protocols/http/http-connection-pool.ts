@@ -59,8 +59,11 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
    * `destroySoon` would first wait for a write shutdown round trip, which with a thousand idle
    * sockets in a drain costs tens of milliseconds.
    */
-  protected closeConnection(conn: PooledConnection<Socket>, _reason: CloseReason): void {
+  protected closeConnection(conn: PooledConnection<Socket>, reason: CloseReason): void {
     const socket = conn.raw;
+    // A drained socket whose next request is arriving (pipelined bytes received before its last
+    // response ended) stays open to answer it, with `Connection: close`; `headersTimeout` bounds it.
+    if (reason === 'drain' && requestArriving(socket as HttpSocket, conn.requests === 0)) return;
     if (socket.writableLength === 0) socket.destroy();
     else socket.destroySoon();
   }
@@ -74,7 +77,8 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
    * counts a response as done once `end()` ran although its body may still be buffered):
    * - requests in flight: `Connection: close` goes on the newest one's response if its head is
    *   not out yet, so pipelined requests before it are all answered; the socket closes when its
-   *   last response has been written (`endWork` -> `closeConnection`, after the flush);
+   *   last response has been written (`endWork` -> `closeConnection`, after the flush); if the
+   *   bytes of a next request have partly arrived, that one is answered too, and closes it;
    * - a request arriving (headers, or the unread body of one already answered): left to finish
    *   (it is answered with `Connection: close`) or to time out (`headersTimeout`, body linger);
    * - otherwise it holds no request (an idle keep-alive socket, a preconnect that never sent a
@@ -83,8 +87,9 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
   protected override drainConnection(conn: PooledConnection<Socket>): void {
     const socket = conn.raw as HttpSocket;
     if (conn.inFlight > 0) {
+      // Not if the next request's bytes are arriving already: that one gets `Connection: close` (onRequest).
       const newest = socket[NEWEST_RESPONSE];
-      if (newest !== undefined && !newest.headersSent) newest.shouldKeepAlive = false;
+      if (newest !== undefined && !newest.headersSent && !requestArriving(socket, false)) newest.shouldKeepAlive = false;
       return;
     }
     if (requestArriving(socket, conn.requests === 0)) return;

@@ -14,9 +14,10 @@ const REFUSED = Symbol('unipool.http.refused');
 const STARTED = Symbol('unipool.http.started');
 
 const POOL = Symbol('unipool.http.pool');
+const LINGER = Symbol('unipool.http.linger');
 
 /** `_httpMessage` is the response being written on a socket (node:http, stable since v0.x). */
-type TrackedSocket = HttpSocket & { [CONN]?: PooledConnection<Socket>; [REFUSED]?: RejectReason; [POOL]?: HttpConnectionPool<HttpPoolConfig>; _httpMessage?: TrackedResponse | null };
+type TrackedSocket = HttpSocket & { [CONN]?: PooledConnection<Socket>; [REFUSED]?: RejectReason; [POOL]?: HttpConnectionPool<HttpPoolConfig>; [LINGER]?: NodeJS.Timeout; _httpMessage?: TrackedResponse | null };
 
 /**
  * How long a refused socket may take to send the request its 503 answers, counted from the
@@ -78,18 +79,33 @@ function detachTracked(this: TrackedResponse, socket: Socket): void {
   }
   pool.endRequest(conn, started, this.statusCode);
   // Answered before its body was read to the end: the rest may arrive for a short while only.
-  if (!this.req.complete) lingerOnBody(tracked, conn, pool, this.req);
+  if (!this.req.complete) lingerOnBody(tracked, this.req);
 }
 
-/** Closes `socket` if the unread body of `req` is still arriving `BODY_LINGER_MS` from now (a rare path: a timer and a listener are fine here). */
-function lingerOnBody(socket: TrackedSocket, conn: PooledConnection<Socket>, pool: HttpConnectionPool<HttpPoolConfig>, req: http.IncomingMessage): void {
-  const timer = setTimeout(() => {
-    if (req.complete || socket.destroyed) return;
-    pool.recordTimeout('body_linger', conn);
-    conn.closeReason = 'body_linger';
-    socket.destroy();
-  }, BODY_LINGER_MS);
-  socket.once('close', () => clearTimeout(timer));
+/**
+ * Closes `socket` if the unread body of `req` is still arriving `BODY_LINGER_MS` after its
+ * response: one timer per socket at most, kept in a field (no listener, no closure), cleared when
+ * the socket closes or its next request starts (node starts it only once the body has arrived).
+ */
+function lingerOnBody(socket: TrackedSocket, req: http.IncomingMessage): void {
+  if (socket[LINGER] !== undefined) clearTimeout(socket[LINGER]);
+  socket[LINGER] = setTimeout(lingerExpired, BODY_LINGER_MS, socket, req);
+}
+
+function lingerExpired(socket: TrackedSocket, req: http.IncomingMessage): void {
+  socket[LINGER] = undefined;
+  const conn = socket[CONN];
+  const pool = socket[POOL];
+  if (req.complete || socket.destroyed || conn === undefined || pool === undefined) return;
+  pool.recordTimeout('body_linger', conn);
+  conn.closeReason = 'body_linger';
+  socket.destroy();
+}
+
+/** Clears the body linger of `socket`, if any. */
+function clearLinger(socket: TrackedSocket): void {
+  clearTimeout(socket[LINGER]);
+  socket[LINGER] = undefined;
 }
 
 /**
@@ -104,6 +120,7 @@ function onSocketClose(this: TrackedSocket): void {
   const conn = this[CONN];
   const pool = this[POOL];
   if (conn === undefined || pool === undefined) return;
+  if (this[LINGER] !== undefined) clearLinger(this);
   let unfinished = conn.inFlight;
   pool.remove(conn);
   const res = this._httpMessage;
@@ -212,6 +229,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     tracked[CONN] = conn;
     tracked[POOL] = pool;
     tracked[NEWEST_RESPONSE] = undefined;
+    tracked[LINGER] = undefined;
     socket.on('close', onSocketClose);
     return conn;
   }
@@ -260,6 +278,7 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     }
     const pool = socket[POOL] as HttpConnectionPool<HttpPoolConfig>; // set with CONN in onConnection: no getter per request
     if (pool.isDraining) res.shouldKeepAlive = false;
+    if (socket[LINGER] !== undefined) clearLinger(socket);
     socket[NEWEST_RESPONSE] = res; // a drain puts Connection: close on it (see HttpConnectionPool.drainConnection)
     res[STARTED] = pool.beginWork(conn); // ended in detachTracked, or onSocketClose
     try {

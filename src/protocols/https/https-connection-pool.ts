@@ -195,7 +195,7 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
     return served ? (served.expiresAt - now) / DAY_MS : undefined;
   }
 
-  /** DEGRADED while a server's certificate expires within that server's `tls.certExpiryWarningDays`. */
+  /** DEGRADED while a server's certificate expires within that server's `tls.certExpiryWarningDays`, besides what the base pool finds. */
   protected override healthFindings(): ReadonlyArray<{ status: PoolHealthStatus; reason: string }> {
     const now = Date.now();
     let findings: Array<{ status: PoolHealthStatus; reason: string }> | undefined;
@@ -205,7 +205,8 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
       const reason = days < 0 ? `certificate expired on ${info.validTo}` : `certificate expires in ${days.toFixed(1)} days (${info.validTo})`;
       (findings ??= []).push({ status: PoolHealthStatus.Degraded, reason });
     }
-    return findings ?? super.healthFindings();
+    const base = super.healthFindings();
+    return findings === undefined ? base : base.length === 0 ? findings : [...base, ...findings];
   }
 
   /**

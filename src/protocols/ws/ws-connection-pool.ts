@@ -286,13 +286,17 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
     else this.pongTimer = setTimeout(() => this.checkPongs(), this.config.pongTimeout).unref();
   }
 
-  /** `pongTimeout` after a heartbeat: whoever did not answer is terminated (a slow reader as a slow consumer). */
+  /**
+   * `pongTimeout` after a heartbeat: whoever did not answer is terminated, except a client over
+   * `maxBufferedAmount`, flagged before or not: it stopped reading, so it could not see the ping,
+   * and is closed as a slow consumer (1008).
+   */
   private checkPongs(): void {
     const limit = this.config.maxBufferedAmount;
     this.forEachConnection((conn) => {
       if (!hasFlag(conn, AWAITING_PONG) || conn.raw.readyState !== WebSocket.OPEN) return;
-      if (this.closeIfStillSlow(conn, limit)) return;
-      this.terminateUnanswered(conn);
+      if (conn.raw.bufferedAmount > limit) this.closeSlowConsumer(conn);
+      else this.terminateUnanswered(conn);
     });
   }
 
@@ -305,12 +309,16 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
       setFlag(conn, OVER_LIMIT, true);
       return false;
     }
+    this.closeSlowConsumer(conn);
+    return true;
+  }
+
+  private closeSlowConsumer(conn: PooledConnection<WebSocket>): void {
     this.slowConsumersClosed++;
     conn.closeReason = WS_REMOVE_REASON.slowConsumer;
     this.recordError(WS_ERROR.slowConsumer, undefined, conn);
     // The close frame queues behind the unread data; `ws` destroys the socket after `closeTimeout`.
     conn.raw.close(WS_CLOSE.policyViolation, WS_CLOSE_REASON.slowConsumer);
-    return true;
   }
 
   private terminateUnanswered(conn: PooledConnection<WebSocket>): void {
