@@ -80,7 +80,8 @@ export function createTestApp(options: TestAppOptions): Application & { logs: Ca
     for (const server of options.servers) {
       for (const { section } of poolConfigParameters(server)) {
         const given = (merged[section] ?? {}) as Record<string, unknown>;
-        merged[section] = { host: '127.0.0.1', port: 0, ...given };
+        // A section attached to another server's listener (`attachTo`) has no host or port of its own.
+        merged[section] = given.attachTo != null ? given : { host: '127.0.0.1', port: 0, ...given };
       }
     }
     // The admin server runs only when asked for; then on a free port too.
