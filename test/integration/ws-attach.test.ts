@@ -106,6 +106,18 @@ describe('issue 12: WebSocket on the HTTP port (ws.attachTo)', () => {
     expect(await client.line(/^close /)).to.equal('close 1001');
   });
 
+  it('issue 12 attachTo: a live change of ws.path moves the route on the HTTP port; attachTo itself needs a restart', async () => {
+    const { app: started, port } = await startAttached();
+    const result = started.server(TestWsServer).updateConfig({ path: '/live' });
+    expect(result.applied).to.deep.equal(['path']);
+    const moved = pythonWsClient(`ws://127.0.0.1:${port}/live`);
+    expect(await moved.line(/^echo /)).to.equal('echo hi');
+    const old = pythonWsClient(`ws://127.0.0.1:${port}/ws`);
+    expect(await old.line(/^status /)).to.equal('status 404');
+    expect(started.server(TestWsServer).updateConfig({ attachTo: 'other' }).restartRequired).to.deep.equal(['attachTo']);
+    expect(started.server(TestWsServer).config.attachTo).to.equal('http');
+  });
+
   it('issue 12 attachTo: "https" takes wss upgrades on the HTTPS port (Python websockets over TLS)', async () => {
     certs ??= await makeTlsFixtures();
     const started = createTestApp({
