@@ -34,7 +34,7 @@ const running = new Set<ChildProcess>();
 /** A running Python WebSocket client and what it printed so far. */
 export interface PythonWsClient {
   child: ChildProcess;
-  /** Lines printed so far. */
+  /** Complete lines printed so far. */
   lines(): string[];
   /** Resolves with the first printed line matching `pattern`; rejects if the client exits first or after `timeoutMs`. */
   line(pattern: RegExp, timeoutMs?: number): Promise<string>;
@@ -57,7 +57,8 @@ export function pythonWsClient(url: string, insecure = false): PythonWsClient {
       resolve(code);
     }),
   );
-  const lines = (): string[] => out.split('\n').filter((l) => l.length > 0);
+  // Complete lines only: a chunk may end in the middle of one.
+  const lines = (): string[] => out.split('\n').slice(0, -1);
   running.add(child);
   void exited.then(() => running.delete(child));
   return {

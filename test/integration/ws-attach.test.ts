@@ -134,8 +134,8 @@ describe('issue 12: WebSocket on the HTTP port (ws.attachTo)', () => {
   });
 
   it('issue 12 attachTo: must name the section of an HTTP or HTTPS server of the app, and host/port must be left out (every problem before any port opens)', async () => {
-    const boot = async (servers: Parameters<typeof createTestApp>[0]['servers'], ws: Record<string, unknown>): Promise<string[]> => {
-      const candidate = createTestApp({ servers, sections: { ws2: WebSocketPoolConfig }, config: { ws } });
+    const boot = async (servers: Parameters<typeof createTestApp>[0]['servers'], ws: Record<string, unknown>, ws2: Record<string, unknown> = {}): Promise<string[]> => {
+      const candidate = createTestApp({ servers, sections: { ws2: WebSocketPoolConfig }, config: { ws, ws2 } });
       try {
         await candidate.start();
       } catch (err) {
@@ -154,6 +154,8 @@ describe('issue 12: WebSocket on the HTTP port (ws.attachTo)', () => {
     expect(notHttp).to.deep.equal([
       "ws.attachTo: names section 'ws2', read by OtherWsServer, which is not an HTTP or HTTPS server (attachTo takes the section of an HttpServer or HttpsServer of the app) (got \"ws2\")",
     ]);
+    const samePath = await boot([TestHttpServer, TestWsServer, OtherWsServer], { attachTo: 'http' }, { attachTo: 'http' });
+    expect(samePath).to.deep.equal(["ws2.path: is already taken on the port of section 'http' by another WebSocket server (got \"/ws\")"]);
     const withPort = await boot([TestHttpServer, TestWsServer], { attachTo: 'http', port: 4000, host: '0.0.0.0' });
     expect(withPort).to.deep.equal([
       "ws.host: must be left out when attachTo is set: upgrades arrive on the listener of section 'http' (got \"0.0.0.0\")",

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { expect } from 'chai';
 import type * as http from 'node:http';
 import * as net from 'node:net';
-import { PoolConfig, UsePool, WebSocketConnectionPool, WebSocketPoolConfig, type Application } from '../../src';
+import { PoolConfig, UsePool, WebSocketConnectionPool, WebSocketPoolConfig, type Application, type UpgradeVerdict } from '../../src';
 import { createTestApp } from '../../src/testing';
 import { TestHttpServer, waitFor } from '../helpers/http-fixtures';
 import { run, samplesOf, scrapeWithCurl } from '../helpers/metrics-clients';
@@ -23,7 +23,7 @@ class GuardedWsServer extends TestWsServer {
     super(config);
   }
 
-  override authorizeUpgrade(req: http.IncomingMessage) {
+  override authorizeUpgrade(req: http.IncomingMessage): UpgradeVerdict | Promise<UpgradeVerdict> {
     const as = new URL(req.url ?? '/', 'http://x').searchParams.get('as');
     this.asked.push(String(as));
     if (as === 'ok') return true;
@@ -31,6 +31,9 @@ class GuardedWsServer extends TestWsServer {
     if (as === 'forbidden') return { status: 403, headers: { 'X-Denied-By': 'policy', 'WWW-Authenticate': 'Bearer realm="feed"' } };
     if (as === 'never') return new Promise<boolean>(() => undefined);
     if (as === 'boom') return Promise.reject(new Error('token service down'));
+    if (as === 'throw') throw new Error('authorizer bug');
+    if (as === 'bad-status') return { status: 200 };
+    if (as === 'bad-header') return { status: 403, headers: { 'X-Injected': 'a\r\nSet-Cookie: stolen=1' } };
     return false;
   }
 }
@@ -131,6 +134,18 @@ describe('issue 12: authorizeUpgrade', () => {
     expect(refused.status).to.equal(500);
     expect(pool.getMetrics().errors.byType).to.deep.include({ handler: 1 });
     expect((started as ReturnType<typeof createTestApp>).logs.find('authorizeUpgrade failed')).to.have.length(1);
+  });
+
+  it('issue 12 authorizeUpgrade: a synchronous throw, a refusal with a status outside 4xx/5xx or a header with CR/LF is answered 500 (no header injection)', async () => {
+    const { app: started, pool, base } = await start(false);
+    for (const as of ['throw', 'bad-status', 'bad-header']) {
+      const refused = await curlUpgrade(`http://${base}?as=${as}`);
+      expect(refused.status, as).to.equal(500);
+      expect(refused.headers['set-cookie'], as).to.equal(undefined);
+    }
+    expect(pool.getMetrics().errors.byType).to.deep.include({ handler: 3 });
+    expect(pool.getMetrics().rejected.byReason).to.deep.equal({});
+    expect((started as ReturnType<typeof createTestApp>).logs.find('authorizeUpgrade failed')).to.have.length(3);
   });
 
   it('issue 12 authorizeUpgrade: a client waiting on a pending authorisation does not hold up the shutdown', async () => {
