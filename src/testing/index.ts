@@ -68,7 +68,8 @@ function testEnv(options: TestAppOptions): NodeJS.ProcessEnv {
 
 /**
  * An application set up for tests: no signal handlers, a `CapturingLogger`, an empty
- * environment, every server section (and `admin`, if present) on 127.0.0.1 port 0 and
+ * environment, every server section (and `admin`, if present) on 127.0.0.1 port 0 (but a
+ * section with `attachTo`, which has no listener of its own) and
  * `shutdown.exitDelay` false (never `process.exit` the test runner) unless the config says
  * otherwise, and any pool replaced as asked.
  */

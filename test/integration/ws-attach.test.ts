@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { expect } from 'chai';
 import type * as http from 'node:http';
+import * as net from 'node:net';
 import { ConfigValidationError, PoolConfig, UsePool, WebSocketConnectionPool, WebSocketPoolConfig, type Application } from '../../src';
 import { formatProblem } from '../../src/errors';
 import { createTestApp } from '../../src/testing';
@@ -104,6 +105,25 @@ describe('issue 12: WebSocket on the HTTP port (ws.attachTo)', () => {
     expect(wsPool.send(conn, 'still here')).to.equal(true);
     await started.stop();
     expect(await client.line(/^close /)).to.equal('close 1001');
+  });
+
+  it('issue 12 attachTo: a connection the HTTP pool refused (http.maxConnections) gets its 503 on an upgrade too, and the ws pool counts nothing', async () => {
+    const started = createTestApp({ servers: [TestHttpServer, TestWsServer], config: { http: { maxConnections: 1, retryAfter: 4 }, ws: { attachTo: 'http' } } });
+    app = started;
+    await started.start();
+    const port = started.server(TestHttpServer).address()!.port;
+    const httpPool = started.server(TestHttpServer).pool;
+    const held = net.connect(port, '127.0.0.1');
+    held.on('error', () => undefined);
+    try {
+      await waitFor(() => httpPool.size === 1, 5000, 'the first connection to be admitted');
+      const refused = pythonWsClient(`ws://127.0.0.1:${port}/ws`);
+      expect(await refused.line(/^status /)).to.equal('status 503');
+      expect(httpPool.getMetrics().rejected.byReason.max_connections).to.equal(1);
+      expect(started.server(TestWsServer).pool.getMetrics().rejected.total).to.equal(0);
+    } finally {
+      held.destroy();
+    }
   });
 
   it('issue 12 attachTo: a live change of ws.path moves the route on the HTTP port; attachTo itself needs a restart', async () => {

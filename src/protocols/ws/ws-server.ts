@@ -134,10 +134,10 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
    * Decides whether an upgrade request may go on to admission; runs before the pool is asked, on
    * the WebSocket path only. `true` goes on; `false` (or anything else that is not a refusal
    * object) is answered `401`; `{ status, headers }` is answered with that status (4xx or 5xx)
-   * and headers (`Connection`, `Content-Length` and `Content-Type` are the refusal's own). Each refusal is counted as
-   * `reason="unauthorized"`. A promise is awaited at most `handshakeTimeout` (then `503`,
-   * counted as timeout `handshake`); a throw or rejection is answered `500` and counted as a
-   * `handler` error. Default: every upgrade may go on.
+   * and headers (`Connection`, `Content-Length` and `Content-Type` are the refusal's own). Each
+   * refusal is counted as `reason="unauthorized"`. A promise is awaited at most
+   * `handshakeTimeout` (then `503`, counted as timeout `handshake`); a throw or rejection is
+   * answered `500` and counted as a `handler` error. Default: every upgrade may go on.
    */
   authorizeUpgrade(_req: http.IncomingMessage): UpgradeVerdict | Promise<UpgradeVerdict> {
     return true;
