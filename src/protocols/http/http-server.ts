@@ -8,6 +8,7 @@ import { HttpPoolConfig } from './http-config';
 import { HttpConnectionPool } from './http-connection-pool';
 import { NEWEST_RESPONSE, type HttpSocket } from './http-socket';
 import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from './node-server';
+import { StandInServer } from './stand-in-server';
 import { pathOf, rejectUpgrade } from './upgrade-request';
 
 const CONN = Symbol('unipool.http.connection');
@@ -143,8 +144,25 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
   private readonly upgradeRoutes = new Map<string, UpgradeListener>();
   private takesUpgrades = false;
 
-  /** Handles one admitted request. A throw or rejection becomes a 500 (if nothing was sent yet). */
+  /**
+   * Handles one admitted request. A throw or rejection becomes a 500 (if nothing was sent yet).
+   * A framework app can be it: `handle = expressApp`, `handle = koaApp.callback()`, or Fastify's
+   * handler through `serverFactory`.
+   */
   abstract handle(req: http.IncomingMessage, res: http.ServerResponse): void | Promise<void>;
+
+  /**
+   * Fastify's `serverFactory` option, to run Fastify on this server:
+   * `readonly fastify = Fastify({ serverFactory: this.serverFactory })` with
+   * `declare handle: RequestListener`. The handler Fastify passes becomes this server's `handle`;
+   * the node server returned is a stand-in Fastify keeps but never listens on (its `listen`
+   * throws): this server listens, admits, times out and drains. Call `await fastify.ready()` in
+   * `onInit` and `await fastify.close()` in `onShutdown`.
+   */
+  readonly serverFactory = (handler: http.RequestListener): http.Server => {
+    this.handle = handler;
+    return new StandInServer(this.constructor.name);
+  };
 
   /** Creates the node server; HTTPS overrides it. */
   protected createNodeServer(options: http.ServerOptions): http.Server {
