@@ -32,7 +32,7 @@ export type { StatusReport, PoolStatus } from './observability/status-report';
 
 export { HttpPoolConfig, HttpHealthThresholds } from './protocols/http/http-config';
 export { HttpConnectionPool } from './protocols/http/http-connection-pool';
-export { HttpServer } from './protocols/http/http-server';
+export { HttpServer, type UpgradeListener } from './protocols/http/http-server';
 
 export { GrpcPoolConfig, GrpcTlsConfig } from './protocols/grpc/grpc-config';
 export { GrpcConnectionPool, type GrpcPoolMetricsSnapshot } from './protocols/grpc/grpc-connection-pool';
@@ -41,7 +41,7 @@ export { GrpcHealthReporter, HEALTH_SERVICE_NAME } from './protocols/grpc/grpc-h
 export { SERVER_FAULT_CODES, type GrpcMethodStatsSnapshot, type GrpcMethodInfo, type GrpcMethodType, type GrpcServiceInfo } from './protocols/grpc/grpc-method-stats';
 export { WebSocketPoolConfig } from './protocols/ws/ws-config';
 export { WebSocketConnectionPool, type WebSocketData, type BroadcastFilter, type BroadcastResult, type WebSocketPoolMetrics } from './protocols/ws/ws-connection-pool';
-export { WebSocketServer } from './protocols/ws/ws-server';
+export { WebSocketServer, type UpgradeRefusal, type UpgradeVerdict } from './protocols/ws/ws-server';
 export { WS_CLOSE } from './protocols/ws/ws-constants';
 export { HttpsPoolConfig, HttpsTlsSettings } from './protocols/https/https-config';
 export { DEFAULT_TLS_CIPHERS, TLS_MIN_VERSIONS, TlsSettings, type TlsMinVersion } from './config/tls-settings';

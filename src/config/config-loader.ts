@@ -183,8 +183,9 @@ function distinctPorts(sections: ReadonlyMap<string, object>): ConfigProblem[] {
   const seen = new Map<number, string>();
   const problems: ConfigProblem[] = [];
   for (const [section, value] of sections) {
-    const port = (value as { port?: unknown }).port;
-    if (typeof port !== 'number' || port === 0) continue;
+    const { port, attachTo } = value as { port?: unknown; attachTo?: unknown };
+    // A section attached to another server's listener (a WebSocket server on the HTTP port) opens no port.
+    if (typeof port !== 'number' || port === 0 || attachTo != null) continue;
     const other = seen.get(port);
     if (other) problems.push({ path: `${section}.port`, rule: 'distinctPorts', message: `is already used by ${other}.port`, value: port });
     else seen.set(port, section);

@@ -171,8 +171,26 @@ export abstract class ManagedServer<P extends ConnectionPoolManager<unknown, Ser
     return this.prepareConfig(value).commit();
   }
 
-  private get sectionName(): string {
+  /** The section this server reads (its class name before the application assigned one). */
+  protected get sectionName(): string {
     return this.section ?? this.name;
+  }
+
+  /**
+   * The section of the server whose listener this one shares (a WebSocket server's `attachTo`),
+   * or undefined: it listens on its own.
+   */
+  attachedTo(): string | undefined {
+    return undefined;
+  }
+
+  /**
+   * @internal Called by the application before any port opens, with the server reading the
+   * `attachedTo()` section: returns a problem (path relative to this server's section) if this
+   * server cannot take its upgrades there.
+   */
+  attachHost(host: ManagedServer, hostSection: string): ConfigProblem | undefined {
+    return { path: 'attachTo', rule: 'attachTo', message: `${this.name} cannot share the listener of ${host.name}`, value: hostSection };
   }
 
   /** Opens the listener. Rejects (having closed what it opened) if the address cannot be bound. */

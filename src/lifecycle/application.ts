@@ -291,6 +291,7 @@ export class Application {
       this.serverInstances = this.options.servers.map((cls) => this.container.get<ManagedServer>(cls));
       for (const server of this.serverInstances) server.assignSection(this.sectionOf(server));
       this.configurePools(config);
+      this.attachServers();
       this.hookTargets = [...providers, ...this.poolInstances, ...this.serverInstances];
       for (const server of this.serverInstances) server.attachLogger(this.logger.child({ server: server.name, protocol: server.pool.protocol }));
       this.stats.lastReloadSuccessAt = Date.now();
@@ -298,7 +299,7 @@ export class Application {
 
       await runHook(this.hookTargets, 'onInit', { timeoutMs: this.shutdownConfig.hookTimeout, logger: this.logger, collect: false });
       initialized = true;
-      for (const server of this.serverInstances) {
+      for (const server of this.listenOrder()) {
         await server.listen();
         const addr = server.address();
         this.logger.info({ server: server.name, protocol: server.pool.protocol, host: addr?.address, port: addr?.port }, 'listening');
@@ -426,6 +427,32 @@ export class Application {
       this.watchPool(pool);
     }
     this.poolInstances = [...groups.keys()];
+  }
+
+  /**
+   * Servers that share another server's listener (`attachTo`) are handed that server now, before
+   * any port opens; every section that names no server able to host it is listed at once.
+   */
+  private attachServers(): void {
+    const problems: ConfigProblem[] = [];
+    for (const server of this.serverInstances) {
+      const target = server.attachedTo();
+      if (target === undefined) continue;
+      const section = this.sectionOf(server);
+      const host = this.serverInstances.find((s) => this.sectionOf(s) === target);
+      let problem: ConfigProblem | undefined;
+      if (host === undefined) problem = { path: 'attachTo', rule: 'attachTo', message: `names section '${target}', which no server of this app reads (servers read: ${this.serverInstances.map((s) => this.sectionOf(s)).join(', ')})`, value: target };
+      else if (host === server) problem = { path: 'attachTo', rule: 'attachTo', message: `names this server's own section: name the section of the server whose port it shares`, value: target };
+      else problem = server.attachHost(host, target);
+      if (problem) problems.push({ ...problem, path: `${section}.${problem.path}` });
+    }
+    if (problems.length) throw new ConfigValidationError(problems, this.configLabel);
+  }
+
+  /** Startup order, except that a server sharing another's listener listens after the others: its host is then listening. */
+  private listenOrder(): ManagedServer[] {
+    const own = this.serverInstances.filter((s) => s.attachedTo() === undefined);
+    return [...own, ...this.serverInstances.filter((s) => s.attachedTo() !== undefined)];
   }
 
   /** Logs what an operator needs from a pool's events; refusals at most once per second per reason. */

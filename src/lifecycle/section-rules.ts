@@ -71,8 +71,9 @@ export function sharedPortProblems(readers: readonly SectionReader[], config: Va
   for (const { section, server } of readers) bySection.set(section, [...(bySection.get(section) ?? []), server]);
   const problems: ConfigProblem[] = [];
   for (const [section, servers] of bySection) {
-    const port = (config.get(section) as ServerPoolSettings | undefined)?.port;
-    if (servers.length < 2 || !port) continue;
+    const value = config.get(section) as (ServerPoolSettings & { attachTo?: string }) | undefined;
+    if (servers.length < 2 || !value?.port || value.attachTo != null) continue;
+    const port = value.port;
     problems.push({
       path: `${section}.port`,
       rule: 'sharedSection',

@@ -79,9 +79,10 @@ function fileSection(file: string, section: string): unknown {
 
 /**
  * An application set up for tests: no signal handlers, a `CapturingLogger`, an empty
- * environment, every server section (and `admin`, if present) on 127.0.0.1 port 0 and
- * `shutdown.exitDelay` false (never `process.exit` the test runner) unless the env or the config
- * (object or file) says otherwise, and any pool replaced as asked.
+ * environment, every server section (and `admin`, if present) on 127.0.0.1 port 0 (but a
+ * section with `attachTo`, which has no listener of its own) and `shutdown.exitDelay` false
+ * (never `process.exit` the test runner) unless the env or the config (object or file) says
+ * otherwise, and any pool replaced as asked.
  */
 export function createTestApp(options: TestAppOptions): Application & { logs: CapturingLogger } {
   const logger = options.logger instanceof CapturingLogger ? options.logger : new CapturingLogger();
@@ -91,7 +92,8 @@ export function createTestApp(options: TestAppOptions): Application & { logs: Ca
     for (const server of options.servers) {
       for (const { section } of poolConfigParameters(server)) {
         const given = (merged[section] ?? {}) as Record<string, unknown>;
-        merged[section] = { host: '127.0.0.1', port: 0, ...given };
+        // A section attached to another server's listener (`attachTo`) has no host or port of its own.
+        merged[section] = given.attachTo != null ? given : { host: '127.0.0.1', port: 0, ...given };
       }
     }
     // The admin server runs only when asked for; then on a free port too.

@@ -96,3 +96,30 @@ describe('WebSocketConnectionPool live config (no sockets)', () => {
     pool.destroy();
   });
 });
+
+describe('WebSocketPoolConfig.attachTo (issue 12)', () => {
+  const loader = () => new ConfigLoader(new Map(PROTOCOLS.map((p) => [p.section, p.configClass])), new Set());
+
+  it('issue 12 attachTo: REST and /ws on one port is no longer refused as "ws.port: is already used by http.port"', () => {
+    const config = loader().load({ http: { port: 3001 }, ws: { attachTo: 'http' } }, {});
+    expect((config.get('ws') as WebSocketPoolConfig).attachTo).to.equal('http');
+    // Two listeners on one port are still refused.
+    expect(() => loader().load({ http: { port: 3000 }, ws: { port: 3000 } }, {})).to.throw(ConfigValidationError, 'ws.port: is already used by http.port');
+  });
+
+  it('issue 12 attachTo: takes a section name (also from UNIPOOL_WS_ATTACH_TO); absent, the server listens on its own', () => {
+    expect(validateSection(WebSocketPoolConfig, {}, 'ws').value!.attachTo).to.equal(undefined);
+    expect(problems({ attachTo: 'http' })).to.deep.equal([]);
+    expect(problems({ attachTo: 'public-api_2' })).to.deep.equal([]);
+    expect(problems({ attachTo: '' })).to.have.length(1);
+    expect(problems({ attachTo: 'http.port' })).to.have.length(1);
+    expect(problems({ attachTo: 3000 })).to.deep.equal(['ws.attachTo: must be a string']);
+    const fromEnv = loader().load({ http: {} }, { UNIPOOL_WS_ATTACH_TO: 'http' });
+    expect((fromEnv.get('ws') as WebSocketPoolConfig).attachTo).to.equal('http');
+  });
+
+  it('issue 12 attachTo: host and port must be left out of an attached section', () => {
+    expect(problems({ attachTo: 'http', port: 3000 })).to.deep.equal(["ws.port: must be left out when attachTo is set: upgrades arrive on the listener of section 'http'"]);
+    expect(problems({ attachTo: 'http', host: '0.0.0.0' })).to.deep.equal(["ws.host: must be left out when attachTo is set: upgrades arrive on the listener of section 'http'"]);
+  });
+});

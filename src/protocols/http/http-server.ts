@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ManagedServer } from '../../core/managed-server';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { RejectReason } from '../../core/pool-types';
@@ -8,6 +9,7 @@ import { HttpConnectionPool } from './http-connection-pool';
 import { NEWEST_RESPONSE, type HttpSocket } from './http-socket';
 import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from './node-server';
 import { StandInServer } from './stand-in-server';
+import { pathOf, rejectUpgrade } from './upgrade-request';
 
 const CONN = Symbol('unipool.http.connection');
 const REFUSED = Symbol('unipool.http.refused');
@@ -139,6 +141,12 @@ function refusalBody(reason: RejectReason | undefined): string {
   return reason === 'draining' ? 'server is shutting down\n' : 'server is at its connection limit\n';
 }
 
+/** Takes an upgrade request routed to it (see `HttpServer.addUpgradeRoute`); from then on the socket is its own. */
+export type UpgradeListener = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** Reason an upgraded socket leaves the HTTP pool: it was handed over, not closed. */
+const UPGRADED = 'upgraded';
+
 /**
  * An HTTP/1.1 server on `node:http` whose connections `HttpConnectionPool` admits and tracks.
  * Subclass it, decorate the subclass with `@UsePool(HttpConnectionPool)`, take the config with
@@ -149,6 +157,9 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
 
   /** Refused sockets waiting for their 503; the pool does not track them, so the server does. */
   private readonly refused = new Set<Socket>();
+  /** Upgrade listeners by request path (WebSocket servers attached to this port). */
+  private readonly upgradeRoutes = new Map<string, UpgradeListener>();
+  private takesUpgrades = false;
 
   /**
    * Handles one admitted request. A throw or rejection becomes a 500 (if nothing was sent yet).
@@ -210,8 +221,62 @@ export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> exte
     server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket));
     server.on('request', this.onRequest);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
+    if (this.upgradeRoutes.size > 0) this.takeUpgrades(server);
     await this.bind(server);
   }
+
+  /**
+   * Routes upgrade requests on `path` (exactly, query aside) of this server's port to
+   * `listener`: a WebSocket server attached here. Once a route exists, an upgrade request on
+   * any other path is answered `404`; without one, node hands upgrade requests to `handle` as
+   * plain requests. Returns false if another listener has the path.
+   */
+  addUpgradeRoute(path: string, listener: UpgradeListener): boolean {
+    const current = this.upgradeRoutes.get(path);
+    if (current !== undefined && current !== listener) return false;
+    this.upgradeRoutes.set(path, listener);
+    if (this.server) this.takeUpgrades(this.server);
+    return true;
+  }
+
+  /** Removes the route of `path` if `listener` has it. */
+  removeUpgradeRoute(path: string, listener: UpgradeListener): void {
+    if (this.upgradeRoutes.get(path) === listener) this.upgradeRoutes.delete(path);
+  }
+
+  private takeUpgrades(server: http.Server): void {
+    if (this.takesUpgrades) return;
+    this.takesUpgrades = true;
+    server.on('upgrade', this.onUpgrade);
+  }
+
+  /**
+   * An upgrade request on an admitted socket: on a routed path, the socket leaves the HTTP pool
+   * (counted as closed, reason `upgraded`) and goes to the route's listener; elsewhere `404`.
+   * Node has already taken it off its own connection list, so neither its request timeouts nor
+   * `closeAllConnections` touch it any more. A socket the pool refused gets its `503`.
+   */
+  private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const tracked = socket as TrackedSocket;
+    const refused = tracked[REFUSED];
+    if (refused !== undefined) {
+      rejectUpgrade(socket, 503, { 'Retry-After': String(this.config.retryAfter) }, refusalBody(refused));
+      return;
+    }
+    const listener = this.upgradeRoutes.get(pathOf(req.url));
+    if (listener === undefined) {
+      rejectUpgrade(socket, 404, {}, 'not found\n');
+      return;
+    }
+    const conn = tracked[CONN];
+    if (conn !== undefined) {
+      tracked[CONN] = undefined;
+      tracked[POOL] = undefined;
+      socket.off('close', onSocketClose);
+      this.pool.remove(conn, UPGRADED);
+    }
+    listener(req, socket, head);
+  };
 
   /**
    * Offers a new connection to the pool. Returns the tracked connection, or `undefined` when

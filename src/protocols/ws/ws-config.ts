@@ -1,9 +1,13 @@
-import { IsInt, IsString, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { ServerPoolSettings } from '../../config/pool-config';
 import type { ConfigProblem } from '../../errors';
 
+/** Keys of the listener, which a section attached to another server's listener leaves out. */
+const LISTENER_KEYS = ['host', 'port'] as const;
+
 /**
- * Section `ws`: a WebSocket server (`ws` on its own `node:http` server) and its pool. Times are
+ * Section `ws`: a WebSocket server (`ws` on its own `node:http` server, or on the port of an
+ * HTTP/HTTPS server of the app with `attachTo`) and its pool. Times are
  * milliseconds, sizes bytes. A connection is admitted when its upgrade completes, so
  * `connectionTimeout` here bounds the wait for a client's first message (0, the default, turns
  * it off: listen-only clients are normal); `handshakeTimeout` bounds the upgrade request itself.
@@ -12,6 +16,12 @@ export class WebSocketPoolConfig extends ServerPoolSettings {
   override port = 3001;
   override maxConnections = 10_000;
   override connectionTimeout = 0;
+  /**
+   * Section of an HTTP or HTTPS server of the app whose port takes this server's upgrades (on
+   * `path`; other upgrade paths there get `404`, plain requests stay that server's). `host` and
+   * `port` are then left out. Absent: the server listens on its own `host:port`.
+   */
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_-]+$/, { message: 'must name a config section (letters, digits, _ and -)' }) attachTo?: string;
   /** Request path that accepts upgrades; any other path gets `404`. */
   @IsString() @Matches(/^\/[^\s?#]*$/, { message: 'must start with / and hold no spaces, query or fragment' }) path = '/ws';
   /** How often every client is pinged. */
@@ -36,6 +46,13 @@ export class WebSocketPoolConfig extends ServerPoolSettings {
     const problems = super.crossCheck();
     if (this.pongTimeout > this.pingInterval) {
       problems.push({ path: 'pongTimeout', rule: 'crossField', message: `must not be greater than pingInterval (${this.pingInterval})`, value: this.pongTimeout });
+    }
+    if (this.attachTo != null) {
+      const defaults = new (this.constructor as new () => WebSocketPoolConfig)();
+      for (const key of LISTENER_KEYS) {
+        if (this[key] === defaults[key]) continue;
+        problems.push({ path: key, rule: 'attachTo', message: `must be left out when attachTo is set: upgrades arrive on the listener of section '${this.attachTo}'`, value: this[key] });
+      }
     }
     if (this.maxBufferedAmount < this.maxPayload) {
       problems.push({ path: 'maxBufferedAmount', rule: 'crossField', message: `must not be less than maxPayload (${this.maxPayload}), or echoing one allowed message could trip it`, value: this.maxBufferedAmount });

@@ -1,11 +1,15 @@
 import * as http from 'node:http';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer as WsServer, type RawData } from 'ws';
 import type { ServerPoolSettings } from '../../config/pool-config';
+import type { ManagedServer } from '../../core/managed-server';
 import type { PooledConnection } from '../../core/pooled-connection';
+import { ConfigValidationError, type ConfigProblem } from '../../errors';
+import { HttpServer } from '../http/http-server';
 import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from '../http/node-server';
+import { pathOf, rejectUpgrade } from '../http/upgrade-request';
 import { WebSocketPoolConfig } from './ws-config';
 import { WebSocketConnectionPool, type BroadcastFilter, type BroadcastResult, type WebSocketData } from './ws-connection-pool';
 import { WS_CLOSE, WS_CLOSE_REASON, WS_ERROR, WS_ERR_MESSAGE_TOO_BIG, WS_TIMEOUT } from './ws-constants';
@@ -63,30 +67,53 @@ function socketCap(config: ServerPoolSettings): number {
   return config.maxConnections + MAX_PENDING_UPGRADES;
 }
 
-/** How long a refused upgrade may take to flush its answer before the socket is destroyed. */
-const REJECTED_UPGRADE_TIMEOUT_MS = 5000;
-
-/** Writes a complete HTTP response on a socket that will never be upgraded, then closes it. */
-function rejectUpgrade(socket: Duplex, status: number, headers: Record<string, string>, body: string): void {
-  const lines = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`, 'Connection: close', 'Content-Type: text/plain; charset=utf-8', `Content-Length: ${Buffer.byteLength(body)}`];
-  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
-  // node dropped its own 'error' and timeout handling when it handed over the upgrade: a peer
-  // that resets now must not become an unhandled 'error' (a process crash), nor hang here.
-  socket.on('error', ignoreError);
-  setTimeout(() => socket.destroy(), REJECTED_UPGRADE_TIMEOUT_MS).unref();
-  socket.once('finish', socket.destroy);
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+/** A refusal of an upgrade: the HTTP status (4xx or 5xx) and headers of the answer. */
+export interface UpgradeRefusal {
+  status: number;
+  headers?: Readonly<Record<string, string>>;
 }
 
-function pathOf(url: string | undefined): string {
-  const raw = url ?? '/';
-  const cut = raw.search(/[?#]/);
-  return cut === -1 ? raw : raw.slice(0, cut);
+/** What `authorizeUpgrade` decides: `true` goes on to admission, `false` is answered 401, a refusal as it says. */
+export type UpgradeVerdict = boolean | UpgradeRefusal;
+
+/** Keys of a `ws` section that only a restart can change. */
+const WS_RESTART_KEYS: ReadonlySet<string> = new Set(['host', 'port', 'attachTo']);
+
+function isThenable(value: unknown): value is PromiseLike<UpgradeVerdict> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/** The status and headers of a refusal verdict, or why it is not a valid one (a bug of `authorizeUpgrade`). */
+function refusalOf(verdict: unknown): { status: number; headers: Readonly<Record<string, string>> } | Error {
+  if (verdict === null || typeof verdict !== 'object') return { status: 401, headers: {} };
+  const { status, headers = {} } = verdict as UpgradeRefusal;
+  if (!Number.isInteger(status) || status < 400 || status > 599) return new Error(`authorizeUpgrade refused with status ${String(status)}: a refusal needs a 4xx or 5xx status`);
+  try {
+    for (const [name, value] of Object.entries(headers)) {
+      http.validateHeaderName(name);
+      http.validateHeaderValue(name, value);
+    }
+  } catch (err) {
+    return err as Error;
+  }
+  return { status, headers };
+}
+
+/** `path` of a section attached to `hostSection` is the route of another server there. */
+function pathTaken(path: string, hostSection: string): ConfigProblem {
+  return { path: 'path', rule: 'attachTo', message: `is already taken on the port of section '${hostSection}' by another WebSocket server`, value: path };
+}
+
+/** Body of a 503 refusal at admission. */
+function admissionRefusalBody(reason: string): string {
+  if (reason === 'max_connections') return 'server is at its connection limit\n';
+  return reason === 'draining' ? 'server is shutting down\n' : 'server is not listening yet\n';
 }
 
 /**
- * A WebSocket server: `ws` in `noServer` mode on its own `node:http` server, whose upgrades
- * `WebSocketConnectionPool` admits (or refuses with 503 before the handshake) and tracks.
+ * A WebSocket server: `ws` in `noServer` mode on its own `node:http` server, or on the port of
+ * an HTTP/HTTPS server of the app (`attachTo`), whose upgrades `authorizeUpgrade` may refuse
+ * and `WebSocketConnectionPool` admits (or refuses with 503 before the handshake) and tracks.
  * Subclass it, decorate the subclass with `@UsePool(WebSocketConnectionPool)`, take the config
  * with `@PoolConfig(WebSocketPoolConfig, 'ws')`, and implement `onMessage`.
  */
@@ -95,9 +122,26 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
 
   /** The `ws` server (no listener of its own, no client tracking: the pool tracks). */
   protected wss: WsServer | undefined;
+  /** The HTTP/HTTPS server whose port takes this server's upgrades (`attachTo`), if attached. */
+  private host: HttpServer | undefined;
+  /** Upgrades waiting for an asynchronous `authorizeUpgrade`, with the timer that bounds the wait. */
+  private readonly pendingUpgrades = new Map<Duplex, NodeJS.Timeout>();
 
   /** Handles one message. A throw or rejection is counted as a failed message (the connection stays). */
   abstract onMessage(socket: WebSocket, data: RawData, isBinary: boolean): void | Promise<void>;
+
+  /**
+   * Decides whether an upgrade request may go on to admission; runs before the pool is asked, on
+   * the WebSocket path only. `true` goes on; `false` (or anything else that is not a refusal
+   * object) is answered `401`; `{ status, headers }` is answered with that status (4xx or 5xx)
+   * and headers (`Connection`, `Content-Length` and `Content-Type` are the refusal's own). Each
+   * refusal is counted as `reason="unauthorized"`. A promise is awaited at most
+   * `handshakeTimeout` (then `503`, counted as timeout `handshake`); a throw or rejection is
+   * answered `500` and counted as a `handler` error. Default: every upgrade may go on.
+   */
+  authorizeUpgrade(_req: http.IncomingMessage): UpgradeVerdict | Promise<UpgradeVerdict> {
+    return true;
+  }
 
   /** Called once a client is admitted and its handshake done. */
   onConnection?(socket: WebSocket, req: http.IncomingMessage): void;
@@ -139,8 +183,23 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
     };
   }
 
-  /** This server's own keys (handshake timeout, `maxPayload`); path and `retryAfter` are read per upgrade. */
-  protected override applyServerConfig(_previous: C, next: C, _changed: readonly string[]): void {
+  protected override restartKeys(): ReadonlySet<string> {
+    return WS_RESTART_KEYS;
+  }
+
+  /**
+   * This server's own keys (handshake timeout, `maxPayload`); path and `retryAfter` are read per
+   * upgrade. Attached, a new path moves its route on the host (refused if another server has it).
+   */
+  protected override applyServerConfig(previous: C, next: C, _changed: readonly string[]): void {
+    const host = this.host;
+    if (host && next.path !== previous.path) {
+      if (!host.addUpgradeRoute(next.path, this.onUpgrade)) {
+        const problem = pathTaken(next.path, next.attachTo as string);
+        throw new ConfigValidationError([{ ...problem, path: `${this.sectionName}.${problem.path}` }], 'updateConfig');
+      }
+      host.removeUpgradeRoute(previous.path, this.onUpgrade);
+    }
     if (this.server) {
       this.server.headersTimeout = next.handshakeTimeout;
       this.server.requestTimeout = next.handshakeTimeout;
@@ -156,11 +215,31 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
     if (this.wss) (this.wss.options as WsServerOptions).closeTimeout = (next as WebSocketPoolConfig).closeTimeout;
   }
 
+  override attachedTo(): string | undefined {
+    return this.config.attachTo ?? undefined;
+  }
+
+  /** Takes upgrades on `config.path` of `host`'s port, which must be an HTTP or HTTPS server's. */
+  override attachHost(host: ManagedServer, hostSection: string): ConfigProblem | undefined {
+    if (!(host instanceof HttpServer)) {
+      return { path: 'attachTo', rule: 'attachTo', message: `names section '${hostSection}', read by ${host.name}, which is not an HTTP or HTTPS server (attachTo takes the section of an HttpServer or HttpsServer of the app)`, value: hostSection };
+    }
+    if (!host.addUpgradeRoute(this.config.path, this.onUpgrade)) return pathTaken(this.config.path, hostSection);
+    this.host = host;
+    return undefined;
+  }
+
   async listen(): Promise<void> {
     const config = this.config;
-    const server = http.createServer(this.serverOptions(config));
     this.wss = new WsServer(this.webSocketOptions(config));
-    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    if (this.host) {
+      // The host's listener is this server's: nothing to bind.
+      this.pool.attachServer(this);
+      this.pool.setListening(true);
+      return;
+    }
+    const server = http.createServer(this.serverOptions(config));
+    server.on('upgrade', this.onUpgrade);
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onPlainRequest(req, res));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     // Sockets still before their upgrade are not pool connections yet: node drops TCP
@@ -171,27 +250,112 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
     await this.bind(server);
   }
 
+  override async stopAccepting(): Promise<void> {
+    if (this.host) this.pool.setListening(false); // the host stops its own listener
+    else await super.stopAccepting();
+  }
+
+  override async close(): Promise<void> {
+    const host = this.host;
+    if (!host) return super.close();
+    host.removeUpgradeRoute(this.config.path, this.onUpgrade);
+    this.pool.setListening(false);
+    this.pool.detachServer(this);
+    this.releaseUntracked();
+  }
+
+  override address(): AddressInfo | undefined {
+    return this.host ? this.host.address() : super.address();
+  }
+
   /**
-   * Admission happens here, before the handshake: a wrong path gets 404, a full or draining pool
-   * 503 + Retry-After. `handleUpgrade` completes synchronously (no `verifyClient`, no
-   * compression), so the check and the `add` in `onUpgraded` cannot interleave with another upgrade.
+   * An upgrade request, on this server's port or routed here by the host it is attached to. A
+   * wrong path gets 404; then `authorizeUpgrade` decides (see there), then admission.
    */
-  private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    const config = this.config;
-    const address = req.socket.remoteAddress;
-    if (pathOf(req.url) !== config.path) {
-      this.pool.reject('bad_path', address);
+  private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (pathOf(req.url) !== this.config.path) {
+      this.pool.reject('bad_path', req.socket.remoteAddress);
       rejectUpgrade(socket, 404, {}, 'not found\n');
       return;
     }
-    const refusal = this.pool.admissionRefusal();
-    if (refusal !== undefined) {
-      this.pool.reject(refusal, address);
-      const body = refusal === 'draining' ? 'server is shutting down\n' : 'server is at its connection limit\n';
-      rejectUpgrade(socket, 503, { 'Retry-After': String(config.retryAfter) }, body);
+    let verdict: UpgradeVerdict | PromiseLike<UpgradeVerdict>;
+    try {
+      verdict = this.authorizeUpgrade(req);
+    } catch (err) {
+      this.authorizeFailed(socket, err);
       return;
     }
-    (this.wss as WsServer).handleUpgrade(req, socket, head, (ws) => this.onUpgraded(ws, req));
+    if (isThenable(verdict)) this.awaitVerdict(req, socket, head, verdict);
+    else this.decide(req, socket, head, verdict);
+  };
+
+  /**
+   * Waits for an asynchronous verdict, at most `handshakeTimeout`: node no longer bounds the
+   * socket once it handed it over, so without this a promise that never settles would hold it.
+   */
+  private awaitVerdict(req: http.IncomingMessage, socket: Duplex, head: Buffer, verdict: PromiseLike<UpgradeVerdict>): void {
+    socket.on('error', ignoreError); // a reset while waiting must not crash the process
+    const timer = setTimeout(() => {
+      if (!this.endWait(socket) || socket.destroyed) return;
+      this.pool.recordTimeout(WS_TIMEOUT.handshake);
+      rejectUpgrade(socket, 503, { 'Retry-After': String(this.config.retryAfter) }, 'authorization did not complete in time\n');
+    }, this.config.handshakeTimeout);
+    this.pendingUpgrades.set(socket, timer);
+    verdict.then(
+      (value) => {
+        if (this.endWait(socket) && !socket.destroyed) this.decide(req, socket, head, value);
+      },
+      (err: unknown) => {
+        if (this.endWait(socket) && !socket.destroyed) this.authorizeFailed(socket, err);
+      },
+    );
+  }
+
+  /** Ends the wait for `socket`'s verdict; false if it was already over (timed out, or released by `close`). */
+  private endWait(socket: Duplex): boolean {
+    const timer = this.pendingUpgrades.get(socket);
+    if (timer === undefined) return false;
+    clearTimeout(timer);
+    this.pendingUpgrades.delete(socket);
+    socket.off('error', ignoreError);
+    return true;
+  }
+
+  private decide(req: http.IncomingMessage, socket: Duplex, head: Buffer, verdict: UpgradeVerdict): void {
+    if (verdict === true) {
+      this.admit(req, socket, head);
+      return;
+    }
+    const refusal = refusalOf(verdict);
+    if (refusal instanceof Error) {
+      this.authorizeFailed(socket, refusal);
+      return;
+    }
+    this.pool.reject('unauthorized', req.socket.remoteAddress);
+    rejectUpgrade(socket, refusal.status, refusal.headers, `${(http.STATUS_CODES[refusal.status] ?? 'refused').toLowerCase()}\n`);
+  }
+
+  private authorizeFailed(socket: Duplex, err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.pool.recordError(WS_ERROR.handler, error);
+    this.logger?.error({ protocol: this.pool.protocol, err: error }, 'authorizeUpgrade failed');
+    rejectUpgrade(socket, 500, {}, 'internal server error\n');
+  }
+
+  /**
+   * Admission, before the handshake: a full or draining pool gets 503 + Retry-After.
+   * `handleUpgrade` completes synchronously (no `verifyClient`, no compression), so the check and
+   * the `add` in `onUpgraded` cannot interleave with another upgrade.
+   */
+  private admit(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const wss = this.wss;
+    const refusal = wss === undefined ? 'not_listening' : this.pool.admissionRefusal();
+    if (refusal !== undefined) {
+      this.pool.reject(refusal, req.socket.remoteAddress);
+      rejectUpgrade(socket, 503, { 'Retry-After': String(this.config.retryAfter) }, admissionRefusalBody(refusal));
+      return;
+    }
+    (wss as WsServer).handleUpgrade(req, socket, head, (ws) => this.onUpgraded(ws, req));
   }
 
   private onUpgraded(ws: WebSocket, req: http.IncomingMessage): void {
@@ -279,8 +443,13 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
     answerClientError(err, socket);
   }
 
-  /** Upgraded sockets are the pool's; the `ws` server holds nothing but its state. */
+  /** Upgraded sockets are the pool's; the `ws` server holds nothing but its state; upgrades still waiting for their verdict are dropped. */
   protected override releaseUntracked(): void {
     this.wss?.close();
+    for (const [socket, timer] of this.pendingUpgrades) {
+      clearTimeout(timer);
+      socket.destroy();
+    }
+    this.pendingUpgrades.clear();
   }
 }
