@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer as WsServer, type RawData } from 'ws';
 import type { ServerPoolSettings } from '../../config/pool-config';
 import type { PooledConnection } from '../../core/pooled-connection';
+import type { PoolConfigOf } from '../../core/managed-server';
 import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from '../http/node-server';
 import { WebSocketPoolConfig } from './ws-config';
 import { WebSocketConnectionPool, type BroadcastFilter, type BroadcastResult, type WebSocketData } from './ws-connection-pool';
@@ -17,7 +18,7 @@ type WsServerOptions = NonNullable<ConstructorParameters<typeof WsServer>[0]> & 
 const CONN = Symbol('unipool.ws.connection');
 const OWNER = Symbol('unipool.ws.owner');
 
-type TrackedWebSocket = WebSocket & { [CONN]: PooledConnection<WebSocket>; [OWNER]: WebSocketServer<WebSocketPoolConfig> };
+type TrackedWebSocket = WebSocket & { [CONN]: PooledConnection<WebSocket>; [OWNER]: WebSocketServer };
 
 /** Keep-alive of plain HTTP requests on the WebSocket port (they only ever get 404 or 426). */
 const PLAIN_HTTP_KEEP_ALIVE_MS = 5000;
@@ -87,11 +88,13 @@ function pathOf(url: string | undefined): string {
 /**
  * A WebSocket server: `ws` in `noServer` mode on its own `node:http` server, whose upgrades
  * `WebSocketConnectionPool` admits (or refuses with 503 before the handshake) and tracks.
- * Subclass it, decorate the subclass with `@UsePool(WebSocketConnectionPool)`, take the config
- * with `@PoolConfig(WebSocketPoolConfig, 'ws')`, and implement `onMessage`.
+ * Subclass it, decorate the subclass with `@UsePool(WebSocketConnectionPool)`, and implement
+ * `onMessage`; it reads the `ws` section (`@PoolConfig(WebSocketPoolConfig, 'ws')` in a
+ * constructor if you want one). `WebSocketServer<MyPool>` declares a pool subclass.
  */
-export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketPoolConfig> extends NodeHttpServer<WebSocketConnectionPool<C>, C> {
+export abstract class WebSocketServer<P extends WebSocketConnectionPool = WebSocketConnectionPool, C extends WebSocketPoolConfig = PoolConfigOf<P>> extends NodeHttpServer<P, C> {
   static override readonly poolType = WebSocketConnectionPool;
+  static override readonly configSection: string | undefined = 'ws';
 
   /** The `ws` server (no listener of its own, no client tracking: the pool tracks). */
   protected wss: WsServer | undefined;
@@ -203,7 +206,7 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
     }
     const tracked = ws as TrackedWebSocket;
     tracked[CONN] = conn;
-    tracked[OWNER] = this as unknown as WebSocketServer<WebSocketPoolConfig>;
+    tracked[OWNER] = this as unknown as WebSocketServer;
     ws.on('message', onSocketMessage);
     ws.on('pong', onSocketPong);
     ws.on('error', onSocketError);
