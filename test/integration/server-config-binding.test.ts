@@ -24,8 +24,11 @@ class RecordingPool extends HttpConnectionPool {
   }
 }
 // README:testing:imports:end
-import { HttpPoolConfig, HttpServer, UsePool, type Application } from '../../src';
-import { run } from '../helpers/metrics-clients';
+import type { RawData, WebSocket } from 'ws';
+import { GrpcConnectionPool, GrpcServer, HttpPoolConfig, HttpServer, HttpsConnectionPool, HttpsServer, UsePool, WebSocketConnectionPool, WebSocketServer, type Application } from '../../src';
+import { killPythonClients, pythonCalls, servingStatus } from '../helpers/grpc-python';
+import { makeTlsFixtures, type TlsFixtures } from '../helpers/https-fixtures';
+import { PYTHON, run } from '../helpers/metrics-clients';
 import '../helpers/test-sections';
 
 /** The Quick start's server: it only forwards its config, so it has no constructor. */
@@ -46,9 +49,38 @@ class InternalApi extends HttpServer<InternalPool> {
   }
 }
 
+@UsePool(HttpsConnectionPool)
+class SecureApi extends HttpsServer {
+  handle(_req: IncomingMessage, res: ServerResponse): void {
+    res.end('tls');
+  }
+}
+
+@UsePool(GrpcConnectionPool)
+class HealthOnly extends GrpcServer {
+  protected registerServices(): void {}
+}
+
+@UsePool(WebSocketConnectionPool)
+class EchoChat extends WebSocketServer {
+  onMessage(socket: WebSocket, data: RawData, isBinary: boolean): void {
+    socket.send(data, { binary: isBinary });
+  }
+}
+
+/** Python `websockets`: connects to `url`, sends one text message, prints the reply. */
+const WS_CLIENT = String.raw`
+import asyncio, sys, websockets
+async def main():
+    async with websockets.connect(sys.argv[1]) as ws:
+        await ws.send('hello')
+        print(await ws.recv())
+asyncio.run(main())
+`;
+
 /** `curl` one URL: status and body. */
-async function curl(port: number, path = '/'): Promise<{ status: number; body: string }> {
-  const { code, stdout, stderr } = await run('/usr/bin/curl', ['-s', '-w', '\n%{http_code}', `http://127.0.0.1:${port}${path}`]);
+async function curl(port: number, path = '/', scheme = 'http'): Promise<{ status: number; body: string }> {
+  const { code, stdout, stderr } = await run('/usr/bin/curl', ['-sk', '-w', '\n%{http_code}', `${scheme}://127.0.0.1:${port}${path}`]);
   if (code !== 0) throw new Error(`curl failed (${code}): ${stderr}`);
   const cut = stdout.lastIndexOf('\n');
   return { status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) };
@@ -69,9 +101,14 @@ const ROOT = join(__dirname, '..', '..', '..');
 describe('issue 12: server config binding and typed pools', () => {
   let app: Application | undefined;
 
+  let tls: TlsFixtures | undefined;
+
   afterEach(async () => {
+    killPythonClients();
     if (app?.state === 'running') await app.stop();
     app = undefined;
+    tls?.cleanup();
+    tls = undefined;
   });
 
   it('issue 12 types: a server without a constructor reads its protocol section (http) and serves', async () => {
@@ -85,6 +122,30 @@ describe('issue 12: server config binding and typed pools', () => {
     const pool: HttpConnectionPool = server.pool; // typed without a cast
     expect(pool.config.maxConnections).to.equal(3);
     expect(pool.getMetrics().requests.total).to.equal(1);
+  });
+
+  it('issue 12 types: HTTPS, gRPC and WebSocket servers without a constructor read https, grpc and ws', async () => {
+    tls = await makeTlsFixtures();
+    app = createTestApp({
+      servers: [SecureApi, HealthOnly, EchoChat],
+      config: { https: { tls: { cert: tls.cert, key: tls.key } }, grpc: { maxConnections: 4 }, ws: { path: '/chat' } },
+    });
+    await app.start();
+    const secure = app.server(SecureApi);
+    expect(await curl(secure.address()?.port as number, '/', 'https')).to.deep.equal({ status: 200, body: 'tls' });
+    expect(secure.config.tls.cert).to.equal(tls.cert);
+
+    const grpcServer = app.server(HealthOnly);
+    expect(grpcServer.config.maxConnections).to.equal(4);
+    const [health] = await pythonCalls(grpcServer.address()?.port as number, [{ path: '/grpc.health.v1.Health/Check', request: Buffer.alloc(0) }]);
+    expect(health.code).to.equal(0);
+    expect(servingStatus(health.replies[0])).to.equal('SERVING');
+
+    const chat = app.server(EchoChat);
+    expect(chat.config.path).to.equal('/chat');
+    const ws = await run(PYTHON, ['-c', WS_CLIENT, `ws://127.0.0.1:${chat.address()?.port}/chat`]);
+    expect(ws, ws.stderr).to.deep.include({ code: 0, stdout: 'hello\n' });
+    expect(chat.pool.getMetrics().requests.total).to.equal(1);
   });
 
   it("issue 12 types: @UsePool(Pool, 'internal') binds a user section at class level, next to a default one", async () => {
