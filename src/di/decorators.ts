@@ -26,13 +26,14 @@ export type PoolClass = ClassOf<ConnectionPoolManager<any, any>>;
 type DeclaredPool<S extends ClassOf<object>> = InstanceType<S> extends { readonly pool: infer P } ? P : never;
 /** The config type a class declares (`unknown` for a class without `config`: a provider). */
 type DeclaredConfig<S extends ClassOf<object>> = InstanceType<S> extends { readonly config: infer C } ? C : unknown;
-/** What a pool must have to stand for the pool a server declares; its config type is the section's business. */
-type PoolShape<P> = Omit<P, 'config' | 'configClass'>;
-
-/** `unknown` when the injected pool is what the server declares, else a type naming the mismatch. */
-type PoolFits<S extends ClassOf<object>, Pool> = [Pool] extends [PoolShape<DeclaredPool<S>>]
+/**
+ * `unknown` when the injected pool has every member of the pool the server declares, else a type
+ * naming the missing ones. (With `S extends ClassOf<{ pool: Pool }>` this makes the two the same
+ * pool type; members only, so a config subclass, `HttpConnectionPool<MyConfig>`, still fits.)
+ */
+type PoolFits<S extends ClassOf<object>, Pool> = [Exclude<keyof DeclaredPool<S>, keyof Pool>] extends [never]
   ? unknown
-  : { '@UsePool: this pool class lacks members of the pool type the server declares': DeclaredPool<S> };
+  : { '@UsePool: this pool class lacks members of the pool type the server declares': Exclude<keyof DeclaredPool<S>, keyof Pool> };
 /** `unknown` when the injected config fits the config the class declares, else a type naming the mismatch. */
 type ConfigFits<S extends ClassOf<object>, Config> = [Config] extends [DeclaredConfig<S>]
   ? unknown

@@ -28,6 +28,7 @@ import {
 declare module '../../src' {
   interface UnipoolSections {
     internal: HttpPoolConfig;
+    audit: AuditConfig;
   }
 }
 
@@ -43,6 +44,11 @@ class RecordingPool extends HttpConnectionPool {
 }
 
 class InternalConfig extends HttpPoolConfig {}
+
+/** A config class with a key of its own (validation decorators do not matter to the types). */
+class AuditConfig extends HttpPoolConfig {
+  auditTag = 'audit';
+}
 
 // ---- positive cases: these must compile ----
 
@@ -89,6 +95,24 @@ export class InternalConstructed extends HttpServer {
 export class RecordedApi extends HttpServer<RecordingPool> {
   handle(_req: IncomingMessage, res: ServerResponse): void {
     res.end('recorded');
+  }
+}
+
+// issue 12 types: a config subclass through the pool's config type and a section declared with it.
+@UsePool(HttpConnectionPool, 'audit')
+export class AuditApi extends HttpServer<HttpConnectionPool<AuditConfig>> {
+  handle(_req: IncomingMessage, res: ServerResponse): void {
+    res.end(this.config.auditTag);
+  }
+}
+
+@UsePool(HttpConnectionPool)
+export class AuditConstructed extends HttpServer<HttpConnectionPool<AuditConfig>> {
+  constructor(@PoolConfig(AuditConfig, 'audit') config: AuditConfig) {
+    super(config);
+  }
+  handle(_req: IncomingMessage, res: ServerResponse): void {
+    res.end(this.config.auditTag);
   }
 }
 
@@ -218,6 +242,21 @@ export class NonLiteralSection extends HttpServer {
 // @ts-expect-error class-level section: 'nosuch' is not declared
 @UsePool(HttpConnectionPool, 'nosuch')
 export class UnknownClassSection extends HttpServer {
+  handle(): void {}
+}
+
+// @ts-expect-error class-level section: section 'http' lacks the auditTag this server's config has
+@UsePool(HttpConnectionPool, 'http')
+export class HttpSectionOnAuditServer extends HttpServer<HttpConnectionPool<AuditConfig>> {
+  handle(): void {}
+}
+
+@UsePool(HttpConnectionPool)
+export class HttpConfigOnAuditServer extends HttpServer<HttpConnectionPool<AuditConfig>> {
+  // @ts-expect-error @PoolConfig: HttpPoolConfig lacks the auditTag this server's config has
+  constructor(@PoolConfig(HttpPoolConfig, 'http') config: AuditConfig) {
+    super(config);
+  }
   handle(): void {}
 }
 
