@@ -192,4 +192,10 @@ describe('issue 12: server config binding and typed pools', () => {
     const expected = `${region(source, 'testing:imports')}\n\n${region(source, 'testing:usage')}`.replaceAll("'../../src/testing'", "'unipool/testing'").replaceAll("'../../src'", "'unipool'");
     expect(readme).to.contain(`\`\`\`ts\n${expected}\n`);
   });
+
+  it('issue 12 types: the README user-section example is the compiled test/types/readme-sections.types.ts', () => {
+    const source = readFileSync(join(ROOT, 'test', 'types', 'readme-sections.types.ts'), 'utf8');
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(readme).to.contain(`\`\`\`ts\n${source.replaceAll("'../../src'", "'unipool'")}\`\`\`\n`);
+  });
 });
