@@ -18,7 +18,8 @@ export type { ConnectionInfo, ConnectionState, CloseReason, RejectReason, DrainR
 export { certificateExpiryFamily, countSamples, histogramSampleSeconds, msBoundsToSeconds, type ProtocolMetricFamily, type ProtocolMetricSample, type ProtocolHistogramSample, type MetricLabels } from './core/protocol-metrics';
 export { TypedEmitter } from './core/typed-emitter';
 
-export { UsePool, PoolConfig } from './di/decorators';
+export { UsePool, PoolConfig, type PoolClass, type ServerDecorator, type ConfigParameterDecorator } from './di/decorators';
+export type { UnipoolSections, SectionName } from './di/sections';
 export { configToken, LOGGER } from './di/tokens';
 
 export { Application, createApp, type AppOptions, type AppState, type AppEventMap, type ServerClass, type ProviderClass } from './lifecycle/application';

@@ -27,6 +27,9 @@ export type LifecycleHookName = (typeof LIFECYCLE_HOOKS)[number];
 /** The property `@UsePool` has the container inject the pool into (read through `ManagedServer.pool`). */
 export const INJECTED_POOL: unique symbol = Symbol.for('unipool.injectedPool');
 
+/** The config class instances a pool type is configured with (`HttpPoolConfig` for `HttpConnectionPool`): the default config type of a server declared with that pool. */
+export type PoolConfigOf<P extends ConnectionPoolManager<unknown, ServerPoolSettings>> = InstanceType<P['configClass']>;
+
 /** Keys of a server's section that only a new listener can take. */
 const SERVER_RESTART_KEYS: ReadonlySet<string> = new Set(['host', 'port']);
 
@@ -41,6 +44,12 @@ const SERVER_RESTART_KEYS: ReadonlySet<string> = new Set(['host', 'port']);
 export abstract class ManagedServer<P extends ConnectionPoolManager<unknown, ServerPoolSettings> = ConnectionPoolManager<unknown, ServerPoolSettings>, C extends ServerPoolSettings = ServerPoolSettings> {
   /** The pool class (or a base of it) this kind of server works with; `@UsePool` must name one. */
   static readonly poolType: abstract new (...args: never[]) => ConnectionPoolManager<unknown>;
+  /**
+   * The config section a server of this protocol reads when neither `@PoolConfig` nor
+   * `@UsePool(Pool, 'section')` names one (`http` for an `HttpServer`); `@UsePool` passes it to
+   * the constructor, so a server that only forwards its config needs no constructor.
+   */
+  static readonly configSection: string | undefined;
 
   /** @internal Set by the container right after the constructor (see `@UsePool`); read `pool`. */
   [INJECTED_POOL]: P | undefined;

@@ -17,3 +17,6 @@ export function configToken(section: string): symbol {
   }
   return token;
 }
+
+/** Metadata key under which `@UsePool` records the section a server reads when no constructor parameter takes it. */
+export const CONFIG_SECTION_METADATA = Symbol.for('unipool:configSection');

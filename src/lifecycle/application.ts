@@ -10,7 +10,7 @@ import { createDefaultLogger, type Logger } from '../core/logger';
 import { INJECTED_POOL, ManagedServer } from '../core/managed-server';
 import { ConnectionPoolEvent } from '../core/pool-events';
 import { TypedEmitter } from '../core/typed-emitter';
-import { poolConfigParameters, usedPool } from '../di/decorators';
+import { classConfigSection, poolConfigParameters, usedPool } from '../di/decorators';
 import { LOGGER, configToken } from '../di/tokens';
 import { ConfigLoadError, ConfigValidationError, DecoratorError, LifecycleStateError, UnipoolError, formatProblem, type ConfigProblem } from '../errors';
 import { AdminConfig } from '../observability/admin-config';
@@ -25,7 +25,7 @@ import { ShutdownOrchestrator, type PhaseResult, type ShutdownResult } from './s
 import { scheduleExit } from './exit-after-shutdown';
 import { SignalHandler } from './signal-handler';
 
-/** A server class: a `ManagedServer` subclass decorated with `@UsePool` and `@PoolConfig`. */
+/** A server class: a `ManagedServer` subclass decorated with `@UsePool` (and `@PoolConfig` on a constructor that wants its config). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ServerClass<S extends ManagedServer = ManagedServer> = new (...args: any[]) => S;
 /** Any class the container can build. */
@@ -175,16 +175,24 @@ export class Application {
       if (!pool) problems.push(`${name} is not decorated with @UsePool(PoolClass)`);
       else if (poolType && !isSubclassOrSame(pool, poolType)) problems.push(`${name} uses @UsePool(${pool.name}), but its server type needs ${poolType.name} or a subclass of it`);
       const params = poolConfigParameters(server);
-      if (params.length !== 1) {
-        problems.push(`${name} needs exactly one constructor parameter decorated with @PoolConfig(ConfigClass, 'section'), found ${params.length}`);
+      if (params.length > 1) {
+        problems.push(`${name} has ${params.length} constructor parameters decorated with @PoolConfig; a server reads one section`);
         continue;
       }
-      const { section, configClass } = params[0];
+      // A @PoolConfig parameter names the section and class; else @UsePool bound the section
+      // (named, or the protocol's) to the first constructor argument, read as the section's class.
+      const section = params[0]?.section ?? classConfigSection(server);
+      const decorator = params.length ? '@PoolConfig' : '@UsePool';
+      if (section === undefined) {
+        if (pool) problems.push(`${name} names no config section: use @UsePool(${pool.name}, 'section') or a constructor parameter decorated with @PoolConfig(ConfigClass, 'section')`);
+        continue;
+      }
       const known = this.sections.get(section);
       if (!known) {
-        problems.push(`${name}: @PoolConfig section '${section}' is not a known section (known: ${[...this.sections.keys()].join(', ')}; add your own with the \`sections\` option)`);
+        problems.push(`${name}: ${decorator} section '${section}' is not a known section (known: ${[...this.sections.keys()].join(', ')}; add your own with the \`sections\` option)`);
         continue;
       }
+      const configClass = params[0]?.configClass ?? known;
       if (!isSubclassOrSame(configClass, known)) {
         problems.push(`${name}: @PoolConfig(${configClass.name}, '${section}') must use ${known.name} or a subclass of it for section '${section}'`);
         continue;

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Application, type AppOptions } from '../lifecycle/application';
 import type { Logger } from '../core/logger';
-import { poolConfigParameters } from '../di/decorators';
+import { configSectionOf } from '../di/decorators';
 import { readConfigFile } from '../config/config-loader';
 import type { ConnectionPoolManager } from '../core/connection-pool-manager';
 
@@ -90,11 +90,11 @@ export function createTestApp(options: TestAppOptions): Application & { logs: Ca
   if (config === undefined || typeof config === 'object') {
     const merged: Record<string, unknown> = { ...(config ?? {}) };
     for (const server of options.servers) {
-      for (const { section } of poolConfigParameters(server)) {
-        const given = (merged[section] ?? {}) as Record<string, unknown>;
-        // A section attached to another server's listener (`attachTo`) has no host or port of its own.
-        merged[section] = given.attachTo != null ? given : { host: '127.0.0.1', port: 0, ...given };
-      }
+      const section = configSectionOf(server);
+      if (section === undefined) continue;
+      const given = (merged[section] ?? {}) as Record<string, unknown>;
+      // A section attached to another server's listener (`attachTo`) has no host or port of its own.
+      merged[section] = given.attachTo != null ? given : { host: '127.0.0.1', port: 0, ...given };
     }
     // The admin server runs only when asked for; then on a free port too.
     if (merged.admin && typeof merged.admin === 'object') merged.admin = { host: '127.0.0.1', port: 0, ...(merged.admin as object) };

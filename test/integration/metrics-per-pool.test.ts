@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { expect } from 'chai';
-import { ConfigValidationError, HttpConnectionPool, HttpPoolConfig, HttpsConnectionPool, HttpServer, HttpsPoolConfig, HttpsServer, PoolConfig, UsePool, type Application, type ServerClass } from '../../src';
+import { ConfigValidationError, HttpConnectionPool, HttpPoolConfig, HttpsConnectionPool, HttpServer, HttpsPoolConfig, HttpsServer, PoolConfig, UsePool, type Application, type SectionName, type ServerClass } from '../../src';
 import { createTestApp } from '../../src/testing';
 import { GrpcEchoServer } from '../../samples/multi-protocol/grpc-echo-server';
 import { WsEchoServer } from '../../samples/multi-protocol/ws-echo-server';
@@ -62,7 +62,7 @@ const routes: Middleware = async (ctx, next) => {
 const app_ = koaLike(routes);
 
 /** An HTTP server class running the Koa-shaped app on `pool`, configured from `section`. */
-function koaHttpServer(pool: new () => HttpConnectionPool, section: string): ServerClass<HttpServer> {
+function koaHttpServer(pool: new () => HttpConnectionPool, section: SectionName): ServerClass<HttpServer> {
   @UsePool(pool)
   class KoaHttpServer extends HttpServer {
     constructor(@PoolConfig(HttpPoolConfig, section) config: HttpPoolConfig) {

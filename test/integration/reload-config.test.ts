@@ -17,7 +17,7 @@ class PickyPool extends HttpConnectionPool {
 }
 
 @UsePool(PickyPool)
-class PickyServer extends HttpServer {
+class PickyServer extends HttpServer<PickyPool> {
   constructor(@PoolConfig(HttpPoolConfig, 'extra') config: HttpPoolConfig) {
     super(config);
   }

@@ -45,6 +45,10 @@ class BetaServer extends FakeServerBase {
 
 const SECTIONS = { fake: ServerPoolSettings, fake2: ServerPoolSettings };
 
+/** The decorators as a plain JS user calls them: no types stop a misuse there, so the runtime errors must. */
+const UsePoolJs = UsePool as unknown as (poolClass: unknown, section?: unknown) => ClassDecorator;
+const PoolConfigJs = PoolConfig as unknown as (configClass: unknown, section: unknown) => ParameterDecorator;
+
 /** Runs `fn`, expecting a DecoratorError; returns its message. */
 function decoratorError(fn: () => unknown): string {
   try {
@@ -69,17 +73,17 @@ describe('decorators', () => {
     });
 
     it('rejects anything that is not a pool class, at decoration time', () => {
-      expect(decoratorError(() => UsePool(class NotAPool {}))).to.equal('@UsePool expects a pool class (a subclass of ConnectionPoolManager), got class NotAPool');
-      expect(decoratorError(() => UsePool(undefined))).to.contain('got undefined undefined');
-      expect(decoratorError(() => UsePool(null))).to.contain('got null');
-      expect(decoratorError(() => UsePool({}))).to.contain('got an object');
-      expect(decoratorError(() => UsePool('FakePool'))).to.contain('got string FakePool');
-      expect(decoratorError(() => UsePool(ServerPoolSettings))).to.contain('class ServerPoolSettings');
+      expect(decoratorError(() => UsePoolJs(class NotAPool {}))).to.equal('@UsePool expects a pool class (a subclass of ConnectionPoolManager), got class NotAPool');
+      expect(decoratorError(() => UsePoolJs(undefined))).to.contain('got undefined undefined');
+      expect(decoratorError(() => UsePoolJs(null))).to.contain('got null');
+      expect(decoratorError(() => UsePoolJs({}))).to.contain('got an object');
+      expect(decoratorError(() => UsePoolJs('FakePool'))).to.contain('got string FakePool');
+      expect(decoratorError(() => UsePoolJs(ServerPoolSettings))).to.contain('class ServerPoolSettings');
     });
 
     it('fails while the decorated class is being defined', () => {
       decoratorError(() => {
-        @UsePool(class NotAPool {})
+        @UsePoolJs(class NotAPool {})
         class Server extends FakeServerBase {}
         return Server;
       });
@@ -93,23 +97,23 @@ describe('decorators', () => {
     });
 
     it('rejects a class that is not a config class', () => {
-      expect(decoratorError(() => PoolConfig(class NotConfig {}, 'http'))).to.equal('@PoolConfig expects a config class with class-validator decorators, got class NotConfig');
-      expect(decoratorError(() => PoolConfig(undefined, 'http'))).to.contain('got undefined');
-      expect(decoratorError(() => PoolConfig({ maxConnections: 1 }, 'http'))).to.contain('got an object');
+      expect(decoratorError(() => PoolConfigJs(class NotConfig {}, 'http'))).to.equal('@PoolConfig expects a config class with class-validator decorators, got class NotConfig');
+      expect(decoratorError(() => PoolConfigJs(undefined, 'http'))).to.contain('got undefined');
+      expect(decoratorError(() => PoolConfigJs({ maxConnections: 1 }, 'http'))).to.contain('got an object');
     });
 
     it('rejects a bad section name', () => {
       for (const bad of ['', 'HTTP', '1http', 'my-section', 'a.b', ' http']) {
-        expect(decoratorError(() => PoolConfig(ServerPoolSettings, bad)), bad).to.contain("expects a section name such as 'http'");
+        expect(decoratorError(() => PoolConfigJs(ServerPoolSettings, bad)), bad).to.contain("expects a section name such as 'http'");
       }
-      expect(decoratorError(() => PoolConfig(ServerPoolSettings, 5 as unknown as string))).to.contain('got number 5');
-      expect(() => PoolConfig(ServerPoolSettings, 'myApi2')).to.not.throw();
+      expect(decoratorError(() => PoolConfigJs(ServerPoolSettings, 5 as unknown as string))).to.contain('got number 5');
+      expect(() => PoolConfigJs(ServerPoolSettings, 'myApi2')).to.not.throw();
     });
 
     it('goes on a constructor parameter only', () => {
       const message = decoratorError(() => {
         class Server {
-          method(@PoolConfig(ServerPoolSettings, 'fake') _config: ServerPoolSettings): void {}
+          method(@PoolConfigJs(ServerPoolSettings, 'fake') _config: ServerPoolSettings): void {}
         }
         return Server;
       });
@@ -143,7 +147,7 @@ describe('Application decorator checks (createApp)', () => {
   });
 
   it('rejects a pool whose type does not match the server', () => {
-    @UsePool(OtherPool)
+    @UsePoolJs(OtherPool)
     class Mismatch extends FakeServerBase {
       constructor(@PoolConfig(ServerPoolSettings, 'fake') config: ServerPoolSettings) {
         super(config);
@@ -165,7 +169,7 @@ describe('Application decorator checks (createApp)', () => {
   it('rejects an unknown section and names the known ones', () => {
     @UsePool(FakePool)
     class Unknown extends FakeServerBase {
-      constructor(@PoolConfig(ServerPoolSettings, 'nosuch') config: ServerPoolSettings) {
+      constructor(@PoolConfigJs(ServerPoolSettings, 'nosuch') config: ServerPoolSettings) {
         super(config);
       }
     }
@@ -176,17 +180,53 @@ describe('Application decorator checks (createApp)', () => {
   it('rejects a config class that does not fit the section', () => {
     @UsePool(FakePool)
     class WrongClass extends FakeServerBase {
-      constructor(@PoolConfig(ShutdownConfig, 'fake') config: ServerPoolSettings) {
+      constructor(@PoolConfigJs(ShutdownConfig, 'fake') config: ServerPoolSettings) {
         super(config);
       }
     }
     expect(decoratorError(() => app([WrongClass]))).to.equal("WrongClass: @PoolConfig(ShutdownConfig, 'fake') must use ServerPoolSettings or a subclass of it for section 'fake'");
   });
 
-  it('rejects a server without exactly one @PoolConfig parameter', () => {
+  it('issue 12 types: a server with no @PoolConfig parameter and no section to default to is told how to name one', () => {
     @UsePool(FakePool)
     class NoConfig extends FakeServerBase {}
-    expect(decoratorError(() => app([NoConfig]))).to.contain('NoConfig needs exactly one constructor parameter decorated with @PoolConfig');
+    expect(decoratorError(() => app([NoConfig]))).to.equal(
+      "NoConfig names no config section: use @UsePool(FakePool, 'section') or a constructor parameter decorated with @PoolConfig(ConfigClass, 'section')",
+    );
+  });
+
+  it('issue 12 types: two @PoolConfig parameters are refused (a server reads one section)', () => {
+    @UsePool(FakePool)
+    class TwoConfigs extends FakeServerBase {
+      constructor(@PoolConfig(ServerPoolSettings, 'fake') config: ServerPoolSettings, @PoolConfig(ServerPoolSettings, 'fake2') _other: ServerPoolSettings) {
+        super(config);
+      }
+    }
+    expect(decoratorError(() => app([TwoConfigs]))).to.equal('TwoConfigs has 2 constructor parameters decorated with @PoolConfig; a server reads one section');
+  });
+
+  it('issue 12 types: a class-level section that is not known is refused at createApp (a JS user has no types)', () => {
+    @UsePoolJs(FakePool, 'nosuch')
+    class Unknown extends FakeServerBase {}
+    expect(decoratorError(() => app([Unknown as unknown as ServerClass]))).to.match(/^Unknown: @UsePool section 'nosuch' is not a known section \(known: http, /);
+  });
+
+  it('issue 12 types: @UsePool and @PoolConfig naming different sections fail at decoration', () => {
+    const message = decoratorError(() => {
+      @UsePool(FakePool, 'fake2')
+      class Split extends FakeServerBase {
+        constructor(@PoolConfig(ServerPoolSettings, 'fake') config: ServerPoolSettings) {
+          super(config);
+        }
+      }
+      return Split;
+    });
+    expect(message).to.equal("Split: @UsePool(FakePool, 'fake2') and @PoolConfig(ServerPoolSettings, 'fake') name different sections");
+  });
+
+  it('issue 12 types: a JS user passing a bad section to @UsePool gets the runtime error', () => {
+    expect(decoratorError(() => UsePoolJs(FakePool, 'my-section'))).to.equal("@UsePool(FakePool, ...) expects a section name such as 'http', got string my-section");
+    expect(decoratorError(() => UsePoolJs(FakePool, 7))).to.contain('got number 7');
   });
 
   it('rejects two servers reading one section as different classes', () => {
@@ -210,9 +250,9 @@ describe('Application decorator checks (createApp)', () => {
         super(config);
       }
     }
-    @UsePool(OtherPool)
+    @UsePoolJs(OtherPool)
     class Mismatch extends FakeServerBase {
-      constructor(@PoolConfig(ServerPoolSettings, 'nosuch') config: ServerPoolSettings) {
+      constructor(@PoolConfigJs(ServerPoolSettings, 'nosuch') config: ServerPoolSettings) {
         super(config);
       }
     }

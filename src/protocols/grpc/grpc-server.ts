@@ -3,7 +3,7 @@ import type { ServerHttp2Session } from 'node:http2';
 import * as net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { ManagedServer } from '../../core/managed-server';
+import { ManagedServer, type PoolConfigOf } from '../../core/managed-server';
 import { ConnectionPoolEvent, type PoolEventMap } from '../../core/pool-events';
 import type { PooledConnection } from '../../core/pooled-connection';
 import { ListenError } from '../../errors';
@@ -76,11 +76,13 @@ function injectorHttp2Server(server: grpc.Server): EventEmitter {
  * the limit (or during drain) is closed before its HTTP/2 session starts; clients see
  * UNAVAILABLE. It serves `grpc.health.v1.Health` next to your services.
  *
- * Subclass it, decorate the subclass with `@UsePool(GrpcConnectionPool)`, take the config with
- * `@PoolConfig(GrpcPoolConfig, 'grpc')`, and add your services in `registerServices`.
+ * Subclass it, decorate the subclass with `@UsePool(GrpcConnectionPool)`, and add your services in
+ * `registerServices`; it reads the `grpc` section (`@PoolConfig(GrpcPoolConfig, 'grpc')` in a
+ * constructor if you want one). `GrpcServer<MyPool>` declares a pool subclass.
  */
-export abstract class GrpcServer<C extends GrpcPoolConfig = GrpcPoolConfig> extends ManagedServer<GrpcConnectionPool<C>, C> {
+export abstract class GrpcServer<P extends GrpcConnectionPool = GrpcConnectionPool, C extends GrpcPoolConfig = PoolConfigOf<P>> extends ManagedServer<P, C> {
   static override readonly poolType = GrpcConnectionPool;
+  static override readonly configSection: string | undefined = 'grpc';
 
   /** The grpc-js server, once `listen` ran. */
   protected grpcServer: grpc.Server | undefined;

@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { ManagedServer } from '../../core/managed-server';
+import type { ManagedServer, PoolConfigOf } from '../../core/managed-server';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { RejectReason } from '../../core/pool-types';
 import { HttpPoolConfig } from './http-config';
@@ -149,11 +149,14 @@ const UPGRADED = 'upgraded';
 
 /**
  * An HTTP/1.1 server on `node:http` whose connections `HttpConnectionPool` admits and tracks.
- * Subclass it, decorate the subclass with `@UsePool(HttpConnectionPool)`, take the config with
- * `@PoolConfig(HttpPoolConfig, 'http')`, and implement `handle`.
+ * Subclass it, decorate the subclass with `@UsePool(HttpConnectionPool)` and implement `handle`;
+ * it reads the `http` section (take it in a constructor with `@PoolConfig(HttpPoolConfig, 'http')`
+ * if you want one). A pool subclass is declared with one argument: `HttpServer<MyPool>` types
+ * `this.pool` (and `app.server(X).pool`) as `MyPool`.
  */
-export abstract class HttpServer<C extends HttpPoolConfig = HttpPoolConfig> extends NodeHttpServer<HttpConnectionPool<C>, C> {
+export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPool, C extends HttpPoolConfig = PoolConfigOf<P>> extends NodeHttpServer<P, C> {
   static override readonly poolType: typeof ManagedServer.poolType = HttpConnectionPool;
+  static override readonly configSection: string | undefined = 'http';
 
   /** Refused sockets waiting for their 503; the pool does not track them, so the server does. */
   private readonly refused = new Set<Socket>();

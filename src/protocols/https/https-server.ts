@@ -68,15 +68,12 @@ function forgetKey(server: object): void {
  * (`tls`), so two HTTPS servers sharing one pool can serve different certificates; a change of
  * the `tls` block (or of the files it names) is applied live by `updateConfig` or a reload.
  */
-export abstract class HttpsServer extends HttpServer<HttpsPoolConfig> implements CertificateServer {
+export abstract class HttpsServer<P extends HttpsConnectionPool = HttpsConnectionPool> extends HttpServer<P, HttpsPoolConfig> implements CertificateServer {
   static override readonly poolType: typeof HttpServer.poolType = HttpsConnectionPool;
+  static override readonly configSection: string | undefined = 'https';
 
   /** Certificate and key in use: an ES private field, so no serialisation or inspection of the server shows the key. */
   #material: TlsMaterial | undefined;
-
-  override get pool(): HttpsConnectionPool {
-    return super.pool as unknown as HttpsConnectionPool;
-  }
 
   /** TCP sockets still in their TLS handshake; the pool does not track them, so close() must. */
   private readonly handshaking = new Set<RawSocket>();

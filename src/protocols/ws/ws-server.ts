@@ -6,6 +6,7 @@ import WebSocket, { WebSocketServer as WsServer, type RawData } from 'ws';
 import type { ServerPoolSettings } from '../../config/pool-config';
 import type { ManagedServer } from '../../core/managed-server';
 import type { PooledConnection } from '../../core/pooled-connection';
+import type { PoolConfigOf } from '../../core/managed-server';
 import { ConfigValidationError, type ConfigProblem } from '../../errors';
 import { HttpServer } from '../http/http-server';
 import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from '../http/node-server';
@@ -21,7 +22,7 @@ type WsServerOptions = NonNullable<ConstructorParameters<typeof WsServer>[0]> & 
 const CONN = Symbol('unipool.ws.connection');
 const OWNER = Symbol('unipool.ws.owner');
 
-type TrackedWebSocket = WebSocket & { [CONN]: PooledConnection<WebSocket>; [OWNER]: WebSocketServer<WebSocketPoolConfig> };
+type TrackedWebSocket = WebSocket & { [CONN]: PooledConnection<WebSocket>; [OWNER]: WebSocketServer };
 
 /** Keep-alive of plain HTTP requests on the WebSocket port (they only ever get 404 or 426). */
 const PLAIN_HTTP_KEEP_ALIVE_MS = 5000;
@@ -114,11 +115,13 @@ function admissionRefusalBody(reason: string): string {
  * A WebSocket server: `ws` in `noServer` mode on its own `node:http` server, or on the port of
  * an HTTP/HTTPS server of the app (`attachTo`), whose upgrades `authorizeUpgrade` may refuse
  * and `WebSocketConnectionPool` admits (or refuses with 503 before the handshake) and tracks.
- * Subclass it, decorate the subclass with `@UsePool(WebSocketConnectionPool)`, take the config
- * with `@PoolConfig(WebSocketPoolConfig, 'ws')`, and implement `onMessage`.
+ * Subclass it, decorate the subclass with `@UsePool(WebSocketConnectionPool)`, and implement
+ * `onMessage`; it reads the `ws` section (`@PoolConfig(WebSocketPoolConfig, 'ws')` in a
+ * constructor if you want one). `WebSocketServer<MyPool>` declares a pool subclass.
  */
-export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketPoolConfig> extends NodeHttpServer<WebSocketConnectionPool<C>, C> {
+export abstract class WebSocketServer<P extends WebSocketConnectionPool = WebSocketConnectionPool, C extends WebSocketPoolConfig = PoolConfigOf<P>> extends NodeHttpServer<P, C> {
   static override readonly poolType = WebSocketConnectionPool;
+  static override readonly configSection: string | undefined = 'ws';
 
   /** The `ws` server (no listener of its own, no client tracking: the pool tracks). */
   protected wss: WsServer | undefined;
@@ -367,7 +370,7 @@ export abstract class WebSocketServer<C extends WebSocketPoolConfig = WebSocketP
     }
     const tracked = ws as TrackedWebSocket;
     tracked[CONN] = conn;
-    tracked[OWNER] = this as unknown as WebSocketServer<WebSocketPoolConfig>;
+    tracked[OWNER] = this as unknown as WebSocketServer;
     ws.on('message', onSocketMessage);
     ws.on('pong', onSocketPong);
     ws.on('error', onSocketError);
