@@ -6,12 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { waitFor } from '../helpers/http-fixtures';
+import { pythonWsClient, stopPythonClients } from '../helpers/ws-python';
 
 /**
  * The package as a user receives it: `npm pack`, installed into a fresh CommonJS project and a
  * fresh ES module project with only what the README's Install section lists, compiled with the
  * lowest TypeScript the README names and the README's tsconfig, then run: the Quick start as
- * written, a bad config, and an Express app and a Koa app as handlers, driven with curl.
+ * written, a bad config, an Express app and a Koa app as handlers, a Fastify app through its
+ * serverFactory and a WebSocket server attached to the HTTP port, driven with curl and Python's
+ * websockets; a file of misuses the published declarations must reject compiles with them.
  */
 
 const run = promisify(execFile);
@@ -20,6 +23,8 @@ const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 /** The lowest TypeScript the README supports; the consumers compile with it. */
 const MIN_TYPESCRIPT = '5.8';
 const REPO = 'https://github.com/unipool/unipool/blob/main/';
+/** The frameworks the README's "Frameworks" section supports, as the consumers install them. */
+const FRAMEWORK_DEPS = ['express@^5', '@types/express@^5', 'koa@^3', '@types/koa@^3', 'fastify@^5'];
 const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
 
 /** The first fenced block of `lang` after `heading` in the README. */
@@ -108,18 +113,20 @@ describe('consumer: the packed tarball in fresh CommonJS and ES module projects'
         mkdirSync(join(dir, 'src'), { recursive: true });
         mkdirSync(join(dir, 'config'));
         writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `unipool-consumer-${type}`, version: '1.0.0', private: true, type }, null, 2));
-        // The README's Install section, with the TypeScript it names, and the two frameworks the handlers use.
-        const deps = [tarball, 'reflect-metadata', `typescript@~${MIN_TYPESCRIPT}.0`, '@types/node@^20.19', 'express@^5', '@types/express@^5', 'koa@^3', '@types/koa@^3'];
+        // The README's Install section, with the TypeScript it names, and the frameworks the servers use.
+        const deps = [tarball, 'reflect-metadata', `typescript@~${MIN_TYPESCRIPT}.0`, '@types/node@^20.19', ...FRAMEWORK_DEPS];
         await run('npm', ['install', ...NPM_FLAGS, ...deps], { cwd: dir, env: childEnv(), maxBuffer: 16 * 1024 * 1024 });
         writeFileSync(join(dir, 'tsconfig.json'), tsconfig);
         writeFileSync(join(dir, 'src/main.ts'), quickStart);
         copyFileSync(join(ROOT, 'test/consumer/frameworks.ts'), join(dir, 'src/frameworks.ts'));
+        copyFileSync(join(ROOT, 'test/consumer/types-guide.ts'), join(dir, 'src/types-guide.ts'));
       }),
     );
   });
 
-  afterEach(() => {
+  afterEach(async () => {
     for (const child of children.splice(0)) child.kill();
+    await stopPythonClients();
   });
 
   after(async function () {
@@ -161,15 +168,20 @@ describe('consumer: the packed tarball in fresh CommonJS and ES module projects'
 
   for (const type of ['commonjs', 'module'] as const) {
     describe(`a "type": "${type}" project`, () => {
-      it(`issue 12 packaging: compiles the README Quick start and the framework handlers with TypeScript ${MIN_TYPESCRIPT} and the README tsconfig`, async function () {
+      it(`issue 12 packaging + types: compiles the README Quick start, the framework servers and the types guide (each misuse a compile error from the published .d.ts, app.server(X).pool typed without a cast) with TypeScript ${MIN_TYPESCRIPT} and the README tsconfig`, async function () {
         this.timeout(120_000);
         const dir = projects[type];
         const tsc = join(dir, 'node_modules/typescript/bin/tsc');
         const { stdout: version } = await run(process.execPath, [tsc, '--version'], { cwd: dir });
         expect(version.trim()).to.match(new RegExp(`^Version ${MIN_TYPESCRIPT.replace('.', '\\.')}\\.`));
         expect(README).to.contain(`TypeScript >= ${MIN_TYPESCRIPT}`);
+        expect(README).to.contain('Supported: **Express 5**, **Koa 3** and **Fastify 5**');
+        for (const dep of FRAMEWORK_DEPS) expect(README).to.contain(`\`${dep}\``);
         await run(process.execPath, [tsc, '-p', '.'], { cwd: dir }).catch((err: { stdout: string }) => expect.fail(`tsc failed:\n${err.stdout}`));
         expect(existsSync(join(dir, 'dist/main.js'))).to.equal(true);
+        // The types guide compiled: each `@ts-expect-error` met its error (an unused one is TS2578 and fails tsc).
+        expect(readFileSync(join(dir, 'src/types-guide.ts'), 'utf8').match(/^\s*\/\/ @ts-expect-error /gm)).to.have.length(3);
+        expect(existsSync(join(dir, 'dist/types-guide.js'))).to.equal(true);
         // unipool's own declarations (and the ws / grpc-js / pino types they import) check clean without skipLibCheck.
         writeFileSync(join(dir, 'tsconfig.libcheck.json'), JSON.stringify({ extends: './tsconfig.json', compilerOptions: { skipLibCheck: false, noEmit: true }, files: ['src/main.ts'] }));
         await run(process.execPath, [tsc, '-p', 'tsconfig.libcheck.json'], { cwd: dir }).catch((err: { stdout: string }) => expect.fail(`tsc (skipLibCheck false) failed:\n${err.stdout}`));
@@ -205,27 +217,39 @@ describe('consumer: the packed tarball in fresh CommonJS and ES module projects'
         });
       });
 
-      it('issue 12 packaging: an Express handler and a Koa handler on port 0 (config from UNIPOOL_CONFIG) are counted by their pools', async function () {
+      it('issue 12 packaging + frameworks + attachTo: Express and Koa handlers, Fastify through serverFactory and a WebSocket echo on the HTTP port (ws.attachTo) serve from one process on port 0 (config from UNIPOOL_CONFIG), each counted by its pool', async function () {
         this.timeout(60_000);
         const dir = projects[type];
-        writeFileSync(join(dir, 'config/frameworks.json'), JSON.stringify({ http: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } }));
+        writeFileSync(join(dir, 'config/frameworks.json'), JSON.stringify({ http: { host: '127.0.0.1', port: 0 }, ws: { attachTo: 'http' }, admin: { host: '127.0.0.1', port: 0 } }));
         // A variable of a section no server reads is ignored with a warning, not a boot failure.
         const app = new NodeChild(dir, 'dist/frameworks.js', { UNIPOOL_CONFIG: 'config/frameworks.json', UNIPOOL_HTTPS_PORT: '3443' });
         children.push(app);
-        const listening = await app.line('listening', 2);
+        const listening = await app.line('listening', 4);
         const [admin] = await app.line('admin listening');
         const port = (server: string) => listening.find((l) => l.server === server)?.port as number;
-        for (let i = 0; i < 3; i++) expect(await curl(`http://127.0.0.1:${port('ExpressServer')}/hello`)).to.equal('hello from express');
+        for (let i = 0; i < 2; i++) expect(await curl(`http://127.0.0.1:${port('ExpressServer')}/hello`)).to.equal('hello from express');
         for (let i = 0; i < 2; i++) expect(await curl(`http://127.0.0.1:${port('KoaServer')}/`)).to.equal('hello from koa');
+        for (let i = 0; i < 2; i++) expect(await curl(`http://127.0.0.1:${port('FastifyServer')}/`)).to.equal('hello from fastify');
+        // One port: the WebSocket server listens on Express's; /ws upgrades echo, another path is 404, REST still answers.
+        expect(port('EchoServer')).to.equal(port('ExpressServer'));
+        const ws = pythonWsClient(`ws://127.0.0.1:${port('ExpressServer')}/ws`);
+        expect(await ws.line(/^echo /)).to.equal('echo hi');
+        expect(await pythonWsClient(`ws://127.0.0.1:${port('ExpressServer')}/other`).line(/^status /)).to.equal('status 404');
+        expect(await curl(`http://127.0.0.1:${port('ExpressServer')}/hello`)).to.equal('hello from express');
         const status = JSON.parse(await curl(`http://127.0.0.1:${admin.port as number}/status`)) as { pools: { poolClass: string; metrics: { totalConnections: number; active: number; requests: { total: number; failed: number; inFlight: number } } }[] };
         const pool = (cls: string) => status.pools.find((p) => p.poolClass === cls)?.metrics;
         expect(pool('HttpConnectionPool')?.requests).to.deep.include({ total: 3, failed: 0, inFlight: 0 });
         expect(pool('KoaPool')?.requests).to.deep.include({ total: 2, failed: 0, inFlight: 0 });
-        expect(pool('HttpConnectionPool')?.totalConnections).to.equal(3);
+        expect(pool('FastifyPool')?.requests).to.deep.include({ total: 2, failed: 0, inFlight: 0 });
+        // The HTTP pool admits each TCP connection on its port, the two upgrades' too, until they upgrade.
+        expect(pool('HttpConnectionPool')?.totalConnections).to.equal(5);
         expect(pool('KoaPool')?.totalConnections).to.equal(2);
+        expect(pool('FastifyPool')?.totalConnections).to.equal(2);
+        expect(pool('WebSocketConnectionPool')).to.deep.include({ totalConnections: 1, active: 1 });
         const [ignored] = await app.line('environment overrides ignored: no server in this application reads their section');
         expect(ignored).to.deep.include({ level: 40, variables: ['UNIPOOL_HTTPS_PORT'], sections: ['https'] });
         app.child.kill('SIGTERM');
+        expect(await ws.line(/^close /)).to.equal('close 1001'); // the drain closes the WebSocket "going away"
         expect(await app.exited).to.equal(0);
         expect(app.stderr).to.equal('');
       });
