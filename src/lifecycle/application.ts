@@ -465,7 +465,7 @@ export class Application {
 
   /** Logs what an operator needs from a pool's events; refusals at most once per second per reason. */
   private watchPool(pool: ConnectionPoolManager<unknown>): void {
-    const log = this.logger.child({ protocol: pool.protocol });
+    const log = this.logger.child({ protocol: pool.protocol, pool: pool.name });
     pool.attachLogger(log);
     pool.events.on(ConnectionPoolEvent.HealthChanged, ({ previous, current }) => {
       log[current.status === 'HEALTHY' ? 'info' : 'warn']({ from: previous.status, to: current.status, reason: current.reason }, 'pool health changed');

@@ -118,7 +118,7 @@ export class AdminServer {
     if (!this.target.isReady) {
       return this.json(res, 503, { status: 'not ready', state: this.target.state });
     }
-    const unavailable = this.target.pools.filter((p) => p.getHealth().status === PoolHealthStatus.Unavailable).map((p) => p.protocol);
+    const unavailable = this.target.pools.filter((p) => p.getHealth().status === PoolHealthStatus.Unavailable).map((p) => p.name); // pool names, as in the `pool` label
     if (unavailable.length) return this.json(res, 503, { status: 'not ready', state: this.target.state, unavailable });
     this.json(res, 200, { status: 'ready', state: this.target.state });
   }

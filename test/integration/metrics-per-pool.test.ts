@@ -7,7 +7,7 @@ import { GrpcEchoServer } from '../../samples/multi-protocol/grpc-echo-server';
 import { WsEchoServer } from '../../samples/multi-protocol/ws-echo-server';
 import { closeClients } from '../helpers/grpc';
 import { makeTlsFixtures, type TlsFixtures } from '../helpers/https-fixtures';
-import { curlStatus, samplesOf, scrapeWithCurl } from '../helpers/metrics-clients';
+import { curlStatus, run, samplesOf, scrapeWithCurl } from '../helpers/metrics-clients';
 import { adminPort, get } from './admin-support';
 
 /** What a Koa-shaped middleware sees. */
@@ -150,6 +150,24 @@ describe('metrics that add up: per-pool series, HTTP status classes, zero series
       ['http', 'internal', 'InternalPool'],
     ]);
     expect(app.pools.map((p) => p.name)).to.deep.equal(['http', 'internal']);
+  });
+
+  it('item 16: /readyz names the pool that is unavailable (curl), not only its protocol', async () => {
+    app = createTestApp({
+      servers: [PublicServer, InternalServer],
+      sections: { internal: HttpPoolConfig },
+      config: { admin: {} },
+    });
+    await app.start();
+    const url = `http://127.0.0.1:${adminPort(app)}/readyz`;
+    const ready = await run('/usr/bin/curl', ['-s', '-w', '\n%{http_code}', url]);
+    expect(ready.stdout.trim().split('\n')).to.deep.equal(['{"status":"ready","state":"running"}', '200']);
+    // The internal listener stops accepting (its pool turns UNAVAILABLE); the public one still serves.
+    await app.server(InternalServer).stopAccepting();
+    const notReady = await run('/usr/bin/curl', ['-s', '-w', '\n%{http_code}', url]);
+    const [body, code] = notReady.stdout.trim().split('\n');
+    expect(code).to.equal('503');
+    expect(JSON.parse(body)).to.deep.equal({ status: 'not ready', state: 'running', unavailable: ['internal'] });
   });
 
   it('item 16: two pools configured from one section get distinct names', async () => {
