@@ -104,7 +104,7 @@ describe('gRPC server: health a probe can trust', () => {
     const outcomes = await pythonCalls(port, calls);
     expect(outcomes.filter((o) => o.code === grpc.status.UNKNOWN)).to.have.length(4);
     expect(outcomes.filter((o) => o.code === grpc.status.INTERNAL)).to.have.length(4);
-    await until(() => pool.getMethod(ECHO)?.calls === 20, 5000, '20 calls recorded');
+    await until(() => pool.getMethod(ECHO)?.calls === 20, 10_000, '20 calls recorded');
     expect(pool.getMethod(ECHO)).to.include({ errors: 8 });
     expect(pool.getMetrics().requests).to.include({ total: 20, failed: 8 });
     const health = pool.getHealth();
@@ -168,10 +168,12 @@ describe('gRPC server: health a probe can trust', () => {
 
   it('item 7: a call that ended because the client deadline passed is recorded as DEADLINE_EXCEEDED, not CANCELLED (grpcio and grpc-js clients)', async () => {
     const { pool, port } = await start([GrpcEchoServer]);
-    const outcomes = await pythonCalls(port, Array.from({ length: 10 }, (_, i) => ({ path: ECHO, request: echoRequest(`late ${i}`, 1000), timeout: 0.1 })));
+    // 500 ms deadlines: long enough that a call reaches the server before its client gives up, even
+    // on a loaded machine (at 100 ms, grpcio calls under load expired before they were sent).
+    const outcomes = await pythonCalls(port, Array.from({ length: 10 }, (_, i) => ({ path: ECHO, request: echoRequest(`late ${i}`, 3000), timeout: 0.5 })));
     expect(outcomes.map((o) => o.code)).to.deep.equal(new Array(10).fill(grpc.status.DEADLINE_EXCEEDED));
     const client = echoClient(port);
-    const js = await Promise.all(Array.from({ length: 10 }, () => unary(client, 'Echo', { message: 'late', delay_ms: 1000 }, { deadline: Date.now() + 100 })));
+    const js = await Promise.all(Array.from({ length: 10 }, () => unary(client, 'Echo', { message: 'late', delay_ms: 3000 }, { deadline: Date.now() + 500 })));
     expect(js.map((o) => o.code)).to.deep.equal(new Array(10).fill(grpc.status.DEADLINE_EXCEEDED));
     await until(() => pool.getMethod(ECHO)?.calls === 20, 5000, '20 calls recorded');
     expect(pool.getMethod(ECHO)?.codes).to.deep.equal({ DEADLINE_EXCEEDED: 20 });
