@@ -302,8 +302,15 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
     return conn;
   }
 
-  /** Keeps a refused socket just long enough to read its request and answer 503 (`REFUSED_SOCKET_TIMEOUT_MS` at most). */
-  private refuse(socket: TrackedSocket, reason: RejectReason): void {
+  /**
+   * Keeps a refused socket just long enough to read its request and answer 503
+   * (`REFUSED_SOCKET_TIMEOUT_MS` at most). HTTP/2 overrides it for sockets that carry a session.
+   */
+  protected refuse(socket: Socket, reason: RejectReason): void {
+    this.refuseHttp1(socket as TrackedSocket, reason);
+  }
+
+  private refuseHttp1(socket: TrackedSocket, reason: RejectReason): void {
     if (this.refused.size >= MAX_PENDING_REFUSALS) {
       socket.destroy();
       return;
@@ -336,8 +343,12 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
     }
   };
 
-  /** The server's 'request' listener itself (an arrow bound once per server): no forwarding frame per request. */
-  private readonly onRequest = (req: http.IncomingMessage, res: TrackedResponse): void => {
+  /**
+   * The server's 'request' listener itself (an arrow bound once per server): no forwarding frame
+   * per request. HTTP/2 hands it the HTTP/1.1 requests of its fallback connections.
+   */
+  protected readonly onRequest = (req: http.IncomingMessage, response: http.ServerResponse): void => {
+    const res = response as TrackedResponse;
     const socket = req.socket as TrackedSocket;
     const conn = socket[CONN];
     if (conn === undefined) {
