@@ -137,7 +137,7 @@ function onSocketClose(this: TrackedSocket): void {
 }
 
 /** Body of the 503 a refused client gets. */
-function refusalBody(reason: RejectReason | undefined): string {
+export function refusalBody(reason: RejectReason | undefined): string {
   return reason === 'draining' ? 'server is shutting down\n' : 'server is at its connection limit\n';
 }
 

@@ -158,6 +158,8 @@ export abstract class HttpsServer<P extends HttpsConnectionPool<TlsServerConfig>
   }
 
   protected override onConnection(socket: Socket): PooledConnection<Socket> | undefined {
+    const tls = this.config.tls;
+    if (tls === undefined) return super.onConnection(socket);
     const tlsSocket = socket as ServerTlsSocket;
     const raw = tlsSocket._parent;
     let handshakeMs: number | undefined;
@@ -166,8 +168,6 @@ export abstract class HttpsServer<P extends HttpsConnectionPool<TlsServerConfig>
       const started = raw[HANDSHAKE_STARTED];
       if (started !== undefined) handshakeMs = performance.now() - started;
     }
-    const tls = this.config.tls;
-    if (tls === undefined) return super.onConnection(socket);
     const info = this.pool.recordHandshake(tlsSocket, handshakeMs, tls.requestCert);
     if (info.peerCertificate === 'unverified' && tls.rejectUnauthorized) {
       this.pool.rejectClientCertificate(info.authorizationError ?? 'unknown', socket.remoteAddress);

@@ -1,0 +1,128 @@
+import { expect } from 'chai';
+import type * as http2 from 'node:http2';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { createTestApp } from '../../src/testing';
+import { Http2ConnectionPool, Http2PoolConfig, Http2Server, PoolConfig, UsePool, type Application } from '../../src';
+import { waitFor } from '../helpers/http-fixtures';
+import { makeTlsFixtures, type TlsFixtures } from '../helpers/https-fixtures';
+import { closed, connect, h2request, run, TestHttp2Server } from '../helpers/http2-fixtures';
+
+/** A server on node's core API: streams go to handleStream, HTTP/1.1 fallback requests to handle. */
+@UsePool(Http2ConnectionPool)
+class StreamApi extends Http2Server {
+  constructor(@PoolConfig(Http2PoolConfig, 'http2') config: Http2PoolConfig) {
+    super(config);
+  }
+  handle(_req: unknown, res: { end(body: string): void }): void {
+    res.end('http1 via handle');
+  }
+  override handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    if (headers[':path'] === '/throw') throw new Error('stream boom');
+    stream.respond({ ':status': 200, 'x-api': 'core' });
+    stream.end(`core ${headers[':path']}`);
+  }
+}
+
+describe('HTTP/2 serving (node http2, curl, nghttp)', () => {
+  let certs: TlsFixtures;
+  let app: Application | undefined;
+  const sessions: http2.ClientHttp2Session[] = [];
+
+  before(async () => {
+    certs = await makeTlsFixtures();
+  });
+  after(() => certs.cleanup());
+  afterEach(async () => {
+    for (const s of sessions.splice(0)) s.destroy();
+    if (app?.state === 'running') await app.stop();
+    app = undefined;
+  });
+
+  async function start(section: Record<string, unknown>, server: typeof TestHttp2Server | typeof StreamApi = TestHttp2Server): Promise<{ port: number; pool: Http2ConnectionPool }> {
+    const tls = section.h2c ? {} : { tls: { cert: certs.cert, key: certs.key } };
+    app = createTestApp({ servers: [server], config: { http2: { ...tls, ...section } } });
+    await app.start();
+    const s = app.server(server);
+    return { port: s.address()?.port as number, pool: s.pool };
+  }
+
+  it('serves HTTP/2 over TLS (ALPN h2) to node http2: a session is one connection, each stream a request', async () => {
+    const { port, pool } = await start({});
+    const session = await connect(port, { ca: certs.certPem });
+    sessions.push(session);
+    const replies = await Promise.all([h2request(session, '/'), h2request(session, '/'), h2request(session, '/')]);
+    expect(replies.map((r) => [r.status, r.body])).to.deep.equal([[200, 'hello h2'], [200, 'hello h2'], [200, 'hello h2']]);
+    expect((session.socket as unknown as { alpnProtocol: string }).alpnProtocol).to.equal('h2');
+    const m = pool.getMetrics();
+    expect(m.protocol).to.equal('http2');
+    expect(m.totalConnections).to.equal(1);
+    expect(m.requests.total).to.equal(3);
+    expect(m.http2.sessions).to.equal(1);
+    expect(m.tls.handshakes.completed).to.equal(1);
+    session.close();
+    await closed(session);
+    await waitFor(() => pool.size === 0, 5000, 'session removed');
+    expect(pool.getMetrics().http2.streamsPerSession).to.include({ count: 1, max: 3 });
+  });
+
+  it('curl --http2 -k gets HTTP/2 and curl --http1.1 -k falls back to HTTP/1.1 on the same port, both tracked by the pool', async () => {
+    const { port, pool } = await start({});
+    const h2 = await run('curl', ['--http2', '-k', '-sS', '-o', '-', '-w', '\n%{http_version}', `https://127.0.0.1:${port}/`]);
+    expect(h2.stdout).to.equal('hello h2\n2');
+    const h1 = await run('curl', ['--http1.1', '-k', '-sS', '-o', '-', '-w', '\n%{http_version}', `https://127.0.0.1:${port}/`]);
+    expect(h1.stdout).to.equal('hello h1\n1.1');
+    await waitFor(() => pool.size === 0, 5000, 'connections closed');
+    const m = pool.getMetrics();
+    expect(m.totalConnections).to.equal(2);
+    expect(m.requests.total).to.equal(2);
+    expect(m.tls.handshakes.completed).to.equal(2);
+  });
+
+  it('h2c: curl --http2-prior-knowledge gets cleartext HTTP/2', async () => {
+    const { port, pool } = await start({ h2c: true });
+    const reply = await run('curl', ['--http2-prior-knowledge', '-sS', '-o', '-', '-w', '\n%{http_version}', `http://127.0.0.1:${port}/`]);
+    expect(reply.stdout).to.equal('hello h2\n2');
+    expect(pool.getMetrics().requests.total).to.equal(1);
+  });
+
+  it('nghttp -nv: SETTINGS advertise maxConcurrentStreams and maxHeaderListSize, the request is answered', async () => {
+    const { port } = await start({ maxConcurrentStreams: 7, maxHeaderListSize: 4096 });
+    const out = await run('nghttp', ['-nv', `https://127.0.0.1:${port}/`]);
+    expect(out.stdout).to.match(/recv SETTINGS frame[\s\S]*SETTINGS_MAX_CONCURRENT_STREAMS\(0x03\):7/);
+    expect(out.stdout).to.match(/SETTINGS_MAX_HEADER_LIST_SIZE\(0x06\):4096/);
+    expect(out.stdout).to.match(/:status: 200/);
+  });
+
+  it('allowHTTP1: false refuses a client that offers only http/1.1, counted as unknown_protocol or a failed handshake', async () => {
+    const { port, pool } = await start({ allowHTTP1: false });
+    const h1 = await run('curl', ['--http1.1', '-k', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `https://127.0.0.1:${port}/`]);
+    expect(h1.stdout).to.not.equal('200');
+    await waitFor(() => {
+      const m = pool.getMetrics();
+      return (m.rejected.byReason.unknown_protocol ?? 0) + m.tls.handshakes.failed === 1;
+    }, 5000, 'refusal counted');
+    expect(pool.getMetrics().totalConnections).to.equal(0);
+  });
+
+  it('a handler that throws answers 500 and is counted as a handler error', async () => {
+    const { port, pool } = await start({});
+    const session = await connect(port, { ca: certs.certPem });
+    sessions.push(session);
+    const reply = await h2request(session, '/throw');
+    expect(reply.status).to.equal(500);
+    expect(pool.getMetrics().errors.byType.handler).to.equal(1);
+  });
+
+  it('handleStream serves HTTP/2 streams on the core API while handle serves the HTTP/1.1 fallback', async () => {
+    const { port, pool } = await start({}, StreamApi);
+    const session = await connect(port, { ca: certs.certPem });
+    sessions.push(session);
+    const reply = await h2request(session, '/x');
+    expect([reply.status, reply.headers['x-api'], reply.body]).to.deep.equal([200, 'core', 'core /x']);
+    const failed = await h2request(session, '/throw');
+    expect(failed.status).to.equal(500);
+    const h1 = await run('curl', ['--http1.1', '-k', '-sS', `https://127.0.0.1:${port}/`]);
+    expect(h1.stdout).to.equal('http1 via handle');
+    expect(pool.getMetrics().errors.byType.handler).to.equal(1);
+  });
+});
