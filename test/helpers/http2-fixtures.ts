@@ -130,6 +130,10 @@ export class RawH2Peer {
   readonly socket: net.Socket;
   private buffer = Buffer.alloc(0);
   closed = false;
+  /** Called with each frame as it is read, before the peer's own answers (SETTINGS ack, PING ack). */
+  onFrame: ((f: Frame) => void) | undefined;
+  /** Whether to answer PING (a live peer); off by default (a silent one). */
+  answerPings = false;
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
@@ -157,6 +161,8 @@ export class RawH2Peer {
       const f: Frame = { type: this.buffer[3], flags: this.buffer[4], stream: this.buffer.readUInt32BE(5) & 0x7fffffff, payload: this.buffer.subarray(9, 9 + length) };
       this.buffer = this.buffer.subarray(9 + length);
       this.frames.push(f);
+      this.onFrame?.(f);
+      if (f.type === FRAME.PING && (f.flags & 1) === 0 && this.answerPings && !this.socket.destroyed) this.socket.write(frame(FRAME.PING, 1, 0, Buffer.from(f.payload)));
       if (f.type === FRAME.SETTINGS && (f.flags & 1) === 0 && !this.socket.destroyed) this.socket.write(frame(FRAME.SETTINGS, 1, 0));
     }
   }

@@ -211,9 +211,11 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
 
   /**
    * RFC 9113 section 6.8: GOAWAY with last-stream-id 2^31-1 tells the client to open no new
-   * stream here while streams already on the wire are still taken; a PING round trip later
-   * every such stream has arrived, and the final GOAWAY names the last one taken. Without the
-   * PING back within `GOAWAY_PING_BOUND_MS` the final GOAWAY goes anyway.
+   * stream here; a PING round trip later the client has read it, and the final GOAWAY names the
+   * last stream the server took. (nghttp2, under node, takes no new stream once any GOAWAY is
+   * out: a stream the client sent in between is not run, and the final GOAWAY's last-stream-id
+   * tells the client so, which makes it safe to retry elsewhere.) Without the PING back within
+   * `GOAWAY_PING_BOUND_MS` the final GOAWAY goes anyway.
    */
   private goAwayGracefully(state: Http2ConnectionState): void {
     const session = state.session as ServerHttp2Session;
@@ -223,7 +225,12 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
     increment(this.goawaysSent, 'NO_ERROR');
     const final = (): void => this.goAway(state);
     state.goawayTimer = setTimeout(final, GOAWAY_PING_BOUND_MS).unref();
-    if (!session.ping(final)) final();
+    // nghttp2 sends PING ahead of queued frames: pinging once the GOAWAY has been written keeps
+    // them in order, so the PING's ack proves the client has read the GOAWAY.
+    setImmediate(() => {
+      if (state.goaway !== GoawayPhase.Notice || session.destroyed) return;
+      if (session.closed || !session.ping(final)) final();
+    });
   }
 
   /** The final GOAWAY (last stream taken): node closes the session once its open streams end. */
@@ -232,9 +239,13 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
     if (state.goawayTimer) clearTimeout(state.goawayTimer);
     state.goawayTimer = undefined;
     if (state.goaway === GoawayPhase.Final) return;
+    const announced = state.goaway === GoawayPhase.Notice;
     state.goaway = GoawayPhase.Final;
-    if (session.closed || session.destroyed) return;
-    session.close();
+    if (session.destroyed) return;
+    // Closed already: node closes a session on the client's own GOAWAY (a client leaves on our
+    // graceful one), and that close sent the final GOAWAY.
+    if (!session.closed) session.close();
+    else if (!announced) return;
     increment(this.goawaysSent, 'NO_ERROR');
   }
 
