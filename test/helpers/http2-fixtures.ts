@@ -66,13 +66,14 @@ export function h2request(session: http2.ClientHttp2Session, path: string): Prom
 }
 
 /** A node HTTP/2 client session trusting `ca` (TLS) or cleartext (`h2c`); errors are kept, not thrown. */
-export function connect(port: number, options: { ca?: string; h2c?: boolean } = {}): Promise<http2.ClientHttp2Session> {
+export function connect(port: number, options: { ca?: string | string[]; h2c?: boolean } = {}): Promise<http2.ClientHttp2Session> {
   const authority = options.h2c ? `http://127.0.0.1:${port}` : `https://localhost:${port}`;
   const session = http2.connect(authority, options.h2c ? {} : { ca: options.ca, host: '127.0.0.1', servername: 'localhost' });
   session.on('error', () => {});
   return new Promise((resolve, reject) => {
     session.once('remoteSettings', () => resolve(session));
     session.once('error', reject);
+    session.once('close', () => reject(new Error('session closed before SETTINGS')));
   });
 }
 
