@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import { createTestApp } from '../../src/testing';
 import type { Application, Http2ConnectionPool } from '../../src';
 import { closeGate } from '../helpers/gate';
@@ -169,6 +170,17 @@ describe('HTTP/2 limits: admission, streams, resets, idle, PING (real clients an
     await closed(session);
     await waitFor(() => pool.size === 0, 5000, 'session removed');
     expect(pool.getMetrics().timeouts.idle).to.equal(1);
+  });
+
+  it('connection timeout: a TCP peer that never sends the HTTP/2 preface is closed after connectionTimeout, counted as timeout connection', async () => {
+    const { port, pool } = await start({ h2c: true, connectionTimeout: 150 });
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    const closedAt = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await waitFor(() => pool.size === 1, 5000, 'admitted');
+    await closedAt;
+    await waitFor(() => pool.size === 0, 5000, 'removed');
+    expect(pool.getMetrics().timeouts.connection).to.equal(1);
   });
 
   it('PING timeout: a peer that completes the preface and SETTINGS then goes silent is destroyed, counted as a ping timeout', async () => {

@@ -93,14 +93,21 @@ describe('HTTP/2 serving (node http2, curl, nghttp)', () => {
     expect(out.stdout).to.match(/:status: 200/);
   });
 
-  it('allowHTTP1: false refuses a client that offers only http/1.1, counted as unknown_protocol or a failed handshake', async () => {
+  it('allowHTTP1: false: a client that offers only http/1.1 fails the TLS handshake (alert no_application_protocol), counted by reason (curl --http1.1)', async () => {
     const { port, pool } = await start({ allowHTTP1: false });
-    const h1 = await run('curl', ['--http1.1', '-k', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `https://127.0.0.1:${port}/`]);
-    expect(h1.stdout).to.not.equal('200');
-    await waitFor(() => {
-      const m = pool.getMetrics();
-      return (m.rejected.byReason.unknown_protocol ?? 0) + m.tls.handshakes.failed === 1;
-    }, 5000, 'refusal counted');
+    const h1 = await run('curl', ['--http1.1', '-k', '-sS', '-o', '/dev/null', `https://127.0.0.1:${port}/`]);
+    expect(h1.stderr).to.match(/no application protocol/);
+    await waitFor(() => pool.getMetrics().tls.handshakes.failed === 1, 5000, 'handshake failure counted');
+    expect(pool.getMetrics().tls.handshakes.failuresByReason).to.deep.equal({ ERR_SSL_NO_APPLICATION_PROTOCOL: 1 });
+    expect(pool.getMetrics().totalConnections).to.equal(0);
+  });
+
+  it('a TLS client that negotiates no ALPN protocol reads a 403 and is refused as unknown_protocol (openssl s_client)', async () => {
+    const { port, pool } = await start({ allowHTTP1: false });
+    const out = await run('sh', ['-c', `printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' | openssl s_client -connect 127.0.0.1:${port} -quiet 2>/dev/null`]);
+    expect(out.stdout).to.match(/^HTTP\/1\.1 403 Forbidden/);
+    expect(out.stdout).to.match(/HTTP\/2 \(ALPN h2\) only/);
+    expect(pool.getMetrics().rejected.byReason.unknown_protocol).to.equal(1);
     expect(pool.getMetrics().totalConnections).to.equal(0);
   });
 

@@ -224,7 +224,7 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
     server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket));
     server.on('request', this.onRequest);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
-    if (this.upgradeRoutes.size > 0) this.takeUpgrades(server);
+    this.acceptUpgrades(server);
     await this.bind(server);
   }
 
@@ -245,6 +245,11 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
   /** Removes the route of `path` if `listener` has it. */
   removeUpgradeRoute(path: string, listener: UpgradeListener): void {
     if (this.upgradeRoutes.get(path) === listener) this.upgradeRoutes.delete(path);
+  }
+
+  /** Routes upgrade requests on `server` if a listener was added before it existed (HTTP/2 calls it for its HTTP/1.1 fallback). */
+  protected acceptUpgrades(server: http.Server): void {
+    if (this.upgradeRoutes.size > 0) this.takeUpgrades(server);
   }
 
   private takeUpgrades(server: http.Server): void {

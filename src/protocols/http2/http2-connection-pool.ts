@@ -142,7 +142,8 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
 
   private countPeerReset(conn: PooledConnection<Socket>): void {
     const state = this.stateOf(conn);
-    if (state?.session === undefined) return;
+    // Streams cut because their session is going away (the client left, a drain) are not resets by the client.
+    if (state?.session === undefined || state.session.destroyed || state.session.closed) return;
     const now = monotonicMs();
     if (now - state.resetWindowStart >= RESET_WINDOW_MS) {
       state.resetWindowStart = now;
@@ -191,12 +192,22 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
   protected override closeConnection(conn: PooledConnection<Socket>, reason: CloseReason): void {
     const state = this.stateOf(conn);
     if (state?.session === undefined) return super.closeConnection(conn, reason);
+    // GOAWAY means nothing to a peer that never sent its preface and SETTINGS: cut it.
+    if (!conn.started) return this.destroyConnection(conn);
     if (reason === 'drain') this.goAwayGracefully(state);
     else this.goAway(state);
   }
 
   protected override destroyConnection(conn: PooledConnection<Socket>): void {
     const session = this.stateOf(conn)?.session;
+    if (session !== undefined && !conn.started) {
+      // Before the client's preface node's HTTP/2 session holds the socket open through
+      // destroy() (node 20: neither side sees a close); a TCP reset is what ends it.
+      const tcp = (conn.raw as Socket & { _parent?: Socket })._parent ?? conn.raw;
+      if (!tcp.destroyed) tcp.resetAndDestroy();
+      conn.raw.destroy();
+      return;
+    }
     if (session !== undefined && !session.destroyed) session.destroy();
     conn.raw.destroy();
   }
@@ -206,7 +217,7 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
     const state = this.stateOf(conn);
     if (state?.session === undefined) return super.drainConnection(conn);
     conn.closeReason = 'drain';
-    this.goAwayGracefully(state);
+    this.closeConnection(conn, 'drain');
   }
 
   /**

@@ -143,6 +143,8 @@ export abstract class Http2Server<P extends Http2ConnectionPool = Http2Connectio
     // Before the compatibility layer's own listener: a stream is tracked before its handler runs.
     server.prependListener('stream', this.onStream);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
+    // A WebSocket server attached here (`ws.attachTo`) takes upgrades of HTTP/1.1 fallback connections.
+    this.acceptUpgrades(server);
     await this.bind(server);
   }
 
