@@ -6,6 +6,7 @@ import { Http2ConnectionPool, Http2PoolConfig, Http2Server, PoolConfig, UsePool,
 import { waitFor } from '../helpers/http-fixtures';
 import { makeTlsFixtures, type TlsFixtures } from '../helpers/https-fixtures';
 import { closed, connect, h2request, run, TestHttp2Server } from '../helpers/http2-fixtures';
+import { connect as wsConnect, TestWsServer } from './ws-support';
 
 /** A server on node's core API: streams go to handleStream, HTTP/1.1 fallback requests to handle. */
 @UsePool(Http2ConnectionPool)
@@ -109,6 +110,19 @@ describe('HTTP/2 serving (node http2, curl, nghttp)', () => {
     expect(out.stdout).to.match(/HTTP\/2 \(ALPN h2\) only/);
     expect(pool.getMetrics().rejected.byReason.unknown_protocol).to.equal(1);
     expect(pool.getMetrics().totalConnections).to.equal(0);
+  });
+
+  it('a WebSocket server attached to the HTTP/2 port (ws.attachTo: http2) takes upgrades of HTTP/1.1 fallback connections (wss, no ALPN h2)', async () => {
+    app = createTestApp({ servers: [TestHttp2Server, TestWsServer], config: { http2: { tls: { cert: certs.cert, key: certs.key } }, ws: { attachTo: 'http2', path: '/ws' } } });
+    await app.start();
+    const port = app.server(TestHttp2Server).address()?.port as number;
+    const ws = await wsConnect(`wss://localhost:${port}/ws`, { ca: certs.certPem });
+    const echoed = new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data))));
+    ws.send('over the HTTP/2 port');
+    expect(await echoed).to.equal('over the HTTP/2 port');
+    expect(app.server(TestWsServer).pool.size).to.equal(1);
+    ws.close();
+    await waitFor(() => app?.server(TestWsServer).pool.size === 0, 5000, 'ws closed');
   });
 
   it('a handler that throws answers 500 and is counted as a handler error', async () => {
