@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type * as http2 from 'node:http2';
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import Koa from 'koa';
 import { createTestApp } from '../../src/testing';
 import { Http2ConnectionPool, Http2PoolConfig, Http2Server, PoolConfig, UsePool, type Application } from '../../src';
 import { waitFor } from '../helpers/http-fixtures';
@@ -24,6 +25,20 @@ class StreamApi extends Http2Server {
   }
 }
 
+const koa = new Koa();
+koa.use((ctx) => {
+  ctx.body = `koa over HTTP/${ctx.req.httpVersion}`;
+});
+
+/** A Koa 3 app as the handler, unchanged from HttpServer. */
+@UsePool(Http2ConnectionPool)
+class KoaOnHttp2 extends Http2Server {
+  constructor(@PoolConfig(Http2PoolConfig, 'http2') config: Http2PoolConfig) {
+    super(config);
+  }
+  handle = koa.callback();
+}
+
 describe('HTTP/2 serving (node http2, curl, nghttp)', () => {
   let certs: TlsFixtures;
   let app: Application | undefined;
@@ -39,7 +54,7 @@ describe('HTTP/2 serving (node http2, curl, nghttp)', () => {
     app = undefined;
   });
 
-  async function start(section: Record<string, unknown>, server: typeof TestHttp2Server | typeof StreamApi = TestHttp2Server): Promise<{ port: number; pool: Http2ConnectionPool }> {
+  async function start(section: Record<string, unknown>, server: typeof TestHttp2Server | typeof StreamApi | typeof KoaOnHttp2 = TestHttp2Server): Promise<{ port: number; pool: Http2ConnectionPool }> {
     const tls = section.h2c ? {} : { tls: { cert: certs.cert, key: certs.key } };
     app = createTestApp({ servers: [server], config: { http2: { ...tls, ...section } } });
     await app.start();
@@ -123,6 +138,15 @@ describe('HTTP/2 serving (node http2, curl, nghttp)', () => {
     expect(app.server(TestWsServer).pool.size).to.equal(1);
     ws.close();
     await waitFor(() => app?.server(TestWsServer).pool.size === 0, 5000, 'ws closed');
+  });
+
+  it('a Koa app moves from HttpServer to Http2Server unchanged: served over HTTP/2 (curl --http2) and HTTP/1.1 on the same port', async () => {
+    const { port, pool } = await start({}, KoaOnHttp2);
+    const h2 = await run('curl', ['--http2', '-k', '-sS', `https://127.0.0.1:${port}/`]);
+    expect(h2.stdout).to.equal('koa over HTTP/2.0');
+    const h1 = await run('curl', ['--http1.1', '-k', '-sS', `https://127.0.0.1:${port}/`]);
+    expect(h1.stdout).to.equal('koa over HTTP/1.1');
+    expect(pool.getMetrics().requests.total).to.equal(2);
   });
 
   it('a handler that throws answers 500 and is counted as a handler error', async () => {
