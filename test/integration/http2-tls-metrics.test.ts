@@ -50,6 +50,17 @@ describe('HTTP/2 TLS (as in https) and observability (/metrics, /status)', () =>
     expect(pool.getMetrics().tls.certificateReloads.applied).to.equal(1);
   });
 
+  it('live config: maxConcurrentStreams changes for new sessions (SETTINGS), allowHTTP1 and maxSessionMemory need a restart', async () => {
+    const { port, server } = await start({ tls: { cert: certs.cert, key: certs.key } });
+    const before = await open(port);
+    expect(before.remoteSettings.maxConcurrentStreams).to.equal(100);
+    const result = server.updateConfig({ maxConcurrentStreams: 5, allowHTTP1: false, maxSessionMemory: 20 });
+    expect(result).to.deep.equal({ applied: ['maxConcurrentStreams'], restartRequired: ['allowHTTP1', 'maxSessionMemory'] });
+    const after = await open(port);
+    expect(after.remoteSettings.maxConcurrentStreams).to.equal(5);
+    expect((await h2request(before, '/')).status).to.equal(200);
+  });
+
   it('client certificates: requestCert with ca refuses a session without a certificate (counted client_certificate) and serves one with', async () => {
     const { port, pool } = await start({ tls: { cert: certs.cert, key: certs.key, ca: certs.clientCa, requestCert: true } });
     const refused = await connect(port, { ca: certs.certPem }).then(
