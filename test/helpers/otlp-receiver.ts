@@ -133,6 +133,8 @@ export function decodeExport(body: Buffer, contentType: string): ReceivedExport[
 export class OtlpReceiver {
   readonly exports: ReceivedExport[] = [];
   readonly paths: string[] = [];
+  /** The headers of each request, in arrival order. */
+  readonly headers: http.IncomingHttpHeaders[] = [];
   /** Bodies that could not be decoded (a failing test names them). */
   readonly failures: string[] = [];
   hang = false;
@@ -157,6 +159,7 @@ export class OtlpReceiver {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       this.paths.push(`${req.method} ${req.url}`);
+      this.headers.push(req.headers);
       const contentType = String(req.headers['content-type'] ?? '');
       try {
         this.exports.push(...decodeExport(Buffer.concat(chunks), contentType));

@@ -45,7 +45,7 @@ describe('OpenTelemetry in an application: the sample, a meterProvider of the ap
     receiver = undefined;
   });
 
-  it('the sample (npm start) exports to OTEL_EXPORTER_OTLP_ENDPOINT with OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, with no code change; SIGTERM sends the last export', async () => {
+  it('the sample (npm start) exports to OTEL_EXPORTER_OTLP_ENDPOINT with OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS, with no code change; SIGTERM sends the last export', async () => {
     receiver = await new OtlpReceiver().listen();
     sample = startSample('dist/samples/multi-protocol/main.js', writeTempConfig(portZeroSampleConfig()), {
       OTEL_METRICS_EXPORTER: 'otlp',
@@ -54,6 +54,7 @@ describe('OpenTelemetry in an application: the sample, a meterProvider of the ap
       OTEL_METRIC_EXPORT_INTERVAL: '60000',
       OTEL_SERVICE_NAME: 'unipool-sample',
       OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test,service.version=1.2.3',
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=sample-key',
     });
     const [, port] = await waitForOutput(sample, /http\s+HttpApiServer listening on 127\.0\.0\.1:(\d+)/);
     await waitForOutput(sample, /admin\s+AdminServer listening/);
@@ -62,6 +63,7 @@ describe('OpenTelemetry in an application: the sample, a meterProvider of the ap
     expect(await sample.exited).to.equal(0);
     expect(receiver.failures).to.deep.equal([]);
     expect(receiver.paths).to.deep.equal(['POST /v1/metrics']);
+    expect(receiver.headers[0]['x-api-key']).to.equal('sample-key'); // read by the exporter itself
     const exported = receiver.exports[0];
     expect(exported.contentType).to.match(/^application\/json/);
     expect(exported.resource).to.include({ 'service.name': 'unipool-sample', 'deployment.environment.name': 'test', 'service.version': '1.2.3' });
