@@ -365,7 +365,7 @@ export class Application {
     for (const warning of warnings) this.logger.warn({}, warning);
     if (provider === undefined && problems.length) throw new ConfigValidationError(problems, this.configLabel);
     if (provider !== undefined && settings !== undefined) this.logger.info({}, 'OpenTelemetry: metrics go to the meterProvider passed to createApp; OTLP settings not used');
-    this.telemetry = OtelTelemetry.start(this, provider, provider === undefined ? settings : undefined);
+    this.telemetry = OtelTelemetry.start(this, provider, provider === undefined ? settings : undefined, this.logger);
     if (this.telemetry?.exports && settings) {
       this.logger.info({ endpoint: settings.endpoint, protocol: settings.protocol, intervalMs: settings.exportIntervalMs, serviceName: settings.resource['service.name'] }, 'OpenTelemetry: exporting metrics over OTLP');
     }

@@ -138,6 +138,8 @@ export class OtlpReceiver {
   /** Bodies that could not be decoded (a failing test names them). */
   readonly failures: string[] = [];
   hang = false;
+  /** The status answered (200: accepted; 400: the exporter gives the batch up, no retry). */
+  status = 200;
   private readonly server = http.createServer((req, res) => this.onRequest(req, res));
 
   async listen(): Promise<this> {
@@ -168,7 +170,7 @@ export class OtlpReceiver {
       }
       if (this.hang) return;
       const json = contentType.startsWith('application/json');
-      res.writeHead(200, { 'Content-Type': json ? 'application/json' : 'application/x-protobuf' });
+      res.writeHead(this.status, { 'Content-Type': json ? 'application/json' : 'application/x-protobuf' });
       res.end(json ? '{}' : undefined);
     });
   }

@@ -122,6 +122,20 @@ describe('OpenTelemetry: the official OTLP exporter, decoded by a test receiver'
     expect(only(receiver.points('unipool.rejected_connections', { 'unipool.rejection.reason': 'draining' }), 'draining reported from 0').value).to.equal(0);
   });
 
+  it('unipool.connection.duration carries error.type when a connection ended in error: a client that sends nothing is cut at connectionTimeout (connection_timeout)', async () => {
+    app = createTestApp({ servers: [HttpApiServer], config: { http: { connectionTimeout: 150 }, metrics: { otlp: otlp('http/protobuf') } } });
+    await app.start();
+    const p = port(app.server(HttpApiServer));
+    await new Promise<void>((resolve) => net.connect(p, '127.0.0.1').on('error', () => undefined).once('close', () => resolve()).resume());
+    expect(await curlStatus(`http://127.0.0.1:${p}/`)).to.equal(200);
+    await app.stop();
+    const cut = only(receiver.points('unipool.connection.duration', { 'error.type': 'connection_timeout' }), 'cut');
+    expect(cut.count).to.equal(1);
+    expect(cut.sum).to.be.within(0.1, 5);
+    const normal = receiver.points('unipool.connection.duration').filter((x) => !('error.type' in x.attributes));
+    expect(only(normal, 'the curl connection').count).to.equal(1);
+  });
+
   it('rpc.server.call.duration: a grpcio call exports rpc.system grpc, rpc.service, rpc.method and rpc.grpc.status_code 0', async () => {
     app = createTestApp({ servers: [GrpcEchoServer], config: { metrics: { otlp: otlp('http/protobuf') } } });
     await app.start();
@@ -180,6 +194,17 @@ describe('OpenTelemetry: the official OTLP exporter, decoded by a test receiver'
     expect(result.ok).to.equal(true);
     expect(receiver.exports).to.have.length(1);
     expect(only(receiver.points('http.server.request.duration'), 'the request').count).to.equal(1);
+  });
+
+  it('a failing endpoint is logged once through the app logger (not once per interval), and its recovery once', async () => {
+    receiver.status = 400;
+    const testApp = createTestApp({ servers: [HttpApiServer], config: { metrics: { otlp: otlp('http/protobuf', 100) } } });
+    app = testApp;
+    await app.start();
+    await waitFor(() => receiver.paths.length >= 3, 5000, 'three exports refused');
+    expect(testApp.logs.find('OpenTelemetry: metrics export failed (logged again only after an export succeeds)')).to.have.length(1);
+    receiver.status = 200;
+    await waitFor(() => testApp.logs.find('OpenTelemetry: metrics export works again').length === 1, 5000, 'the recovery logged');
   });
 
   it('shutdown waits for an endpoint that stopped answering at most shutdown.hookTimeout, logs it, and still stops ok', async () => {

@@ -18,11 +18,11 @@ export class OtelTelemetry {
   ) {}
 
   /** Instruments on `provider`, or on a new OTLP provider from `settings`; the pools' observer hook is set. */
-  static start(source: PoolSource, provider: OtelMeterProvider | undefined, settings: OtlpSettings | undefined, load?: ModuleLoader): OtelTelemetry | undefined {
+  static start(source: PoolSource, provider: OtelMeterProvider | undefined, settings: OtlpSettings | undefined, logger: Logger, load?: ModuleLoader): OtelTelemetry | undefined {
     let owned: OwnedMeterProvider | undefined;
     if (provider === undefined) {
       if (settings === undefined) return undefined;
-      owned = createOtlpMeterProvider(settings, load);
+      owned = createOtlpMeterProvider(settings, logger, load);
       provider = owned.provider;
     }
     const metrics = new OtelPoolMetrics(provider.getMeter(METER_NAME) as Meter, source);

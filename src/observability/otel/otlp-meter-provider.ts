@@ -1,4 +1,5 @@
 import type { MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
+import type { Logger } from '../../core/logger';
 import { OtelDependencyError } from '../../errors';
 import type { OtlpProtocol } from './otlp-config';
 import type { OtlpSettings } from './otlp-settings';
@@ -55,8 +56,33 @@ interface Resources {
   defaultResource(): { merge(other: unknown): unknown };
   resourceFromAttributes(attributes: Record<string, string>): unknown;
 }
+/** What an exporter's `export` reports (`ExportResult` of `@opentelemetry/core`: code 0 is success). */
+interface ExportResult {
+  code: number;
+  error?: Error;
+}
+interface MetricExporter {
+  export(items: unknown, done: (result: ExportResult) => void): void;
+}
 interface Exporter {
-  OTLPMetricExporter: new (options: { url: string; timeoutMillis: number }) => object;
+  OTLPMetricExporter: new (options: { url: string; timeoutMillis: number }) => MetricExporter;
+}
+
+/**
+ * Logs failed exports through unipool's logger (the SDK reports them only to its own diag
+ * logger, silent unless the app set one up): the first failure of a run of failures, and the
+ * recovery, so a collector that is down is visible without a line per interval.
+ */
+function logExportFailures(exporter: MetricExporter, endpoint: string, logger: Logger): void {
+  const exportBatch = exporter.export.bind(exporter);
+  let failing = false;
+  exporter.export = (items, done) =>
+    exportBatch(items, (result) => {
+      if (result.code !== 0 && !failing) logger.warn({ err: result.error, endpoint }, 'OpenTelemetry: metrics export failed (logged again only after an export succeeds)');
+      else if (result.code === 0 && failing) logger.info({ endpoint }, 'OpenTelemetry: metrics export works again');
+      failing = result.code !== 0;
+      done(result);
+    });
 }
 
 /**
@@ -64,12 +90,13 @@ interface Exporter {
  * `exportIntervalMs`, with the SDK's default resource (`telemetry.sdk.*`) under the configured
  * one. The SDK, resources and exporter packages are loaded here, not before.
  */
-export function createOtlpMeterProvider(settings: OtlpSettings, load?: ModuleLoader): OwnedMeterProvider {
+export function createOtlpMeterProvider(settings: OtlpSettings, logger: Logger, load?: ModuleLoader): OwnedMeterProvider {
   const packages = loadOtlpPackages(settings.protocol, load);
   const sdk = packages['@opentelemetry/sdk-metrics'] as SdkMetrics;
   const resources = packages['@opentelemetry/resources'] as Resources;
   const exporterPackage = packages[otlpPackages(settings.protocol)[3]] as Exporter;
   const exporter = new exporterPackage.OTLPMetricExporter({ url: settings.endpoint, timeoutMillis: settings.exportTimeoutMs });
+  logExportFailures(exporter, settings.endpoint, logger);
   const reader = new sdk.PeriodicExportingMetricReader({ exporter, exportIntervalMillis: settings.exportIntervalMs, exportTimeoutMillis: settings.exportTimeoutMs });
   const resource = resources.defaultResource().merge(resources.resourceFromAttributes(settings.resource));
   const provider = new sdk.MeterProvider({ resource, readers: [reader] });
