@@ -20,6 +20,8 @@
   var lastHealth = new Map();
   var lastRunningPhase = null;
   var frames = 0;
+  /** The server said the application shut down (`end` event); failures after that are expected. */
+  var shutDown = false;
 
   var integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
   var decimal = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
@@ -231,7 +233,7 @@
           el('td', { class: 'num', 'data-field': 'calls', 'data-value': String(m.calls), text: integer.format(m.calls) }),
           el('td', { class: 'num', 'data-field': 'errors', 'data-value': String(m.errors), text: integer.format(m.errors) }),
           el('td', { class: 'num', text: ms((m.latency && m.latency.p95Ms) || 0) }),
-          el('td', { text: codes || '–' }),
+          el('td', { class: 'codes', text: codes || '–' }),
         ]);
       });
       var table = el('table', { 'data-field': 'grpc.methods' }, [
@@ -400,6 +402,13 @@
 
   // ------------------------------------------------------------------ the stream
 
+  /** The stream failed: say so (or that the application is down, after an `end`) and try again. */
+  function retryLater(message, delay) {
+    if (shutDown) setConnection('ended', 'The application shut down; reconnecting when it is back.');
+    else setConnection('error', message);
+    scheduleReconnect(delay);
+  }
+
   function scheduleReconnect(delay) {
     clearTimeout(reconnectTimer);
     reconnectTimer = setTimeout(connect, delay);
@@ -438,7 +447,6 @@
     clearTimeout(reconnectTimer);
     var headers = { Accept: 'text/event-stream' };
     if (token) headers.Authorization = 'Bearer ' + token;
-    var ended = false;
     fetch('events', { headers: headers, cache: 'no-store', credentials: 'same-origin' }).then(function (res) {
       if (res.status === 401) {
         askForToken(token ? 'The server refused this token.' : '');
@@ -447,15 +455,14 @@
       }
       if (res.status === 503) {
         var wait = (parseInt(res.headers.get('Retry-After') || '5', 10) || 5) * 1000;
-        setConnection('error', 'Too many open dashboards on this server; trying again in ' + wait / 1000 + ' s.');
-        scheduleReconnect(wait);
+        retryLater('Too many open dashboards on this server; trying again in ' + wait / 1000 + ' s.', wait);
         return;
       }
       if (!res.ok || !res.body) {
-        setConnection('error', 'The event stream answered ' + res.status + '; trying again.');
-        scheduleReconnect(retryMs);
+        retryLater('The event stream answered ' + res.status + '; trying again.', retryMs);
         return;
       }
+      shutDown = false;
       $('token-form').hidden = true;
       setConnection('live', 'Live');
       var reader = res.body.getReader();
@@ -466,8 +473,9 @@
           if (chunk.done) return;
           buffer = parseEvents(buffer + decoder.decode(chunk.value, { stream: true }), function (event, data) {
             if (event === 'end') {
-              ended = true;
-              setConnection('ended', 'The application is shutting down; the stream ended. Reconnecting when it is back.');
+              shutDown = true;
+              setConnection('ended', 'The application shut down; reconnecting when it is back.');
+              announce('The application shut down.');
               return;
             }
             if (event === 'message') render(JSON.parse(data));
@@ -475,14 +483,8 @@
           return pump();
         });
       };
-      return pump().then(function () {
-        if (!ended) setConnection('error', 'The event stream closed; reconnecting.');
-        scheduleReconnect(retryMs);
-      });
-    }).catch(function () {
-      if (!ended) setConnection('error', 'Cannot reach the admin server; reconnecting.');
-      scheduleReconnect(retryMs);
-    });
+      return pump().then(function () { retryLater('The event stream closed; reconnecting.', retryMs); });
+    }).catch(function () { retryLater('Cannot reach the admin server; reconnecting.', retryMs); });
   }
 
   function start() {
