@@ -20,8 +20,8 @@ export interface AdminTarget extends MetricsSource {
   readonly config: ReadonlyMap<string, object> | undefined;
   /** When the application started booting (ms since epoch). */
   readonly startedAt: number;
-  /** The application's events: the dashboard shows shutdown phases and readiness as they change. */
-  readonly events: {
+  /** The application's events: the dashboard shows shutdown phases and readiness as they change (else on the next tick). */
+  readonly events?: {
     on(event: DashboardTrigger, listener: () => void): unknown;
     off(event: DashboardTrigger, listener: () => void): unknown;
   };
@@ -82,7 +82,7 @@ export class AdminServer {
     server.maxConnections = MAX_ADMIN_SOCKETS;
     this.server = server;
     await listenServer(server, 'AdminServer', host, port);
-    if (this.hub) for (const event of DASHBOARD_TRIGGERS) this.target.events.on(event, this.pushFrame);
+    if (this.hub) for (const event of DASHBOARD_TRIGGERS) this.target.events?.on(event, this.pushFrame);
   }
 
   /** The bound address, once listening. */
@@ -100,7 +100,7 @@ export class AdminServer {
     if (!server) return;
     this.server = undefined;
     if (this.hub) {
-      for (const event of DASHBOARD_TRIGGERS) this.target.events.off(event, this.pushFrame);
+      for (const event of DASHBOARD_TRIGGERS) this.target.events?.off(event, this.pushFrame);
       this.hub.close();
     }
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -152,6 +152,10 @@ describe('admin /events (Server-Sent Events) and /dashboard, with a plain HTTP c
     expect(uplot.headers['content-type']).to.equal('text/javascript; charset=utf-8');
     expect(uplot.body).to.equal(readFileSync(join(REPO_ROOT, 'node_modules/uplot/dist/uPlot.iife.min.js'), 'utf8'));
     expect((await get(port, '/dashboard/uPlot.min.css')).headers['content-type']).to.equal('text/css; charset=utf-8');
+    const slash = await get(port, '/dashboard/');
+    expect([slash.status, slash.headers.location]).to.deep.equal([301, '../dashboard']);
+    const head = await get(port, '/events', { method: 'HEAD' });
+    expect([head.status, head.headers['content-type'], head.body]).to.deep.equal([200, 'text/event-stream; charset=utf-8', '']);
     expect((await get(port, '/dashboard/../package.json')).status).to.equal(404);
     expect((await get(port, '/dashboard/nothing.js')).status).to.equal(404);
     expect((await get(port, '/events', { method: 'POST' })).status).to.equal(405);

@@ -252,4 +252,14 @@ describe('dashboard frames (what /events sends each second)', () => {
     expect(new DashboardFrames(a).build().shutdown.running).to.equal(undefined);
     pool.destroy();
   });
+
+  it('carries the workers a cluster supervisor reports (the extension point of cluster mode), and none in a single process', () => {
+    const pool = FakePool.with({});
+    const single = new DashboardFrames(app(pool)).build();
+    expect(single).to.not.have.property('workers');
+    const workers = [{ id: 1, pid: 4242, state: 'running', pools: single.pools }];
+    const clustered = new DashboardFrames({ ...app(pool), workerFrames: () => workers }).build();
+    expect(clustered.workers).to.deep.equal(workers);
+    pool.destroy();
+  });
 });

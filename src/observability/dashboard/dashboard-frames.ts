@@ -51,7 +51,11 @@ export interface DashboardFrame {
 }
 
 /** What the frames are read from: the same application view `/status` and `/metrics` read. */
-export type FrameSource = Parameters<typeof buildStatusReport>[0] & Pick<MetricsSource, 'stats'>;
+export type FrameSource = Parameters<typeof buildStatusReport>[0] &
+  Pick<MetricsSource, 'stats'> & {
+    /** Extension point for cluster mode: each worker's state and pools, as the supervisor last heard them. */
+    workerFrames?(): WorkerFrame[] | undefined;
+  };
 
 interface Reading {
   at: number;
@@ -82,7 +86,10 @@ export class DashboardFrames {
       const { config: _settings, ...shown } = status;
       return { ...shown, rates: this.rates(pool, at, status), known: pool.knownLabelValues() };
     });
-    return { at, state: report.state, ready: report.ready, uptimeSeconds: report.uptimeSeconds, pools, shutdown: this.shutdown(report.state) };
+    const frame: DashboardFrame = { at, state: report.state, ready: report.ready, uptimeSeconds: report.uptimeSeconds, pools, shutdown: this.shutdown(report.state) };
+    const workers = source.workerFrames?.();
+    if (workers) frame.workers = workers;
+    return frame;
   }
 
   private rates(pool: object, at: number, status: PoolStatus): PoolRates {
