@@ -1,10 +1,14 @@
+import 'reflect-metadata';
 import { expect } from 'chai';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Page } from 'puppeteer-core';
 import WebSocket from 'ws';
+import { HttpConnectionPool, HttpServer, UsePool, type PoolMetricsSnapshot } from '../../src';
+import { createTestApp } from '../../src/testing';
 import { chromiumMissing, launchChromium } from '../helpers/chromium';
 import { closeClients, echoClient, unary } from '../helpers/grpc';
 import { request } from '../helpers/http-fixtures';
@@ -157,6 +161,14 @@ describe('dashboard in headless Chromium against samples/multi-protocol (issue 1
     return got;
   }
 
+  /** Polls /status (not the page, which updates once a second) until `check` holds for the pool. */
+  async function untilStatus(pool: string, check: (p: StatusPool) => boolean): Promise<void> {
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 10))) {
+      if (check((await status()).find((p) => p.pool === pool)!)) return;
+    }
+    throw new Error(`pool ${pool} never got there`);
+  }
+
   async function curl(...args: string[]): Promise<string> {
     const { stdout } = await run('curl', ['-sS', '--max-time', '10', ...args]);
     return stdout;
@@ -189,8 +201,8 @@ describe('dashboard in headless Chromium against samples/multi-protocol (issue 1
 
     // HTTP: 20 requests over one keep-alive connection; two held slow requests fill maxConnections (2), so a third client is refused.
     await curl(`http://127.0.0.1:${ports.http}/?n=[1-20]`);
-    for (let i = 0; i < 2; i++) held.push(spawn('curl', ['-sS', '-o', '/dev/null', '--max-time', '20', `http://127.0.0.1:${ports.http}/slow?ms=3000`], { stdio: 'ignore' }));
-    await page.waitForFunction(() => document.querySelector('article[data-pool="http"] [data-field="connections"]')?.getAttribute('data-value') === '2', { timeout: 10_000 });
+    for (let i = 0; i < 2; i++) held.push(spawn('curl', ['-sS', '-o', '/dev/null', '--max-time', '20', `http://127.0.0.1:${ports.http}/slow?ms=4000`], { stdio: 'ignore' }));
+    await untilStatus('http', (p) => p.metrics.active === 2);
     expect(await curl('-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${ports.http}/`)).to.equal('503');
     // HTTPS (self-signed sample certificate), gRPC unary calls, WebSocket messages.
     await curl('-k', `https://127.0.0.1:${ports.https}/?n=[1-5]`);
@@ -271,8 +283,8 @@ describe('dashboard in headless Chromium against samples/multi-protocol (issue 1
   });
 
   it('shows the shutdown phases as they run on SIGTERM (the drain waits for an in-flight request), then the end of the stream; the sample exits 0', async () => {
-    const slow = curl('-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${ports.http}/slow?ms=2500`);
-    await page.waitForFunction(() => document.querySelector('article[data-pool="http"] [data-field="requests.inFlight"]')?.getAttribute('data-value') === '1', { timeout: 10_000 });
+    const slow = curl('-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${ports.http}/slow?ms=4000`);
+    await untilStatus('http', (p) => p.metrics.active === 1);
     sample!.child.kill('SIGTERM');
     await page.waitForSelector('#shutdown-phases li[data-phase="drain"][data-state="running"]', { timeout: 10_000 });
     expect(await page.$eval('#shutdown-summary', (n) => n.textContent)).to.equal('Shutting down: drain phase under way.');
@@ -289,5 +301,66 @@ describe('dashboard in headless Chromium against samples/multi-protocol (issue 1
     expect(await sample!.exited).to.equal(0);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-shutdown.png'), fullPage: true });
     expect(problems.filter((p) => !/ERR_CONNECTION_REFUSED|Failed to load resource/.test(p))).to.deep.equal([]);
+  });
+});
+
+/** A pool of a protocol the page has never heard of, with figures of its own (as a new protocol's pool would have). */
+class NovelPool extends HttpConnectionPool {
+  override readonly protocol: string = 'novel';
+
+  override getMetrics(): PoolMetricsSnapshot & { novel: object } {
+    return { ...super.getMetrics(), novel: { sessions: { open: 3, goaway: 1 }, frames: 7, mode: 'h2c' } };
+  }
+}
+
+@UsePool(NovelPool)
+class NovelServer extends HttpServer<NovelPool> {
+  handle(_req: IncomingMessage, res: ServerResponse): void {
+    res.end('novel');
+  }
+}
+
+describe('dashboard in headless Chromium: a pool of a protocol the page does not know (issue 16)', function () {
+  this.timeout(60_000);
+  let chromium: Awaited<ReturnType<typeof launchChromium>> | undefined;
+  let app: ReturnType<typeof createTestApp> | undefined;
+
+  before(function () {
+    const missing = chromiumMissing();
+    if (missing) {
+      console.log(`    skipped: ${missing}`);
+      this.skip();
+    }
+  });
+
+  after(async () => {
+    await chromium?.close();
+    if (app?.state === 'running') await app.stop();
+  });
+
+  it('shows it from the /events data alone: its generic figures, and its own figures as a list', async () => {
+    app = createTestApp({ servers: [NovelServer], config: { admin: {} } });
+    await app.start();
+    const port = app.server(NovelServer).address()!.port;
+    for (let i = 0; i < 4; i++) expect((await request(port, '/')).body).to.equal('novel');
+    chromium = await launchChromium();
+    const page = await chromium.browser.newPage();
+    await page.goto(`http://127.0.0.1:${app.adminAddress()!.port}/dashboard`, { waitUntil: 'load' });
+    await page.waitForSelector('article[data-pool="http"][data-protocol="novel"] [data-extra="novel"]');
+    const shown = await page.$eval('article[data-pool="http"]', (card) => ({
+      kind: card.querySelector('.pool-kind')?.textContent,
+      requests: card.querySelector('[data-field="requests.total"]')?.getAttribute('data-value'),
+      figures: [...card.querySelectorAll('[data-extra="novel"] dd')].map((dd) => [dd.getAttribute('data-field'), dd.textContent]),
+    }));
+    expect(shown).to.deep.equal({
+      kind: 'novel · NovelPool',
+      requests: '4',
+      figures: [
+        ['novel.sessions.open', '3'],
+        ['novel.sessions.goaway', '1'],
+        ['novel.frames', '7'],
+        ['novel.mode', 'h2c'],
+      ],
+    });
   });
 });

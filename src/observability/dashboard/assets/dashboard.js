@@ -187,6 +187,7 @@
       article: article, badge: badge, reason: reason, meter: meter, figs: figs,
       rateBox: rateBox, latencyBox: latencyBox, rejections: rejections.body, timeouts: timeouts.body, errors: errors.body, extras: extras,
       history: { t: [], rps: [], fps: [], p50: [], p95: [], p99: [] },
+      collapsed: new Set(), extrasSignature: null,
     };
     rebuildCharts(card);
     return card;
@@ -194,6 +195,9 @@
 
   /** Fills a count table: every value known in advance (at 0) and every one seen. */
   function fillCounts(body, counts, known) {
+    var signature = JSON.stringify([counts, known]);
+    if (body.getAttribute('data-signature') === signature) return;
+    body.setAttribute('data-signature', signature);
     var keys = (known || []).slice();
     Object.keys(counts || {}).forEach(function (k) { if (keys.indexOf(k) < 0) keys.push(k); });
     var rows = keys.map(function (key) {
@@ -270,22 +274,32 @@
     return out;
   }
 
-  function renderGeneric(name, value) {
+  function renderGeneric(name, value, card) {
     var pairs = flatten(value, '', []);
-    return [el('details', { open: '' }, [el('summary', { text: name }), definitions(pairs, name)])];
+    var details = el('details', card.collapsed.has(name) ? null : { open: '' }, [el('summary', { text: name }), definitions(pairs, name)]);
+    details.addEventListener('toggle', function () {
+      if (details.open) card.collapsed.delete(name);
+      else card.collapsed.add(name);
+    });
+    return [details];
   }
 
   function renderExtras(card, metrics) {
+    // Rebuilt only when a figure changed, so focus and the reader's place survive idle seconds.
+    var extra = {};
+    Object.keys(metrics).forEach(function (key) { if (COMMON_KEYS.indexOf(key) < 0) extra[key] = metrics[key]; });
+    var signature = JSON.stringify(extra);
+    if (card.extrasSignature === signature) return;
+    card.extrasSignature = signature;
     var parts = [];
     Object.keys(metrics).forEach(function (key) {
       if (COMMON_KEYS.indexOf(key) >= 0) return;
       var value = metrics[key];
       if (value === null || typeof value !== 'object') return;
       var render = EXTRA_RENDERERS[key];
-      var nodes = render ? render(value) : renderGeneric(key, value);
+      var nodes = render ? render(value) : renderGeneric(key, value, card);
       parts.push(el('section', { class: 'extra', 'data-extra': key, 'aria-label': key + ' of pool ' + card.article.getAttribute('data-pool') }, nodes));
     });
-    // Keep what has focus (an open <details>) when nothing changed shape.
     card.extras.replaceChildren.apply(card.extras, parts);
   }
 
