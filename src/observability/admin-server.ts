@@ -8,14 +8,14 @@ import type { AdminConfig } from './admin-config';
 import type { MetricsSource, PrometheusCollector } from './prometheus-collector';
 import { buildStatusReport } from './status-report';
 import { DASHBOARD_CSP, DashboardAssets } from './dashboard/dashboard-assets';
-import { DashboardFrames } from './dashboard/dashboard-frames';
+import { DashboardFrames, type FrameSource } from './dashboard/dashboard-frames';
 import { EventStreamHub } from './dashboard/event-stream-hub';
 
 /** Application events after which the dashboard sends a frame at once, not on the next tick. */
 type DashboardTrigger = 'shutdownPhase' | 'readinessChanged';
 
-/** What the admin server reads from the application. */
-export interface AdminTarget extends MetricsSource {
+/** What the admin server reads from the application (`workerFrames`: cluster mode's per-worker view on the dashboard). */
+export interface AdminTarget extends MetricsSource, Pick<FrameSource, 'workerFrames'> {
   readonly state: string;
   readonly config: ReadonlyMap<string, object> | undefined;
   /** When the application started booting (ms since epoch). */
