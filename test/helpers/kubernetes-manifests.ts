@@ -50,13 +50,16 @@ export function modelOf(apiVersion: string, kind: string): ModelClass | undefine
   return typeof model === 'function' ? (model as ModelClass) : undefined;
 }
 
+/** YAML files under `deploy/kubernetes` that are not Kubernetes objects: the adapter's Helm values. */
+export const NOT_MANIFESTS: ReadonlySet<string> = new Set(['prometheus-adapter/values.yaml']);
+
 /** Every `.yaml` file under `dir`, recursively, as paths relative to `root`. */
 function yamlFiles(dir: string, root = dir): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) out.push(...yamlFiles(path, root));
-    else if (/\.ya?ml$/.test(entry.name)) out.push(relative(root, path));
+    else if (/\.ya?ml$/.test(entry.name) && !NOT_MANIFESTS.has(relative(root, path))) out.push(relative(root, path));
   }
   return out.sort();
 }
