@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import * as core from 'kubernetes-models/v1';
 import * as apps from 'kubernetes-models/apps/v1';
 import * as autoscaling from 'kubernetes-models/autoscaling/v2';
@@ -136,6 +136,47 @@ export interface ContainerSpec {
   lifecycle?: { preStop?: { sleep?: { seconds: number }; exec?: { command: string[] } } };
 }
 
+/** The parts of a Deployment the tests read. */
+export interface Deployment extends KubeObject {
+  spec: {
+    replicas?: number;
+    selector: { matchLabels: Record<string, string> };
+    template: { metadata: { labels: Record<string, string> }; spec: { terminationGracePeriodSeconds?: number; containers: ContainerSpec[] } };
+  };
+}
+
+/** The parts of a Service the tests read. */
+export interface Service extends KubeObject {
+  spec: { selector: Record<string, string>; clusterIP?: string; publishNotReadyAddresses?: boolean; ports: Array<{ name: string; port: number; targetPort: number | string }> };
+}
+
+/** The parts of a ServiceMonitor the tests read. */
+export interface ServiceMonitor extends KubeObject {
+  spec: {
+    selector: { matchLabels: Record<string, string> };
+    namespaceSelector?: { matchNames?: string[]; any?: boolean };
+    endpoints: Array<{ port: string; path?: string; scheme?: string; authorization?: { type?: string; credentials: { name: string; key: string } } }>;
+  };
+}
+
+/** The parts of an autoscaling/v2 HorizontalPodAutoscaler the tests read. */
+export interface Hpa extends KubeObject {
+  spec: {
+    scaleTargetRef: { apiVersion: string; kind: string; name: string };
+    minReplicas: number;
+    maxReplicas: number;
+    metrics: Array<{ type: string; pods?: { metric: { name: string; selector?: { matchLabels?: Record<string, string> } }; target: { type: string; averageValue: string } } }>;
+  };
+}
+
+/** One rule of prometheus-adapter's config. */
+export interface AdapterRule {
+  seriesQuery: string;
+  resources: { overrides: Record<string, { resource: string }> };
+  name: { matches: string; as: string };
+  metricsQuery: string;
+}
+
 /** An httpGet probe with Kubernetes' defaults filled in. */
 export interface ProbeSpec {
   httpGet?: { path?: string; port: number | string; scheme?: string; httpHeaders?: Array<{ name: string; value: string }> };
@@ -144,6 +185,12 @@ export interface ProbeSpec {
   timeoutSeconds?: number;
   failureThreshold?: number;
   successThreshold?: number;
+}
+
+/** prometheus-adapter's rules as the ConfigMap in `prometheus-adapter/` gives them. */
+export function adapterRules(docs: readonly ManifestDocument[]): AdapterRule[] {
+  const adapter = only<{ data: Record<string, string> }>(docs, 'ConfigMap', 'prometheus-adapter');
+  return (parse(adapter.data['config.yaml']) as { rules: AdapterRule[] }).rules;
 }
 
 /** Kubernetes' probe defaults (core/v1 Probe). */
@@ -181,6 +228,11 @@ export function containerEnv(container: ContainerSpec, secrets: Readonly<Record<
   }
   return env;
 }
+
+/** The admin token the tests stand in for the `unipool-admin` Secret (printable, over 16 characters). */
+export const TEST_ADMIN_TOKEN = 'k8s-manifest-test-token-0123456789';
+/** The Secrets the manifests read, as `<secret>/<key>`, with the values the tests use. */
+export const TEST_SECRETS: Readonly<Record<string, string>> = { 'unipool-admin/token': TEST_ADMIN_TOKEN };
 
 /** Working directory of the sample image (`deploy/kubernetes/Dockerfile`): the repository root is copied there. */
 export const IMAGE_APP_DIR = '/app';

@@ -19,6 +19,9 @@ import { withDevCertificate } from '../../samples/multi-protocol/dev-certificate
 import {
   IMAGE_APP_DIR,
   MANIFEST_DIR,
+  TEST_ADMIN_TOKEN,
+  TEST_SECRETS,
+  adapterRules,
   containerEnv,
   loadManifests,
   modelOf,
@@ -27,15 +30,15 @@ import {
   repoPathOf,
   unknownFields,
   withProbeDefaults,
+  type AdapterRule,
   type ContainerSpec,
-  type KubeObject,
+  type Deployment,
+  type Hpa,
   type ManifestDocument,
+  type Service,
+  type ServiceMonitor,
 } from '../helpers/kubernetes-manifests';
 
-/** The admin token the test stands in for the `unipool-admin` Secret (32 printable characters). */
-const TEST_TOKEN = 'k8s-manifest-test-token-0123456789';
-/** The Secrets the manifests read, as `<secret>/<key>`. */
-const SECRETS = { 'unipool-admin/token': TEST_TOKEN };
 /** What the admin server answers (src/observability/admin-server.ts). */
 const LIVENESS_PATH = '/healthz';
 const READINESS_PATH = '/readyz';
@@ -48,42 +51,6 @@ const MIN_MARGIN_SECONDS = 2;
 const MAX_MARGIN_SECONDS = 10;
 /** The unipool server sections of the sample, by container port name. */
 const SERVER_SECTIONS = ['http', 'https', 'grpc', 'ws'] as const;
-
-interface Deployment extends KubeObject {
-  spec: {
-    replicas?: number;
-    selector: { matchLabels: Record<string, string> };
-    template: { metadata: { labels: Record<string, string> }; spec: { terminationGracePeriodSeconds?: number; containers: ContainerSpec[] } };
-  };
-}
-
-interface Service extends KubeObject {
-  spec: { selector: Record<string, string>; clusterIP?: string; publishNotReadyAddresses?: boolean; ports: Array<{ name: string; port: number; targetPort: number | string }> };
-}
-
-interface ServiceMonitor extends KubeObject {
-  spec: {
-    selector: { matchLabels: Record<string, string> };
-    namespaceSelector?: { matchNames?: string[]; any?: boolean };
-    endpoints: Array<{ port: string; path?: string; scheme?: string; authorization?: { type?: string; credentials: { name: string; key: string } } }>;
-  };
-}
-
-interface Hpa extends KubeObject {
-  spec: {
-    scaleTargetRef: { apiVersion: string; kind: string; name: string };
-    minReplicas: number;
-    maxReplicas: number;
-    metrics: Array<{ type: string; pods?: { metric: { name: string; selector?: { matchLabels?: Record<string, string> } }; target: { type: string; averageValue: string } } }>;
-  };
-}
-
-interface AdapterRule {
-  seriesQuery: string;
-  resources: { overrides: Record<string, { resource: string }> };
-  name: { matches: string; as: string };
-  metricsQuery: string;
-}
 
 /** A Kubernetes quantity (`600m`, `2`, `1.5`) as a number. */
 function quantity(text: string): number {
@@ -105,7 +72,7 @@ function configFileOf(env: Record<string, string>): string {
 
 /** The config the pod runs with: the sample's file with the container's env overrides, validated by unipool's own loader. */
 async function podConfig(container: ContainerSpec): Promise<{ env: Record<string, string>; config: ReadonlyMap<string, object> }> {
-  const env = containerEnv(container, SECRETS);
+  const env = containerEnv(container, TEST_SECRETS);
   const file = configFileOf(env);
   // The sample makes its self-signed certificate at start when the config names none, as in the pod.
   const { env: withCert } = await withDevCertificate(file, env);
@@ -186,12 +153,12 @@ describe('Kubernetes manifests (deploy/kubernetes), checked offline', () => {
     const dockerfile = readFileSync(join(MANIFEST_DIR, 'Dockerfile'), 'utf8');
     expect(dockerfile).to.match(new RegExp(`^WORKDIR ${IMAGE_APP_DIR}$`, 'm'));
     expect(`${dockerfile}\n${[...(container.command ?? []), ...(container.args ?? [])].join(' ')}`).to.include('dist/samples/multi-protocol/main.js');
-    expect(configFileOf(containerEnv(container, SECRETS))).to.equal(join(MANIFEST_DIR, '../../samples/multi-protocol/config.json'));
+    expect(configFileOf(containerEnv(container, TEST_SECRETS))).to.equal(join(MANIFEST_DIR, '../../samples/multi-protocol/config.json'));
 
     const { config } = await podConfig(container);
     const admin = config.get('admin') as AdminConfig;
     expect(admin.host, 'the kubelet and Prometheus reach the admin port on the pod IP').to.equal('0.0.0.0');
-    expect(admin.token).to.equal(TEST_TOKEN);
+    expect(admin.token).to.equal(TEST_ADMIN_TOKEN);
     for (const section of SERVER_SECTIONS) expect((config.get(section) as HttpPoolConfig).host, `${section}.host`).to.equal('0.0.0.0');
     const token = container.env?.find((v) => v.name === 'UNIPOOL_ADMIN_TOKEN');
     expect(token?.value, 'the token is never written in a manifest').to.equal(undefined);
@@ -301,8 +268,7 @@ describe('Kubernetes manifests (deploy/kubernetes), checked offline', () => {
     expect(podMetrics).to.have.length(1);
     const { metric, target } = podMetrics[0].pods!;
 
-    const adapter = only<{ data: Record<string, string> }>(docs, 'ConfigMap', 'prometheus-adapter');
-    const rules = (parse(adapter.data['config.yaml']) as { rules: AdapterRule[] }).rules;
+    const rules = adapterRules(docs);
     const rule = rules.find((r) => r.name.as === metric.name);
     expect(rule, `an adapter rule exposes ${metric.name}`).to.not.equal(undefined);
     expect(rule!.resources.overrides).to.deep.equal({ namespace: { resource: 'namespace' }, pod: { resource: 'pod' } });
