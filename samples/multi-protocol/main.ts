@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     console.log(`${server.pool.protocol.padEnd(6)} ${server.name} listening on ${addr?.address}:${addr?.port}`);
   }
   const admin = app.adminAddress();
-  if (admin) console.log(`${'admin'.padEnd(6)} AdminServer listening on http://${admin.address}:${admin.port} (/metrics /healthz /readyz /status)`);
+  if (admin) console.log(`${'admin'.padEnd(6)} AdminServer listening on http://${admin.address}:${admin.port} (/metrics /healthz /readyz /status /dashboard)`);
   console.log(`pid ${process.pid}: SIGHUP reloads ${configFile}, SIGTERM/SIGINT stop gracefully`);
 }
 

@@ -15,6 +15,10 @@ import { LOGGER, configToken } from '../di/tokens';
 import { ConfigLoadError, ConfigValidationError, DecoratorError, LifecycleStateError, UnipoolError, formatProblem, type ConfigProblem } from '../errors';
 import { AdminConfig } from '../observability/admin-config';
 import { AdminServer } from '../observability/admin-server';
+import { MetricsConfig } from '../observability/otel/otlp-config';
+import { resolveOtlpSettings } from '../observability/otel/otlp-settings';
+import type { OtelMeterProvider } from '../observability/otel/otel-meter-provider';
+import { OtelTelemetry } from '../observability/otel/otel-telemetry';
 import { PrometheusCollector, type ApplicationStats } from '../observability/prometheus-collector';
 import { PROTOCOLS } from '../protocols';
 import { runHook } from './hook-runner';
@@ -48,6 +52,12 @@ export interface AppOptions {
   env?: NodeJS.ProcessEnv;
   /** Install SIGTERM/SIGINT (shutdown) and SIGHUP (reload) handlers on `start` (removed on stop). Default true. */
   handleSignals?: boolean;
+  /**
+   * An OpenTelemetry `MeterProvider` the app already has: unipool creates its instruments on it
+   * (meter `unipool`) and leaves exporting and closing it to you; `metrics.otlp` and the `OTEL_*`
+   * variables are then not used. Without it, unipool exports over OTLP when configured to.
+   */
+  meterProvider?: OtelMeterProvider;
 }
 
 /** Application states. */
@@ -65,7 +75,7 @@ export interface AppEventMap {
   configReloadFailed: ReloadResult;
 }
 
-const BUILTIN_SECTIONS: Readonly<Record<string, ConfigClass>> = { shutdown: ShutdownConfig, admin: AdminConfig };
+const BUILTIN_SECTIONS: Readonly<Record<string, ConfigClass>> = { shutdown: ShutdownConfig, admin: AdminConfig, metrics: MetricsConfig };
 
 /** How the built-in sections take a reload; a server's section goes to its server and pool, any other section needs a restart. */
 const SECTION_RELOAD: Readonly<Record<string, SectionReloadPolicy>> = { shutdown: 'live', admin: new Set(['token']) };
@@ -100,6 +110,7 @@ export class Application {
   /** Each pool with the servers sharing it (the first one's section configures it). */
   private poolGroups: PoolGroup[] = [];
   private admin: AdminServer | undefined;
+  private telemetry: OtelTelemetry | undefined;
   private bootStartedAt = Date.now();
   /** Application-level figures (reloads, shutdown phases) that `/metrics` reports. */
   readonly stats: ApplicationStats = { reloads: { success: 0, failure: 0 }, lastReloadSuccessAt: 0, shutdownPhases: new Map() };
@@ -300,6 +311,7 @@ export class Application {
       for (const server of this.serverInstances) server.assignSection(this.sectionOf(server));
       this.configurePools(config);
       this.attachServers();
+      this.startTelemetry(config);
       this.hookTargets = [...providers, ...this.poolInstances, ...this.serverInstances];
       for (const server of this.serverInstances) server.attachLogger(this.logger.child({ server: server.name, protocol: server.pool.protocol }));
       this.stats.lastReloadSuccessAt = Date.now();
@@ -339,6 +351,31 @@ export class Application {
     await admin.listen();
     const addr = admin.address();
     this.logger.info({ server: 'AdminServer', host: addr?.address, port: addr?.port, auth: adminConfig.token ? 'bearer' : 'none' }, 'admin listening');
+  }
+
+  /**
+   * OpenTelemetry instruments over the pools, when the app passed a `meterProvider` or OTLP export
+   * is configured (`metrics.otlp`, `OTEL_*`); otherwise nothing of OpenTelemetry is loaded and the
+   * pools' observer hook stays unset. Invalid `OTEL_*` values fail the boot like config problems.
+   */
+  private startTelemetry(config: ValidatedConfig): void {
+    const section = config.get('metrics') as MetricsConfig | undefined;
+    const provider = this.options.meterProvider;
+    const { settings, problems, warnings } = resolveOtlpSettings(section?.otlp, this.env);
+    for (const warning of warnings) this.logger.warn({}, warning);
+    if (provider === undefined && problems.length) throw new ConfigValidationError(problems, this.configLabel);
+    if (provider !== undefined && settings !== undefined) this.logger.info({}, 'OpenTelemetry: metrics go to the meterProvider passed to createApp; OTLP settings not used');
+    this.telemetry = OtelTelemetry.start(this, provider, provider === undefined ? settings : undefined, this.logger);
+    if (this.telemetry?.exports && settings) {
+      this.logger.info({ endpoint: settings.endpoint, protocol: settings.protocol, intervalMs: settings.exportIntervalMs, serviceName: settings.resource['service.name'] }, 'OpenTelemetry: exporting metrics over OTLP');
+    }
+  }
+
+  /** Exports the last metrics (a provider unipool created) within `shutdown.hookTimeout`. */
+  private async stopTelemetry(): Promise<void> {
+    const telemetry = this.telemetry;
+    this.telemetry = undefined;
+    await telemetry?.shutdown(this.shutdownConfig.hookTimeout, this.logger);
   }
 
   private async closeAdmin(): Promise<void> {
@@ -484,6 +521,7 @@ export class Application {
       await runHook([...this.hookTargets].reverse(), 'onShutdown', { timeoutMs: this.shutdownConfig.hookTimeout, logger: this.logger, collect: true });
     }
     for (const pool of this.poolInstances) pool.destroy();
+    await this.stopTelemetry();
     await this.closeAdmin();
     this.signals.uninstall();
     this.rejectLog.flush();
@@ -590,6 +628,7 @@ export class Application {
         pools: this.poolInstances,
         hookTargets: this.hookTargets,
         setReady: (ready) => this.setReady(ready),
+        flushTelemetry: () => this.stopTelemetry(),
         onPhase: (phase) => {
           this.stats.shutdownPhases.set(phase.phase, phase.durationMs);
           this.events.emit('shutdownPhase', phase);

@@ -123,11 +123,11 @@ describe('Http2ConnectionPool (fake sessions, fake timers)', () => {
     const { session, conn } = admit(pool);
     for (let i = 0; i < 5; i++) {
       const started = pool.beginWork(conn);
-      pool.streamClosed(conn, started, 8, undefined, true);
+      pool.streamClosed(conn, started, 8, undefined, true, 'GET');
     }
     expect(session.destroyed).to.equal(false);
     const started = pool.beginWork(conn);
-    pool.streamClosed(conn, started, 8, undefined, true);
+    pool.streamClosed(conn, started, 8, undefined, true, 'GET');
     expect(session.destroyCode).to.equal(0xb);
     const m = pool.getMetrics();
     expect(m.http2.rapidResetSessions).to.equal(1);
@@ -139,8 +139,8 @@ describe('Http2ConnectionPool (fake sessions, fake timers)', () => {
   it('a stream that ends cleanly counts its status class; a reset by the server itself (not the peer) never counts towards rapid reset', () => {
     pool = makePool({ maxResetsPerSecond: 1 });
     const { session, conn } = admit(pool);
-    pool.streamClosed(conn, pool.beginWork(conn), 0, 200, false);
-    for (let i = 0; i < 3; i++) pool.streamClosed(conn, pool.beginWork(conn), 2, 200, false);
+    pool.streamClosed(conn, pool.beginWork(conn), 0, 200, false, 'GET');
+    for (let i = 0; i < 3; i++) pool.streamClosed(conn, pool.beginWork(conn), 2, 200, false, 'GET');
     expect(session.destroyed).to.equal(false);
     const m = pool.getMetrics();
     expect(m.requests.total).to.equal(4);

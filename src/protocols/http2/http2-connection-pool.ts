@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import { monotonicMs } from '../../core/clock';
@@ -9,6 +10,9 @@ import { HTTPS_LABEL_VALUES, HttpsConnectionPool, type TlsConnectionInfo, type T
 import { Http2PoolConfig } from './http2-config';
 import { GoawayPhase, Http2ConnectionState } from './http2-connection-state';
 import { GOAWAY_PING_BOUND_MS, H2_ERROR_NAMES, MAX_STREAM_ID, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR, RESET_WINDOW_MS, UNKNOWN_PROTOCOL, h2ErrorName } from './http2-constants';
+
+/** The request an observer is told about when none listens (never read then). */
+const H2_REQUEST = Object.freeze({ method: undefined, httpVersion: '2.0' });
 
 /** Upper bounds of the streams-per-session histogram. */
 export const STREAMS_PER_SESSION_BUCKETS: readonly number[] = Object.freeze([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 10_000, 100_000]);
@@ -128,15 +132,17 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
    * class, a reset one counts its code (and as `aborted`); a client that resets streams faster
    * than `maxResetsPerSecond` has its session cut (GOAWAY ENHANCE_YOUR_CALM).
    */
-  streamClosed(conn: PooledConnection<Socket>, started: number, rstCode: number, status: number | undefined, resetByPeer: boolean): void {
+  streamClosed(conn: PooledConnection<Socket>, started: number, rstCode: number, status: number | undefined, resetByPeer: boolean, method: string | undefined): void {
+    // What an observer (OpenTelemetry) reads of the request; allocated only when one listens.
+    const req = (this.observer === undefined ? H2_REQUEST : { method, httpVersion: '2.0' }) as IncomingMessage;
     if (rstCode === NGHTTP2_NO_ERROR && status !== undefined) {
-      this.endRequest(conn, started, status);
+      this.endRequest(conn, started, status, req);
       return;
     }
     increment(this.resetsByCode, h2ErrorName(rstCode));
     // A stream of a connection already gone was counted as aborted with it (its socket's close).
     if (!conn.removed) this.recordError('aborted', undefined, conn);
-    this.endWork(conn, started, conn.forced || (status !== undefined && this.isFailure(status)));
+    this.endAbortedRequest(conn, started, status ?? 0, req);
     if (resetByPeer && !conn.removed) this.countPeerReset(conn);
   }
 

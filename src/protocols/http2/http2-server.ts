@@ -25,6 +25,7 @@ const S_CONN = Symbol('unipool.http2.streamConnection');
 const S_POOL = Symbol('unipool.http2.streamPool');
 const S_STARTED = Symbol('unipool.http2.streamStarted');
 const S_LOCAL_RESET = Symbol('unipool.http2.localReset');
+const S_METHOD = Symbol('unipool.http2.method');
 
 /** Refused sessions kept open at once to answer 503; past this a refusal is a plain close, so a flood cannot pin sockets. */
 const MAX_PENDING_REFUSED_SESSIONS = 1024;
@@ -43,6 +44,7 @@ type TrackedStream = ServerHttp2Stream & {
   [S_POOL]?: Http2ConnectionPool<Http2PoolConfig>;
   [S_STARTED]?: number;
   [S_LOCAL_RESET]?: boolean;
+  [S_METHOD]?: string;
 };
 /** What node:http2 reads of an HTTP/1.1-capable server that its types do not show. */
 type NodeServer = http.Server & { connectionsCheckingInterval?: number };
@@ -58,7 +60,7 @@ function onStreamClose(this: TrackedStream): void {
   if (conn === undefined || pool === undefined) return;
   this[S_CONN] = undefined;
   const status = this.sentHeaders?.[':status'];
-  pool.streamClosed(conn, this[S_STARTED] as number, this.rstCode ?? NGHTTP2_NO_ERROR, status === undefined ? undefined : Number(status), this.aborted && this[S_LOCAL_RESET] !== true);
+  pool.streamClosed(conn, this[S_STARTED] as number, this.rstCode ?? NGHTTP2_NO_ERROR, status === undefined ? undefined : Number(status), this.aborted && this[S_LOCAL_RESET] !== true, this[S_METHOD]);
 }
 
 /**
@@ -215,6 +217,7 @@ export abstract class Http2Server<P extends Http2ConnectionPool = Http2Connectio
     const pool = this.pool as unknown as Http2ConnectionPool<Http2PoolConfig>;
     stream[S_CONN] = conn;
     stream[S_POOL] = pool;
+    stream[S_METHOD] = headers[':method'];
     stream[S_STARTED] = pool.beginWork(conn);
     stream.on('close', onStreamClose);
     // Reset by the client before this tick: counted when its 'close' comes; no handler runs.
