@@ -53,3 +53,7 @@ export { DEFAULT_TLS_CIPHERS, TLS_MIN_VERSIONS, TlsSettings, type TlsMinVersion 
 export { HttpsConnectionPool, type HttpsPoolMetricsSnapshot, type TlsMetricsSnapshot, type TlsConnectionInfo } from './protocols/https/https-connection-pool';
 export { HttpsServer, DEFAULT_HANDSHAKE_TIMEOUT_MS } from './protocols/https/https-server';
 export type { CertificateInfo } from './config/tls-material';
+export { Http2PoolConfig } from './protocols/http2/http2-config';
+export { Http2ConnectionPool, STREAMS_PER_SESSION_BUCKETS, type Http2PoolMetricsSnapshot, type Http2MetricsSnapshot } from './protocols/http2/http2-connection-pool';
+export { Http2Server } from './protocols/http2/http2-server';
+export { MAX_STREAM_ID, H2_ERROR_NAMES } from './protocols/http2/http2-constants';

@@ -10,8 +10,14 @@ export interface HttpThroughputSpec {
   server: string;
   scheme: 'http' | 'https';
   connections: number;
+  /** Concurrent streams per connection (HTTP/2 load generators only). */
+  streams?: number;
+  /** Load generator process script; default `clients/autocannon-client` (HTTP/1.1). */
+  client?: string;
   headers?: Record<string, string>;
   target: number;
+  /** Upper bound of the server CPU per request ratio, if the scenario has one. */
+  cpuTarget?: number;
   unavailable?: () => string | undefined;
   /** Extra arguments of both server processes (e.g. TLS files), made once per scenario run. */
   serverArgs?: () => Promise<Record<string, unknown>>;
@@ -37,7 +43,7 @@ export function httpThroughputScenario(spec: HttpThroughputSpec): Scenario {
     run: (options: BenchOptions): Promise<Row[]> =>
       withChildren(async (start) => {
         const extra = (await spec.serverArgs?.()) ?? {};
-        const load = start('clients/autocannon-client', {}, [], 'load');
+        const load = start(spec.client ?? 'clients/autocannon-client', {}, [], 'load');
         const a = start(spec.server, { impl: 'bare', ...extra }, [], 'server');
         const b = start(spec.server, { impl: SIDE_B_IMPL, ...extra }, [], 'server');
         await load.next('ready');
@@ -49,7 +55,7 @@ export function httpThroughputScenario(spec: HttpThroughputSpec): Scenario {
         ]);
         const result = await compareThroughput(options, { a, b }, async (side, seconds) => {
           const r = await load.request<LoadResult>(
-            { type: 'run', url: `${spec.scheme}://127.0.0.1:${ports.get(side)}/`, connections: spec.connections, duration: seconds, warmup: 0, headers: spec.headers },
+            { type: 'run', url: `${spec.scheme}://127.0.0.1:${ports.get(side)}/`, connections: spec.connections, streams: spec.streams, duration: seconds, warmup: 0, headers: spec.headers },
             'result',
             seconds * 1000 + 30_000,
           );
@@ -62,7 +68,7 @@ export function httpThroughputScenario(spec: HttpThroughputSpec): Scenario {
             unipoolRps: result.b,
             failures: { bare: failures.get(a), unipool: failures.get(b) },
           }),
-          row(spec.name, 'server CPU per request unipool/bare', 'x', result.cpuRatios, undefined, {
+          row(spec.name, 'server CPU per request unipool/bare', 'x', result.cpuRatios, spec.cpuTarget === undefined ? undefined : { op: '<=', value: spec.cpuTarget }, {
             bareCpuUsPerRequest: result.cpuA,
             unipoolCpuUsPerRequest: result.cpuB,
           }),

@@ -4,10 +4,11 @@ import { createApp, type Application, type ServerClass } from '../../src';
 import { GrpcEchoServer } from './grpc-echo-server';
 import { HttpApiServer } from './http-api-server';
 import { HttpsApiServer } from './https-api-server';
+import { Http2ApiServer } from './http2-api-server';
 import { WsEchoServer } from './ws-echo-server';
 
 /** Every server of the sample, in startup order. */
-export const SAMPLE_SERVERS: ServerClass[] = [HttpApiServer, HttpsApiServer, GrpcEchoServer, WsEchoServer];
+export const SAMPLE_SERVERS: ServerClass[] = [HttpApiServer, HttpsApiServer, GrpcEchoServer, WsEchoServer, Http2ApiServer];
 
 /** The sample's config file: `UNIPOOL_CONFIG`, else `samples/multi-protocol/config.json`. */
 export function sampleConfigFile(): string {

@@ -49,23 +49,39 @@ export async function ensureDevCertificate(dir = DEV_CERT_DIR): Promise<DevCerti
   return { cert, key, created: true };
 }
 
-function configuredTls(configFile: string): { cert?: unknown; key?: unknown } {
+/** Sections of the sample served over TLS with the dev certificate when the config names none. */
+const TLS_SECTIONS = ['https', 'http2'] as const;
+
+function configuredTls(configFile: string, section: string): { cert?: unknown; key?: unknown } | undefined {
   try {
-    const https = (JSON.parse(readFileSync(configFile, 'utf8')) as { https?: { tls?: { cert?: unknown; key?: unknown } } }).https;
-    return https?.tls ?? {};
+    const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, { tls?: { cert?: unknown; key?: unknown } } | undefined>;
+    return config[section]?.tls;
   } catch {
-    return {}; // the application reports an unreadable or invalid file itself
+    return undefined; // the application reports an unreadable or invalid file itself
   }
 }
 
 /**
- * When neither the config file nor the environment names a certificate for `https`, makes (or
- * reuses) the self-signed localhost one and returns an environment whose `UNIPOOL_HTTPS_TLS_*`
- * overrides point at it. The library itself still requires `tls.cert` and `tls.key`.
+ * For each of `https` and `http2` whose `tls` block names no certificate (neither in the config
+ * file nor in the environment), makes (or reuses) the self-signed localhost one and returns an
+ * environment whose `UNIPOOL_<SECTION>_TLS_*` overrides point at it. The library itself still
+ * requires `tls.cert` and `tls.key`. A section the file has no `tls` block for (an h2c `http2`)
+ * is left alone, except `https`, which always serves TLS.
  */
-export async function withDevCertificate(configFile: string, env: NodeJS.ProcessEnv): Promise<{ env: NodeJS.ProcessEnv; devCertificate?: DevCertificate }> {
-  const tls = configuredTls(configFile);
-  if (tls.cert || tls.key || env.UNIPOOL_HTTPS_TLS_CERT || env.UNIPOOL_HTTPS_TLS_KEY) return { env };
+export async function withDevCertificate(configFile: string, env: NodeJS.ProcessEnv): Promise<{ env: NodeJS.ProcessEnv; devCertificate?: DevCertificate; sections: string[] }> {
+  const wanting = TLS_SECTIONS.filter((section) => {
+    const tls = configuredTls(configFile, section);
+    if (tls === undefined && section !== 'https') return false;
+    const prefix = `UNIPOOL_${section.toUpperCase()}_TLS_`;
+    return !tls?.cert && !tls?.key && !env[`${prefix}CERT`] && !env[`${prefix}KEY`];
+  });
+  if (wanting.length === 0) return { env, sections: [] };
   const devCertificate = await ensureDevCertificate();
-  return { env: { ...env, UNIPOOL_HTTPS_TLS_CERT: devCertificate.cert, UNIPOOL_HTTPS_TLS_KEY: devCertificate.key }, devCertificate };
+  const out = { ...env };
+  for (const section of wanting) {
+    const prefix = `UNIPOOL_${section.toUpperCase()}_TLS_`;
+    out[`${prefix}CERT`] = devCertificate.cert;
+    out[`${prefix}KEY`] = devCertificate.key;
+  }
+  return { env: out, devCertificate, sections: wanting };
 }

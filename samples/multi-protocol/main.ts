@@ -9,10 +9,10 @@ async function main(): Promise<void> {
   const configFile = sampleConfigFile();
   let app: Application;
   try {
-    // No certificate configured: HTTPS gets a self-signed localhost one, made once and cached.
+    // No certificate configured: HTTPS and HTTP/2 get a self-signed localhost one, made once and cached.
     // The paths travel as env overrides, so a SIGHUP reload of the file keeps them.
-    const { env, devCertificate } = await withDevCertificate(configFile, process.env);
-    if (devCertificate) console.log(`https  self-signed localhost certificate ${devCertificate.cert}${devCertificate.created ? ' (made now)' : ''}`);
+    const { env, devCertificate, sections } = await withDevCertificate(configFile, process.env);
+    for (const section of sections) console.log(`${section.padEnd(6)} self-signed localhost certificate ${devCertificate?.cert}${devCertificate?.created ? ' (made now)' : ''}`);
     app = createSampleApp(configFile, { env });
     await app.start();
   } catch (err) {

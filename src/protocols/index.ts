@@ -3,6 +3,7 @@ import { GrpcPoolConfig } from './grpc/grpc-config';
 import { HttpPoolConfig } from './http/http-config';
 import { WebSocketPoolConfig } from './ws/ws-config';
 import { HttpsPoolConfig } from './https/https-config';
+import { Http2PoolConfig } from './http2/http2-config';
 
 /** What the application needs to know of a protocol: its config section and class. */
 export interface ProtocolDescriptor {
@@ -16,4 +17,5 @@ export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   { section: 'https', configClass: HttpsPoolConfig },
   { section: 'grpc', configClass: GrpcPoolConfig },
   { section: 'ws', configClass: WebSocketPoolConfig },
+  { section: 'http2', configClass: Http2PoolConfig },
 ];

@@ -51,6 +51,7 @@ describe('samples/multi-protocol over HTTPS (as a process)', function () {
   it('uses the configured certificate when there is one', async () => {
     const config = portZeroSampleConfig();
     config.https.tls = { cert: certs.cert, key: certs.key };
+    config.http2.tls = { cert: certs.cert, key: certs.key };
     sample = startSample(SCRIPT, writeTempConfig(config));
     const m = await waitForOutput(sample, /https\s+HttpsApiServer listening on 127\.0\.0\.1:(\d+)/);
     expect(sample.stdout()).to.not.contain('self-signed');

@@ -72,7 +72,7 @@ describe('OpenTelemetry in an application: the sample, a meterProvider of the ap
     expect(requests[0].count).to.equal(3);
     // Every pool of the sample is there, by name and protocol.
     const pools = receiver.points('unipool.active_connections').map((p) => `${p.attributes['unipool.pool']}/${p.attributes['network.protocol.name']}`);
-    expect(pools.sort()).to.deep.equal(['grpc/grpc', 'http/http', 'https/https', 'ws/ws']);
+    expect(pools.sort()).to.deep.equal(['grpc/grpc', 'http/http', 'http2/http2', 'https/https', 'ws/ws']);
   });
 
   it('an app passing its own meterProvider gets the instruments on it (OTEL_* ignored, nothing exported), and unipool leaves it open at shutdown', async () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { REPO_ROOT, portZeroSampleConfig, startSample, waitForOutput, writeTempConfig, type SampleProcess } from '../helpers/sample-process';
 import { request, type Reply } from '../helpers/http-fixtures';
+import { run } from '../helpers/http2-fixtures';
 
 const SCRIPT = 'dist/samples/multi-protocol/main.js';
 
@@ -40,7 +41,7 @@ function echo(client: EchoClient, message: string, delayMs = 0): Promise<string>
 }
 
 /** Ports of every endpoint the sample printed. */
-async function endpoints(sample: SampleProcess): Promise<Record<'http' | 'https' | 'grpc' | 'ws' | 'admin', number>> {
+async function endpoints(sample: SampleProcess): Promise<Record<'http' | 'https' | 'grpc' | 'ws' | 'http2' | 'admin', number>> {
   await waitForOutput(sample, /admin\s+AdminServer listening on http:\/\/127\.0\.0\.1:\d+/);
   const out = sample.stdout();
   const port = (re: RegExp): number => Number(re.exec(out)![1]);
@@ -49,6 +50,7 @@ async function endpoints(sample: SampleProcess): Promise<Record<'http' | 'https'
     https: port(/https\s+HttpsApiServer listening on 127\.0\.0\.1:(\d+)/),
     grpc: port(/grpc\s+GrpcEchoServer listening on 127\.0\.0\.1:(\d+)/),
     ws: port(/ws\s+WsEchoServer listening on 127\.0\.0\.1:(\d+)/),
+    http2: port(/http2\s+Http2ApiServer listening on 127\.0\.0\.1:(\d+)/),
     admin: port(/admin\s+AdminServer listening on http:\/\/127\.0\.0\.1:(\d+)/),
   };
 }
@@ -72,7 +74,7 @@ describe('samples/multi-protocol as a process (npm start)', function () {
     sample = undefined;
   });
 
-  it('serves every endpoint of DESIGN.md section 5: HTTP, HTTPS, gRPC + health, WebSocket echo, admin', async () => {
+  it('serves every endpoint of DESIGN.md section 5: HTTP, HTTPS, gRPC + health, WebSocket echo, HTTP/2 (curl --http2 -k, and HTTP/1.1 on the same port), admin', async () => {
     sample = startSample(SCRIPT, writeTempConfig(portZeroSampleConfig()));
     const port = await endpoints(sample);
 
@@ -81,6 +83,12 @@ describe('samples/multi-protocol as a process (npm start)', function () {
     expect((await request(port.http, '/slow?ms=abc')).status).to.equal(400);
     expect((await httpsGet(port.https, '/')).body).to.equal('hello');
     expect((await httpsGet(port.https, '/slow?ms=20')).status).to.equal(200);
+    const h2 = await run('curl', ['--http2', '-k', '-sS', '-w', ' %{http_version}', `https://127.0.0.1:${port.http2}/`]);
+    expect(h2.stdout).to.equal('hello 2');
+    const h2slow = await run('curl', ['--http2', '-k', '-sS', '-w', ' %{http_version}', `https://127.0.0.1:${port.http2}/slow?ms=20`]);
+    expect(h2slow.stdout).to.equal('slept 20 ms\n 2');
+    const h1 = await run('curl', ['--http1.1', '-k', '-sS', '-w', ' %{http_version}', `https://127.0.0.1:${port.http2}/`]);
+    expect(h1.stdout).to.equal('hello 1.1');
 
     const client = new demo.demo.Echo(`127.0.0.1:${port.grpc}`, grpc.credentials.createInsecure());
     clients.push(client);
@@ -99,12 +107,12 @@ describe('samples/multi-protocol as a process (npm start)', function () {
     expect((await request(port.admin, '/healthz')).status).to.equal(200);
     expect((await request(port.admin, '/readyz')).status).to.equal(200);
     const metrics = (await request(port.admin, '/metrics')).body;
-    for (const protocol of ['http', 'https', 'grpc', 'ws']) {
+    for (const protocol of ['http', 'https', 'grpc', 'ws', 'http2']) {
       // The sample's sections are named after their protocols, and so are its pools.
       expect(metrics).to.match(new RegExp(`unipool_connections_total\\{protocol="${protocol}",pool="${protocol}"\\} [1-9]`));
     }
     const report = JSON.parse((await request(port.admin, '/status')).body) as { pools: StatusPool[] };
-    expect(report.pools.map((p) => p.protocol).sort()).to.deep.equal(['grpc', 'http', 'https', 'ws']);
+    expect(report.pools.map((p) => p.protocol).sort()).to.deep.equal(['grpc', 'http', 'http2', 'https', 'ws']);
     expect(report.pools.find((p) => p.protocol === 'ws')!.metrics.active).to.equal(1);
     const grpcStatus = report.pools.find((p) => p.protocol === 'grpc')!.metrics as unknown as {
       grpc: { services: Array<{ name: string; methods: Array<{ name: string }> }>; methods: Array<{ path: string; calls: number; codes: Record<string, number> }> };
@@ -127,18 +135,19 @@ describe('samples/multi-protocol as a process (npm start)', function () {
       request(port.http, '/slow?ms=2000').then((r) => r.status),
       httpsGet(port.https, '/slow?ms=2000').then((r) => r.status),
       echo(client, 'late', 2000).then((m) => (m === 'late' ? 200 : 500)),
+      run('curl', ['--http2', '-k', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `https://127.0.0.1:${port.http2}/slow?ms=2000`]).then((r) => Number(r.stdout)),
     ];
     // Wait until the sample itself reports the work in flight (its /status), then signal.
     const deadline = Date.now() + 15_000;
     for (;;) {
       const report = JSON.parse((await request(port.admin, '/status')).body) as { pools: StatusPool[] };
       const busy = (p: string): number => report.pools.find((x) => x.protocol === p)!.metrics.requests.inFlight;
-      if (busy('http') === 1 && busy('https') === 1 && busy('grpc') === 1) break;
+      if (busy('http') === 1 && busy('https') === 1 && busy('grpc') === 1 && busy('http2') === 1) break;
       if (Date.now() > deadline) throw new Error(`work never in flight: ${JSON.stringify(report.pools.map((p) => [p.protocol, p.metrics.requests]))}`);
       await new Promise((r) => setTimeout(r, 20));
     }
     sample.child.kill('SIGTERM');
-    expect(await Promise.all(inflight)).to.deep.equal([200, 200, 200]);
+    expect(await Promise.all(inflight)).to.deep.equal([200, 200, 200, 200]);
     expect(await wsClosed).to.equal(1001);
     expect(await sample.exited).to.equal(0);
   });

@@ -174,7 +174,7 @@ describe('Application decorator checks (createApp)', () => {
       }
     }
     const message = decoratorError(() => app([Unknown]));
-    expect(message).to.match(/Unknown: @PoolConfig section 'nosuch' is not a known section \(known: http, [a-z, ]*shutdown, [a-z, ]*fake, fake2;/);
+    expect(message).to.match(/Unknown: @PoolConfig section 'nosuch' is not a known section \(known: http, [a-z0-9, ]*shutdown, [a-z0-9, ]*fake, fake2;/);
   });
 
   it('rejects a config class that does not fit the section', () => {

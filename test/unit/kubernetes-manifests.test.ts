@@ -9,10 +9,8 @@ import { LIFECYCLE_HOOKS } from '../../src/core/managed-server';
 import { usedPool } from '../../src/di/decorators';
 import { AdminConfig } from '../../src/observability/admin-config';
 import { PrometheusCollector } from '../../src/observability/prometheus-collector';
-import { GrpcPoolConfig } from '../../src/protocols/grpc/grpc-config';
-import { HttpPoolConfig } from '../../src/protocols/http/http-config';
-import { HttpsPoolConfig } from '../../src/protocols/https/https-config';
-import { WebSocketPoolConfig } from '../../src/protocols/ws/ws-config';
+import { PROTOCOLS } from '../../src/protocols';
+import type { HttpPoolConfig } from '../../src/protocols/http/http-config';
 import { CapturingLogger } from '../../src/testing';
 import { SAMPLE_SERVERS } from '../../samples/multi-protocol/app';
 import { withDevCertificate } from '../../samples/multi-protocol/dev-certificate';
@@ -50,7 +48,8 @@ const MIN_MARGIN_SECONDS = 2;
 /** Beyond this slack the grace period no longer follows the config (a shorter drain must show here too). */
 const MAX_MARGIN_SECONDS = 10;
 /** The unipool server sections of the sample, by container port name. */
-const SERVER_SECTIONS = ['http', 'https', 'grpc', 'ws'] as const;
+/** The sample serves every protocol unipool ships, each from the section named after it. */
+const SERVER_SECTIONS: readonly string[] = PROTOCOLS.map((p) => p.section);
 
 /** A Kubernetes quantity (`600m`, `2`, `1.5`) as a number. */
 function quantity(text: string): number {
@@ -77,10 +76,7 @@ async function podConfig(container: ContainerSpec): Promise<{ env: Record<string
   // The sample makes its self-signed certificate at start when the config names none, as in the pod.
   const { env: withCert } = await withDevCertificate(file, env);
   const sections = new Map<string, new () => object>([
-    ['http', HttpPoolConfig],
-    ['https', HttpsPoolConfig],
-    ['grpc', GrpcPoolConfig],
-    ['ws', WebSocketPoolConfig],
+    ...PROTOCOLS.map((p): [string, new () => object] => [p.section, p.configClass as new () => object]),
     ['shutdown', ShutdownConfig],
     ['admin', AdminConfig],
   ]);
@@ -284,7 +280,7 @@ describe('Kubernetes manifests (deploy/kubernetes), checked offline', () => {
 
     // Scale out before the pool reports DEGRADED (and long before admission refuses).
     const pool = metric.selector?.matchLabels?.pool;
-    expect(SERVER_SECTIONS as readonly string[], 'the metric is narrowed to one pool of the sample').to.include(pool);
+    expect(SERVER_SECTIONS, 'the metric is narrowed to one pool of the sample').to.include(pool);
     const { config } = await podConfig(container);
     expect(target.type).to.equal('AverageValue');
     expect(quantity(target.averageValue)).to.be.greaterThan(0).and.below((config.get(pool!) as HttpPoolConfig).health.degradedUtilization);

@@ -137,7 +137,7 @@ function onSocketClose(this: TrackedSocket): void {
 }
 
 /** Body of the 503 a refused client gets. */
-function refusalBody(reason: RejectReason | undefined): string {
+export function refusalBody(reason: RejectReason | undefined): string {
   return reason === 'draining' ? 'server is shutting down\n' : 'server is at its connection limit\n';
 }
 
@@ -224,7 +224,7 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
     server.on(this.connectionEvent, (socket: Socket) => this.onConnection(socket));
     server.on('request', this.onRequest);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
-    if (this.upgradeRoutes.size > 0) this.takeUpgrades(server);
+    this.acceptUpgrades(server);
     await this.bind(server);
   }
 
@@ -245,6 +245,11 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
   /** Removes the route of `path` if `listener` has it. */
   removeUpgradeRoute(path: string, listener: UpgradeListener): void {
     if (this.upgradeRoutes.get(path) === listener) this.upgradeRoutes.delete(path);
+  }
+
+  /** Routes upgrade requests on `server` if a listener was added before it existed (HTTP/2 calls it for its HTTP/1.1 fallback). */
+  protected acceptUpgrades(server: http.Server): void {
+    if (this.upgradeRoutes.size > 0) this.takeUpgrades(server);
   }
 
   private takeUpgrades(server: http.Server): void {
@@ -302,8 +307,15 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
     return conn;
   }
 
-  /** Keeps a refused socket just long enough to read its request and answer 503 (`REFUSED_SOCKET_TIMEOUT_MS` at most). */
-  private refuse(socket: TrackedSocket, reason: RejectReason): void {
+  /**
+   * Keeps a refused socket just long enough to read its request and answer 503
+   * (`REFUSED_SOCKET_TIMEOUT_MS` at most). HTTP/2 overrides it for sockets that carry a session.
+   */
+  protected refuse(socket: Socket, reason: RejectReason): void {
+    this.refuseHttp1(socket as TrackedSocket, reason);
+  }
+
+  private refuseHttp1(socket: TrackedSocket, reason: RejectReason): void {
     if (this.refused.size >= MAX_PENDING_REFUSALS) {
       socket.destroy();
       return;
@@ -336,8 +348,12 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
     }
   };
 
-  /** The server's 'request' listener itself (an arrow bound once per server): no forwarding frame per request. */
-  private readonly onRequest = (req: http.IncomingMessage, res: TrackedResponse): void => {
+  /**
+   * The server's 'request' listener itself (an arrow bound once per server): no forwarding frame
+   * per request. HTTP/2 hands it the HTTP/1.1 requests of its fallback connections.
+   */
+  protected readonly onRequest = (req: http.IncomingMessage, response: http.ServerResponse): void => {
+    const res = response as TrackedResponse;
     const socket = req.socket as TrackedSocket;
     const conn = socket[CONN];
     if (conn === undefined) {

@@ -6,13 +6,14 @@ import type { PooledConnection } from '../../core/pooled-connection';
 import type { KnownLabelValues, PoolMetricsSnapshot } from '../../core/pool-types';
 import { certificateExpiryFamily, countSamples, histogramSampleSeconds, type ProtocolMetricFamily } from '../../core/protocol-metrics';
 import { HTTP_LABEL_VALUES, HttpConnectionPool } from '../http/http-connection-pool';
+import type { HttpPoolConfig } from '../http/http-config';
 import { HttpsPoolConfig } from './https-config';
 import type { CertificateInfo } from '../../config/tls-material';
 
 const DAY_MS = 86_400_000;
 
 /** HTTP's refusals, timeouts and errors, plus the handshake's. */
-const HTTPS_LABEL_VALUES: KnownLabelValues = Object.freeze({
+export const HTTPS_LABEL_VALUES: KnownLabelValues = Object.freeze({
   rejectReasons: Object.freeze([...HTTP_LABEL_VALUES.rejectReasons, 'handshake_backlog', 'client_certificate']),
   timeoutKinds: Object.freeze([...HTTP_LABEL_VALUES.timeoutKinds, 'handshake']),
   errorTypes: Object.freeze([...HTTP_LABEL_VALUES.errorTypes, 'tls_handshake']),
@@ -81,7 +82,7 @@ function increment(map: Map<string, number>, key: string): void {
  * client-certificate policy are each server's own (`HttpsServer`, from its section's `tls`); the
  * pool counts what they do and judges the expiry of every certificate its servers serve.
  */
-export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
+export class HttpsConnectionPool<C extends HttpPoolConfig = HttpsPoolConfig> extends HttpConnectionPool<C> {
   override readonly protocol: string = 'https';
   override readonly urlScheme: string = 'https';
 
@@ -102,8 +103,8 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
   /** Certificates served through this pool, by server, with each server's warning threshold (days). */
   private readonly certificates = new Map<CertificateServer, { info: CertificateInfo; warningDays: number }>();
 
-  constructor() {
-    super(HttpsPoolConfig);
+  constructor(configClass: new () => C = HttpsPoolConfig as unknown as new () => C) {
+    super(configClass);
   }
 
   /** @internal Notes the certificate a server serves now (at listen and on every change). */

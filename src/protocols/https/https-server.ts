@@ -2,13 +2,14 @@ import type * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import type { Server as TlsServer, TlsOptions, TLSSocket } from 'node:tls';
 import type { ServerPoolSettings } from '../../config/pool-config';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { ConfigUpdateResult } from '../../core/pool-types';
 import { ConfigValidationError, TlsMaterialError } from '../../errors';
 import { HttpServer } from '../http/http-server';
 import { HttpsPoolConfig, type HttpsTlsSettings } from './https-config';
+import type { HttpPoolConfig } from '../http/http-config';
 import { HttpsConnectionPool, type CertificateServer } from './https-connection-pool';
 import { describeCertificate, loadTlsMaterial, readTlsMaterial, sameMaterial, secureContextOptions, type TlsMaterial } from '../../config/tls-material';
 
@@ -22,6 +23,9 @@ const HANDSHAKE_STARTED = Symbol('unipool.https.handshakeStarted');
 type RawSocket = Socket & { [HANDSHAKE_STARTED]?: number };
 /** `_parent` is the TCP socket a server-side TLSSocket wraps (set by node:tls since v0.11). */
 type ServerTlsSocket = TLSSocket & { _parent?: RawSocket };
+
+/** What a TLS server built on `HttpsServer` reads: an HTTP section with a `tls` block (absent: no TLS, HTTP/2's h2c). */
+export type TlsServerConfig = HttpPoolConfig & { readonly tls?: HttpsTlsSettings };
 
 /** The pool's `connectionTimeout` bounds the handshake (a pool key: every server on the pool follows it). */
 function handshakeTimeout(config: ServerPoolSettings): number {
@@ -68,34 +72,55 @@ function forgetKey(server: object): void {
  * (`tls`), so two HTTPS servers sharing one pool can serve different certificates; a change of
  * the `tls` block (or of the files it names) is applied live by `updateConfig` or a reload.
  */
-export abstract class HttpsServer<P extends HttpsConnectionPool = HttpsConnectionPool> extends HttpServer<P, HttpsPoolConfig> implements CertificateServer {
+export abstract class HttpsServer<P extends HttpsConnectionPool<TlsServerConfig> = HttpsConnectionPool, C extends TlsServerConfig = HttpsPoolConfig> extends HttpServer<P, C> implements CertificateServer {
   static override readonly poolType: typeof HttpServer.poolType = HttpsConnectionPool;
   static override readonly configSection: string | undefined = 'https';
 
   /** Certificate and key in use: an ES private field, so no serialisation or inspection of the server shows the key. */
   #material: TlsMaterial | undefined;
+  /** Material read by `secureServerOptions`, served once `watchHandshakes` has the server. */
+  #pendingMaterial: TlsMaterial | undefined;
 
   /** TCP sockets still in their TLS handshake; the pool does not track them, so close() must. */
   private readonly handshaking = new Set<RawSocket>();
 
   protected override createNodeServer(options: http.ServerOptions): http.Server {
-    const tls = this.config.tls;
+    const server = https.createServer({ ...options, ...this.secureServerOptions(this.tlsSettings()) });
+    this.watchHandshakes(server, this.tlsSettings());
+    return server as unknown as http.Server;
+  }
+
+  /** This server's `tls` block (an HTTPS section always has one; HTTP/2 in h2c mode has none and never asks). */
+  private tlsSettings(): HttpsTlsSettings {
+    return this.config.tls as HttpsTlsSettings;
+  }
+
+  /**
+   * The TLS options of the node server: certificate and key from `tls` (read once, during
+   * validation), policy, handshake bound. Shared with HTTP/2's secure server.
+   */
+  protected secureServerOptions(tls: HttpsTlsSettings): TlsOptions {
     // Validation already read and proved the files of this section; this reuses that read.
     const material = loadTlsMaterial(tls);
-    const server = https.createServer({
-      ...options,
+    this.#pendingMaterial = material;
+    return {
       ...secureContextOptions(tls, material),
       requestCert: tls.requestCert,
       // Enforced in onConnection instead, so that each refusal is counted with its reason.
       rejectUnauthorized: false,
       handshakeTimeout: handshakeTimeout(this.pool.config),
-    });
-    this.setMaterial(material, tls);
+    };
+  }
+
+  /** Follows the handshakes of `server` (made with `secureServerOptions`): timing, failures, backlog. */
+  protected watchHandshakes(server: TlsServer, tls: HttpsTlsSettings): void {
+    if (this.#pendingMaterial) this.setMaterial(this.#pendingMaterial, tls);
+    this.#pendingMaterial = undefined;
     forgetKey(server);
     server.on('connection', (socket: RawSocket) => this.onTcpConnection(socket));
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: ServerTlsSocket) => this.onTlsClientError(err, socket));
-    return server as unknown as http.Server;
   }
+
 
   protected override get connectionEvent(): string {
     return 'secureConnection';
@@ -140,6 +165,8 @@ export abstract class HttpsServer<P extends HttpsConnectionPool = HttpsConnectio
   }
 
   protected override onConnection(socket: Socket): PooledConnection<Socket> | undefined {
+    const tls = this.config.tls;
+    if (tls === undefined) return super.onConnection(socket);
     const tlsSocket = socket as ServerTlsSocket;
     const raw = tlsSocket._parent;
     let handshakeMs: number | undefined;
@@ -148,7 +175,6 @@ export abstract class HttpsServer<P extends HttpsConnectionPool = HttpsConnectio
       const started = raw[HANDSHAKE_STARTED];
       if (started !== undefined) handshakeMs = performance.now() - started;
     }
-    const tls = this.config.tls;
     const info = this.pool.recordHandshake(tlsSocket, handshakeMs, tls.requestCert);
     if (info.peerCertificate === 'unverified' && tls.rejectUnauthorized) {
       this.pool.rejectClientCertificate(info.authorizationError ?? 'unknown', socket.remoteAddress);
@@ -171,21 +197,21 @@ export abstract class HttpsServer<P extends HttpsConnectionPool = HttpsConnectio
    * certificate) by validation; here it is served with `setSecureContext`. Live connections keep
    * the session they negotiated.
    */
-  protected override applyServerConfig(previous: HttpsPoolConfig, next: HttpsPoolConfig, changed: readonly string[]): void {
+  protected override applyServerConfig(previous: C, next: C, changed: readonly string[]): void {
     super.applyServerConfig(previous, next, changed);
-    if (!changed.includes('tls') || !this.server) return;
+    if (!changed.includes('tls') || !this.server || previous.tls === undefined || next.tls === undefined) return;
     const material = loadTlsMaterial(next.tls);
     if (contextKey(previous.tls) !== contextKey(next.tls) || !sameMaterial(this.#material, material)) this.install(next.tls, material);
     else this.setMaterial(material, next.tls);
   }
 
   /** A certificate renewed in place (same paths, new files) counts as a `tls` change. */
-  protected override changedOutsideConfig(_previous: HttpsPoolConfig, next: HttpsPoolConfig): string[] {
-    return this.#material !== undefined && !sameMaterial(this.#material, loadTlsMaterial(next.tls)) ? ['tls'] : [];
+  protected override changedOutsideConfig(_previous: C, next: C): string[] {
+    return this.#material !== undefined && next.tls !== undefined && !sameMaterial(this.#material, loadTlsMaterial(next.tls)) ? ['tls'] : [];
   }
 
   /** Counts a refused certificate change, then rethrows. */
-  override updateConfig(partial: Partial<Record<keyof HttpsPoolConfig, unknown>> | Record<string, unknown>): ConfigUpdateResult {
+  override updateConfig(partial: Partial<Record<keyof C, unknown>> | Record<string, unknown>): ConfigUpdateResult {
     try {
       return super.updateConfig(partial);
     } catch (err) {
@@ -201,6 +227,7 @@ export abstract class HttpsServer<P extends HttpsConnectionPool = HttpsConnectio
    */
   reloadCertificate(): boolean {
     const settings = this.config.tls;
+    if (settings === undefined) return false;
     let material: TlsMaterial;
     try {
       material = readTlsMaterial(settings);
