@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { createTestApp, CapturingLogger } from '../../src/testing';
 import { AdminConfig } from '../../src/observability/admin-config';
@@ -15,6 +16,7 @@ import { REPO_ROOT } from '../helpers/sample-process';
 import { PYTHON } from '../helpers/metrics-clients';
 import { AdminTestServer, adminPort, get, httpPort } from './admin-support';
 
+const run = promisify(execFile);
 const TOKEN = 'dash-Token-7Hq2LmZx9Pw';
 
 /** Opens `GET /events` with a 4 KiB receive buffer, prints the status line, then never reads. */
@@ -150,6 +152,20 @@ describe('admin /events (Server-Sent Events) and /dashboard, with a plain HTTP c
     expect(bufferedBytes).to.be.above(0).and.below(256 * 1024);
     expect(stalledMs).to.be.at.least(300);
     expect(client.exitCode, 'the client is still there, not reading').to.equal(null);
+  });
+
+  it('/events sockets use TCP keep-alive (ss shows a keepalive timer on the server side of the stream)', async () => {
+    const port = await start({});
+    const stream = await open(port);
+    await waitFor(() => stream.frames().length >= 1, 5000, 'a frame');
+    const timers = async (): Promise<string> => (await run('ss', ['-tnoH', 'state', 'established', `( sport = :${port} )`])).stdout;
+    let seen = '';
+    // Between two frames the only timer of the server's socket is keep-alive's (while a frame is unacknowledged it is the retransmit timer).
+    for (let i = 0; i < 50 && !seen.includes('timer:(keepalive'); i++) {
+      seen = await timers();
+      if (!seen.includes('timer:(keepalive')) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(seen).to.include('timer:(keepalive');
   });
 
   it('streams one JSON frame at once and then one per second (text/event-stream, not cached), every pool with the figures /status shows, for longer than admin.requestTimeout', async () => {
