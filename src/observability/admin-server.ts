@@ -58,8 +58,8 @@ export class AdminServer {
     private readonly target: AdminTarget,
     private readonly collector: PrometheusCollector,
     private readonly logger: Logger,
-    /** The event streams' timing (tests shorten it); defaults: a frame a second, a stalled stream dropped after 15 s. */
-    streams: Pick<EventStreamOptions, 'intervalMs' | 'stallTimeoutMs'> = {},
+    /** The event streams' timing and bound (tests change them); defaults: a frame a second, a stream dropped after 15 s stalled or 256 KiB unsent. */
+    streams: Omit<EventStreamOptions, 'maxSubscribers'> = {},
   ) {
     this.setToken(config.token);
     if (config.dashboard) {
