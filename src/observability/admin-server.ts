@@ -9,7 +9,7 @@ import type { MetricsSource, PrometheusCollector } from './prometheus-collector'
 import { buildStatusReport } from './status-report';
 import { DASHBOARD_CSP, DashboardAssets } from './dashboard/dashboard-assets';
 import { DashboardFrames, type FrameSource } from './dashboard/dashboard-frames';
-import { EventStreamHub } from './dashboard/event-stream-hub';
+import { EventStreamHub, type EventStreamOptions } from './dashboard/event-stream-hub';
 
 /** Application events after which the dashboard sends a frame at once, not on the next tick. */
 type DashboardTrigger = 'shutdownPhase' | 'readinessChanged';
@@ -33,6 +33,8 @@ const DASHBOARD_TRIGGERS: readonly DashboardTrigger[] = ['shutdownPhase', 'readi
 
 /** Scrapers and probes are few; more than this many sockets at once is a misbehaving client. */
 const MAX_ADMIN_SOCKETS = 64;
+/** TCP keep-alive on `/events` sockets: probes from this idle time on end a connection whose peer vanished. */
+const EVENTS_KEEPALIVE_MS = 15_000;
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
@@ -56,17 +58,26 @@ export class AdminServer {
     private readonly target: AdminTarget,
     private readonly collector: PrometheusCollector,
     private readonly logger: Logger,
+    /** The event streams' timing and bound (tests change them); defaults: a frame a second, a stream dropped after 15 s stalled or 256 KiB unsent. */
+    streams: Omit<EventStreamOptions, 'maxSubscribers'> = {},
   ) {
     this.setToken(config.token);
     if (config.dashboard) {
-      const frames = new DashboardFrames(target);
-      this.hub = new EventStreamHub(() => frames.build(), { maxSubscribers: config.maxEventStreams }, logger);
+      const frames = new DashboardFrames(target, { intervalMs: streams.intervalMs });
+      this.hub = new EventStreamHub(() => frames.build(), { ...streams, maxSubscribers: config.maxEventStreams }, logger);
     }
   }
 
-  /** Changes the bearer token (live reload); `undefined` turns authentication off. */
+  /**
+   * Changes the bearer token (live reload); `undefined` turns authentication off. When it changes,
+   * every open `/events` stream ends (`end` event, reason "token changed"): a stream opened under
+   * the old token, or with none, must not outlive it; the page reconnects and asks for the new one.
+   */
   setToken(token: string | undefined): void {
-    this.tokenDigest = token ? digest(token) : undefined;
+    const next = token ? digest(token) : undefined;
+    const changed = next === undefined || this.tokenDigest === undefined ? next !== this.tokenDigest : !next.equals(this.tokenDigest);
+    this.tokenDigest = next;
+    if (changed) this.hub?.endStreams('token changed');
   }
 
   /** Opens the listener; rejects with `ListenError` if the address cannot be bound. */
@@ -160,6 +171,7 @@ export class AdminServer {
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no', 'X-Content-Type-Options': 'nosniff' });
     if (res.req.method === 'HEAD') return void res.end();
     res.on('error', () => undefined); // a client gone mid-write: its 'close' drops the stream
+    res.socket?.setKeepAlive(true, EVENTS_KEEPALIVE_MS);
     hub.subscribe(res);
   }
 

@@ -140,6 +140,53 @@ describe('dashboard event stream (/events) hub', () => {
     h.close();
   });
 
+  it('drops a stream whose unsent bytes stayed above 0 for stallTimeoutMs (a peer gone without a RST, kernel buffers full), and keeps one that drains in time', () => {
+    const logger = new CapturingLogger();
+    const h = new EventStreamHub(() => ({ n: ++built }), { maxSubscribers: 2, maxBufferedBytes: 1024 * 1024, stallTimeoutMs: 10_000 }, logger);
+    const stalled = new FakeSink();
+    const slow = new FakeSink();
+    h.subscribe(stalled);
+    h.subscribe(slow);
+    stalled.writableLength = 100; // far below maxBufferedBytes: the byte bound alone never drops it
+    slow.writableLength = 100;
+    clock.tick(9000);
+    slow.writableLength = 0; // it read what was queued: its stall count starts over
+    clock.tick(1000);
+    expect(stalled.destroyed, 'still held after 10 ticks').to.equal(false);
+    slow.writableLength = 100;
+    clock.tick(1000); // 10 s since the first tick that found unsent bytes
+    expect(stalled.destroyed).to.equal(true);
+    expect(h.subscribers).to.equal(1);
+    expect(h.hasRoom()).to.equal(true);
+    expect(logger.find('dashboard stream dropped: the client stopped reading')).to.have.length(1);
+    clock.tick(9000);
+    expect(slow.destroyed).to.equal(false);
+    clock.tick(1000);
+    expect(slow.destroyed).to.equal(true);
+    expect(clock.countTimers()).to.equal(0);
+  });
+
+  it('endStreams() (the admin token changed) ends every open stream with an end event, stops the timer and still takes new streams', () => {
+    const h = hub();
+    const a = new FakeSink();
+    const b = new FakeSink();
+    h.subscribe(a);
+    h.subscribe(b);
+    h.endStreams('token changed');
+    for (const sink of [a, b]) {
+      expect(sink.ended).to.equal(true);
+      expect(sink.named('end')).to.deep.equal(['event: end\ndata: {"reason":"token changed"}']);
+    }
+    expect(h.subscribers).to.equal(0);
+    expect(clock.countTimers()).to.equal(0);
+    const c = new FakeSink();
+    expect(h.subscribe(c)).to.equal(true);
+    clock.tick(1000);
+    expect(c.frames()).to.have.length(2);
+    expect(a.frames()).to.have.length(1);
+    h.close();
+  });
+
   it('push() sends a frame at once (shutdown phases as they run) and does not reset the 1 s rhythm', () => {
     const h = hub();
     const a = new FakeSink();
@@ -236,6 +283,63 @@ describe('dashboard frames (what /events sends each second)', () => {
     const rates = frames.build().pools[0].rates;
     expect(rates.requestsPerSecond).to.equal(3);
     expect(rates.failedPerSecond).to.equal(0.5);
+    pool.destroy();
+  });
+
+  it('the first frame after an idle period has null rates, not an old average (50 requests, 5 s without a viewer, a new one)', () => {
+    const pool = FakePool.with({});
+    const conn = pool.add(fakeConn())!;
+    const frames = new DashboardFrames(app(pool), { intervalMs: 1000 });
+    expect(frames.build().pools[0].rates.requestsPerSecond).to.equal(null);
+    for (let i = 0; i < 50; i++) pool.recordSyncWork(conn, performance.now(), false);
+    clock.tick(5000); // the last viewer left: no frame for 5 s
+    expect(frames.build().pools[0].rates).to.deep.equal({ requestsPerSecond: null, failedPerSecond: null });
+    for (let i = 0; i < 3; i++) pool.recordSyncWork(conn, performance.now(), false);
+    clock.tick(1000);
+    expect(frames.build().pools[0].rates.requestsPerSecond).to.equal(3);
+    clock.tick(2000); // exactly two intervals: still a rate
+    expect(frames.build().pools[0].rates.requestsPerSecond).to.equal(0);
+    clock.tick(2001);
+    expect(frames.build().pools[0].rates.requestsPerSecond).to.equal(null);
+    pool.destroy();
+  });
+
+  it('a frame within 250 ms of the previous reading (pushed between ticks) keeps the previous rates and does not move the baseline', () => {
+    const pool = FakePool.with({});
+    const conn = pool.add(fakeConn())!;
+    const frames = new DashboardFrames(app(pool), { intervalMs: 1000 });
+    frames.build();
+    for (let i = 0; i < 4; i++) pool.recordSyncWork(conn, performance.now(), false);
+    clock.tick(1000);
+    expect(frames.build().pools[0].rates.requestsPerSecond).to.equal(4);
+    for (let i = 0; i < 10; i++) pool.recordSyncWork(conn, performance.now(), false);
+    clock.tick(249);
+    expect(frames.build().pools[0].rates.requestsPerSecond).to.equal(4);
+    clock.tick(751);
+    expect(frames.build().pools[0].rates.requestsPerSecond).to.equal(10);
+    pool.destroy();
+  });
+
+  it('a counter that went back (the pool reset it) gives null for that frame, never a false 0, and rates resume from the new reading', () => {
+    const pool = FakePool.with({});
+    const conn = pool.add(fakeConn())!;
+    let total = 0;
+    const source = app(pool);
+    const real = pool.getMetrics.bind(pool);
+    pool.getMetrics = () => {
+      const m = real();
+      return { ...m, requests: { ...m.requests, total, failed: 0 } };
+    };
+    const frames = new DashboardFrames(source, { intervalMs: 1000 });
+    total = 100;
+    frames.build();
+    clock.tick(1000);
+    total = 5;
+    expect(frames.build().pools[0].rates).to.deep.equal({ requestsPerSecond: null, failedPerSecond: null });
+    clock.tick(1000);
+    total = 7;
+    expect(frames.build().pools[0].rates.requestsPerSecond).to.equal(2);
+    void conn;
     pool.destroy();
   });
 

@@ -5,9 +5,13 @@ import { buildStatusReport, type PoolStatus, type StatusReport } from '../status
 
 /** Per-second rates the dashboard derives from two consecutive readings of the same counters. */
 export interface PoolRates {
-  /** Change of `metrics.requests.total` per second since the previous frame; `null` in the first frame. */
+  /**
+   * Change of `metrics.requests.total` per second since the previous frame; `null` when there is no
+   * recent previous reading (the first frame, the first after more than two intervals without a
+   * frame) or the counter went back (reset).
+   */
   requestsPerSecond: number | null;
-  /** Change of `metrics.requests.failed` per second since the previous frame; `null` in the first frame. */
+  /** Change of `metrics.requests.failed` per second since the previous frame; `null` as for `requestsPerSecond`. */
   failedPerSecond: number | null;
 }
 
@@ -66,15 +70,28 @@ interface Reading {
 
 /** Readings closer together than this (a frame pushed right after a tick) keep the rates of the previous one. */
 const MIN_RATE_INTERVAL_MS = 250;
+const DEFAULT_INTERVAL_MS = 1000;
+const NO_RATES: PoolRates = Object.freeze({ requestsPerSecond: null, failedPerSecond: null });
 
 /**
  * Builds dashboard frames from `buildStatusReport` (so every figure is the one `/status` shows)
  * and keeps the previous reading of each pool's counters to turn them into per-second rates.
+ * A reading older than two frame intervals (nobody watched for a while) is not used: an average
+ * over the idle gap would show as the current rate, so that frame has `null` rates. A counter
+ * lower than its previous reading (reset) gives `null` too, and becomes the new baseline.
  */
 export class DashboardFrames {
   private readonly previous = new WeakMap<object, Reading>();
+  /** A previous reading older than this (ms) is stale. */
+  private readonly maxGapMs: number;
 
-  constructor(private readonly source: FrameSource) {}
+  /** `intervalMs`: the time between frames (the event stream's), default 1000. */
+  constructor(
+    private readonly source: FrameSource,
+    options: { intervalMs?: number } = {},
+  ) {
+    this.maxGapMs = 2 * (options.intervalMs ?? DEFAULT_INTERVAL_MS);
+  }
 
   build(): DashboardFrame {
     const source = this.source;
@@ -96,10 +113,9 @@ export class DashboardFrames {
     const { total, failed } = status.metrics.requests;
     const before = this.previous.get(pool);
     if (before && at - before.at < MIN_RATE_INTERVAL_MS) return before.rates;
-    const seconds = before ? (at - before.at) / 1000 : 0;
-    const rates: PoolRates = before
-      ? { requestsPerSecond: Math.max(0, total - before.requests) / seconds, failedPerSecond: Math.max(0, failed - before.failed) / seconds }
-      : { requestsPerSecond: null, failedPerSecond: null };
+    const usable = before !== undefined && at - before.at <= this.maxGapMs && total >= before.requests && failed >= before.failed;
+    const seconds = usable ? (at - before.at) / 1000 : 0;
+    const rates: PoolRates = usable ? { requestsPerSecond: (total - before.requests) / seconds, failedPerSecond: (failed - before.failed) / seconds } : NO_RATES;
     this.previous.set(pool, { at, requests: total, failed, rates });
     return rates;
   }

@@ -22,6 +22,10 @@
   var frames = 0;
   /** The server said the application shut down (`end` event); failures after that are expected. */
   var shutDown = false;
+  /** The server ended the stream because its admin token changed (`end` event, reason "token changed"). */
+  var tokenChanged = false;
+  /** Cards made so far: numbers each card's element ids, unique even for names with the same slug. */
+  var cardCount = 0;
 
   var integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
   var decimal = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
@@ -39,6 +43,14 @@
   }
 
   function slug(text) { return String(text).toLowerCase().replace(/[^a-z0-9]+/g, '-'); }
+
+  /** True when `value` is what `node` was last drawn from; else remembers it (the caller redraws). */
+  function unchanged(node, value) {
+    var signature = JSON.stringify(value);
+    if (node.getAttribute('data-signature') === signature) return true;
+    node.setAttribute('data-signature', signature);
+    return false;
+  }
 
   function ms(value) { return value >= 100 ? integer.format(value) + ' ms' : decimal.format(value) + ' ms'; }
 
@@ -83,7 +95,8 @@
 
   function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
-  function chartOptions(width, series, yLabel) {
+  /** `spanGaps`: whether a line joins across a missing point (null) or leaves a gap. */
+  function chartOptions(width, series, yLabel, spanGaps) {
     var text = cssVar('--text');
     var grid = cssVar('--grid');
     var axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
@@ -94,13 +107,13 @@
       legend: { live: false },
       scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(1, (max || 0) * 1.1)]; } } },
       axes: [axis, Object.assign({ label: yLabel, size: 56, labelSize: 18 }, axis)],
-      series: [{}].concat(series.map(function (s) { return { label: s.label, stroke: cssVar(s.color), width: 2, points: { show: false }, spanGaps: true }; })),
+      series: [{}].concat(series.map(function (s) { return { label: s.label, stroke: cssVar(s.color), width: 2, points: { show: false }, spanGaps: spanGaps }; })),
     };
   }
 
-  function makeChart(container, series, yLabel, data) {
+  function makeChart(container, series, yLabel, data, spanGaps) {
     var width = Math.max(200, Math.floor(container.clientWidth || 300));
-    return new window.uPlot(chartOptions(width, series, yLabel), data, container);
+    return new window.uPlot(chartOptions(width, series, yLabel, spanGaps), data, container);
   }
 
   var RATE_SERIES = [{ label: 'requests/s', color: '--series-1' }, { label: 'failed/s', color: '--series-err' }];
@@ -110,8 +123,9 @@
     if (!window.uPlot) return;
     if (card.rateChart) card.rateChart.destroy();
     if (card.latencyChart) card.latencyChart.destroy();
-    card.rateChart = makeChart(card.rateBox, RATE_SERIES, 'per second', [card.history.t, card.history.rps, card.history.fps]);
-    card.latencyChart = makeChart(card.latencyBox, LATENCY_SERIES, 'ms', [card.history.t, card.history.p50, card.history.p95, card.history.p99]);
+    card.rateChart = makeChart(card.rateBox, RATE_SERIES, 'per second', [card.history.t, card.history.rps, card.history.fps], true);
+    // No request in the window: no latency, drawn as a gap rather than 0 ms.
+    card.latencyChart = makeChart(card.latencyBox, LATENCY_SERIES, 'ms', [card.history.t, card.history.p50, card.history.p95, card.history.p99], false);
   }
 
   function resizeCharts(card) {
@@ -145,7 +159,7 @@
   }
 
   function createCard(pool) {
-    var id = 'pool-' + slug(pool.pool);
+    var id = 'pool-' + ++cardCount + '-' + slug(pool.pool);
     var title = el('h3', { id: id + '-title' }, [document.createTextNode(pool.pool + ' '), el('span', { class: 'pool-kind', text: pool.protocol + ' · ' + pool.poolClass })]);
     var badge = el('span', { class: 'badge', 'data-field': 'health', text: '–' });
     var reason = el('span', { 'data-field': 'health.reason' });
@@ -195,9 +209,7 @@
 
   /** Fills a count table: every value known in advance (at 0) and every one seen. */
   function fillCounts(body, counts, known) {
-    var signature = JSON.stringify([counts, known]);
-    if (body.getAttribute('data-signature') === signature) return;
-    body.setAttribute('data-signature', signature);
+    if (unchanged(body, [counts, known])) return;
     var keys = (known || []).slice();
     Object.keys(counts || {}).forEach(function (k) { if (keys.indexOf(k) < 0) keys.push(k); });
     var rows = keys.map(function (key) {
@@ -324,9 +336,14 @@
     show(f.rps.value, rps === null ? '–' : decimal.format(rps), rps);
     show(f.errorRate.value, percent(m.requests.errorRate), m.requests.errorRate);
     show(f.inFlight.value, integer.format(m.requests.inFlight), m.requests.inFlight);
-    show(f.p50.value, ms(m.latency.p50Ms), m.latency.p50Ms);
-    show(f.p95.value, ms(m.latency.p95Ms), m.latency.p95Ms);
-    show(f.p99.value, ms(m.latency.p99Ms), m.latency.p99Ms);
+    // Quantiles of an empty window are no figure (the server reports 0): shown as '–', a gap in the chart.
+    var measured = m.latency.count > 0;
+    var p50 = measured ? m.latency.p50Ms : null;
+    var p95 = measured ? m.latency.p95Ms : null;
+    var p99 = measured ? m.latency.p99Ms : null;
+    show(f.p50.value, measured ? ms(p50) : '–', p50);
+    show(f.p95.value, measured ? ms(p95) : '–', p95);
+    show(f.p99.value, measured ? ms(p99) : '–', p99);
     show(f.total.value, integer.format(m.requests.total), m.requests.total);
     show(f.failed.value, integer.format(m.requests.failed), m.requests.failed);
     show(f.accepted.value, integer.format(m.totalConnections), m.totalConnections);
@@ -340,9 +357,9 @@
     push(hist.t, at / 1000);
     push(hist.rps, rps);
     push(hist.fps, pool.rates.failedPerSecond);
-    push(hist.p50, m.latency.p50Ms);
-    push(hist.p95, m.latency.p95Ms);
-    push(hist.p99, m.latency.p99Ms);
+    push(hist.p50, p50);
+    push(hist.p95, p95);
+    push(hist.p99, p99);
     if (card.rateChart) {
       card.rateChart.setData([hist.t, hist.rps, hist.fps]);
       card.latencyChart.setData([hist.t, hist.p50, hist.p95, hist.p99]);
@@ -353,13 +370,16 @@
 
   function renderShutdown(shutdown, state) {
     var list = $('shutdown-phases');
-    var done = new Map(shutdown.done.map(function (d) { return [d.phase, d.durationMs]; }));
-    var items = shutdown.phases.map(function (phase) {
-      var stateOf = done.has(phase) ? 'done' : shutdown.running === phase ? 'running' : 'pending';
-      var text = phase + (done.has(phase) ? ' ' + ms(done.get(phase)) : stateOf === 'running' ? ' (running)' : '');
-      return el('li', { 'data-phase': phase, 'data-state': stateOf, text: text });
-    });
-    list.replaceChildren.apply(list, items);
+    // Rebuilt only when a phase changed, so a screen reader's place survives idle seconds.
+    if (!unchanged(list, shutdown)) {
+      var done = new Map(shutdown.done.map(function (d) { return [d.phase, d.durationMs]; }));
+      var items = shutdown.phases.map(function (phase) {
+        var stateOf = done.has(phase) ? 'done' : shutdown.running === phase ? 'running' : 'pending';
+        var text = phase + (done.has(phase) ? ' ' + ms(done.get(phase)) : stateOf === 'running' ? ' (running)' : '');
+        return el('li', { 'data-phase': phase, 'data-state': stateOf, text: text });
+      });
+      list.replaceChildren.apply(list, items);
+    }
     var summary;
     if (shutdown.running) summary = 'Shutting down: ' + shutdown.running + ' phase under way.';
     else if (shutdown.done.length === shutdown.phases.length) summary = 'Shut down: every phase done.';
@@ -375,15 +395,21 @@
     var section = $('workers');
     section.hidden = !workers;
     if (!workers) return;
-    var rows = workers.map(function (w) {
+    var shown = workers.map(function (w) {
       var open = 0, requests = 0;
       (w.pools || []).forEach(function (p) { open += p.metrics.active; requests += p.metrics.requests.total; });
-      return el('tr', { 'data-worker': String(w.id) }, [
-        el('th', { scope: 'row', text: String(w.id) }), el('td', { text: String(w.pid) }), el('td', { text: w.state }),
-        el('td', { class: 'num', text: integer.format(open) }), el('td', { class: 'num', text: integer.format(requests) }),
+      return [w.id, w.pid, w.state, open, requests];
+    });
+    // Rebuilt only when a row changed (as the count tables).
+    var body = $('worker-rows');
+    if (unchanged(body, shown)) return;
+    var rows = shown.map(function (w) {
+      return el('tr', { 'data-worker': String(w[0]) }, [
+        el('th', { scope: 'row', text: String(w[0]) }), el('td', { text: String(w[1]) }), el('td', { text: w[2] }),
+        el('td', { class: 'num', text: integer.format(w[3]) }), el('td', { class: 'num', text: integer.format(w[4]) }),
       ]);
     });
-    $('worker-rows').replaceChildren.apply($('worker-rows'), rows);
+    body.replaceChildren.apply(body, rows);
   }
 
   function render(frame) {
@@ -418,7 +444,8 @@
 
   /** The stream failed: say so (or that the application is down, after an `end`) and try again. */
   function retryLater(message, delay) {
-    if (shutDown) setConnection('ended', 'The application shut down; reconnecting when it is back.');
+    if (tokenChanged) setConnection('connecting', 'The admin token changed; reconnecting.');
+    else if (shutDown) setConnection('ended', 'The application shut down; reconnecting when it is back.');
     else setConnection('error', message);
     scheduleReconnect(delay);
   }
@@ -463,7 +490,8 @@
     if (token) headers.Authorization = 'Bearer ' + token;
     fetch('events', { headers: headers, cache: 'no-store', credentials: 'same-origin' }).then(function (res) {
       if (res.status === 401) {
-        askForToken(token ? 'The server refused this token.' : '');
+        askForToken(tokenChanged ? 'The admin token changed; enter the new one.' : token ? 'The server refused this token.' : '');
+        tokenChanged = false;
         token = null;
         return;
       }
@@ -477,28 +505,50 @@
         return;
       }
       shutDown = false;
+      tokenChanged = false;
       $('token-form').hidden = true;
       setConnection('live', 'Live');
       var reader = res.body.getReader();
       var decoder = new TextDecoder();
       var buffer = '';
+      var renderFailed = false;
       var pump = function () {
         return reader.read().then(function (chunk) {
           if (chunk.done) return;
           buffer = parseEvents(buffer + decoder.decode(chunk.value, { stream: true }), function (event, data) {
-            if (event === 'end') {
-              shutDown = true;
-              setConnection('ended', 'The application shut down; reconnecting when it is back.');
-              announce('The application shut down.');
-              return;
+            if (event === 'end') return ended(data);
+            if (event !== 'message') return;
+            try {
+              render(JSON.parse(data));
+            } catch (err) {
+              renderFailed = true;
+              throw err;
             }
-            if (event === 'message') render(JSON.parse(data));
           });
           return pump();
         });
       };
-      return pump().then(function () { retryLater('The event stream closed; reconnecting.', retryMs); });
+      return pump().then(function () { retryLater('The event stream closed; reconnecting.', retryMs); }, function () {
+        // Let go of this stream (the server frees its slot) before opening a fresh one.
+        reader.cancel().catch(function () { /* already closed */ });
+        retryLater(renderFailed ? 'A frame could not be shown; reconnecting.' : 'The event stream failed; reconnecting.', retryMs);
+      });
     }).catch(function () { retryLater('Cannot reach the admin server; reconnecting.', retryMs); });
+  }
+
+  /** The server ended the stream: the application shuts down, or the admin token changed (ask again). */
+  function ended(data) {
+    var reason = '';
+    try { reason = JSON.parse(data).reason; } catch { /* no reason given */ }
+    if (reason === 'token changed') {
+      tokenChanged = true;
+      setConnection('connecting', 'The admin token changed; reconnecting.');
+      announce('The admin token changed.');
+      return;
+    }
+    shutDown = true;
+    setConnection('ended', 'The application shut down; reconnecting when it is back.');
+    announce('The application shut down.');
   }
 
   function start() {
