@@ -220,6 +220,10 @@ describe('OpenTelemetry: the official OTLP exporter, decoded by a test receiver'
     expect(result.ok).to.equal(true);
     expect(receiver.exports).to.have.length(1);
     expect(only(receiver.points('http.server.request.duration'), 'the request').count).to.equal(1);
+    // The exporter's kept-alive socket is closed with the provider: no handle left behind.
+    const deadline = Date.now() + 1000;
+    while ((await receiver.openConnections()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await receiver.openConnections()).to.equal(0);
   });
 
   it('a failing endpoint is logged once through the app logger (not once per interval), and its recovery once', async () => {

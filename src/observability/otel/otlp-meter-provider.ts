@@ -185,7 +185,8 @@ export function createOtlpMeterProvider(settings: OtlpSettings, logger: Logger, 
   const provider = new sdk.MeterProvider({ resource, readers: [reader] });
   return {
     provider,
-    shutdown: () => provider.shutdown(),
+    // Closed, the provider exports no more: its kept-alive sockets go too.
+    shutdown: () => provider.shutdown().finally(() => agent?.destroy()),
     abort: () => {
       gate.close();
       agent?.destroy();
