@@ -2,7 +2,17 @@
 export const REDACTED = '[redacted]';
 
 /** Words that make a config key secret: `token`, `apiKey`, `privateKey`, `passphrase`, `password`, `secret`, `pfx`. */
-const SECRET_WORDS = new Set(['token', 'key', 'passphrase', 'password', 'passwd', 'secret', 'pfx', 'credentials']);
+const SECRET_WORDS = new Set(['token', 'key', 'passphrase', 'password', 'passwd', 'secret', 'pfx', 'credentials', 'authorization']);
+/** Whole keys that are secret: request `headers` carry API keys (`headersTimeout` is no secret). */
+const SECRET_KEYS = new Set(['headers']);
+
+/** The `user:password@` part of a URL (`https://user:apikey@collector/`), a secret wherever it appears. */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+@/gi;
+
+/** `text` with the credentials of every URL in it replaced by `[redacted]`. */
+export function redactUrlCredentials(text: string): string {
+  return text.replace(URL_CREDENTIALS, `$1${REDACTED}@`);
+}
 
 import { PEM_BLOCK, PEM_TEXT } from '../errors';
 
@@ -12,7 +22,7 @@ export function isSecretKey(key: string): boolean {
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .toLowerCase()
     .split(/[^a-z0-9]+/);
-  return words.some((w) => SECRET_WORDS.has(w));
+  return SECRET_KEYS.has(key) || words.some((w) => SECRET_WORDS.has(w));
 }
 
 /** Whether a string looks like PEM (a key or certificate), which is never shown. */
@@ -27,7 +37,7 @@ export function looksLikePem(value: string): boolean {
  */
 export function redactSecrets(value: unknown, key = ''): unknown {
   if (key && isSecretKey(key) && value !== undefined && value !== null && value !== '' && !(typeof value === 'string' && looksLikeFilePath(value))) return REDACTED;
-  if (typeof value === 'string') return looksLikePem(value) ? REDACTED : value;
+  if (typeof value === 'string') return looksLikePem(value) ? REDACTED : redactUrlCredentials(value);
   if (value === null || typeof value !== 'object') return value;
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return REDACTED;
   if (Array.isArray(value)) return value.map((v) => redactSecrets(v));
@@ -70,5 +80,5 @@ export function redactMessage(message: string, value?: unknown, key = ''): strin
     out = out.split(value).join(REDACTED);
     for (const piece of value.match(SECRET_PIECE) ?? []) out = out.split(piece).join(REDACTED);
   }
-  return out.replace(PEM_TEXT, REDACTED);
+  return redactUrlCredentials(out.replace(PEM_TEXT, REDACTED));
 }

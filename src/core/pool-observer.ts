@@ -9,9 +9,10 @@ import type { CloseReason } from './pool-types';
 export interface PoolObserver {
   /**
    * An HTTP request ended: its response was written completely, or (`errorType` `aborted`) its
-   * connection closed first. `httpVersion` as node reports it (`1.1`, `2.0`).
+   * connection closed first; `statusCode` undefined when no status was sent. `httpVersion` as
+   * node reports it (`1.1`, `2.0`).
    */
-  httpRequest(pool: object, method: string | undefined, statusCode: number, httpVersion: string, seconds: number, errorType?: string): void;
+  httpRequest(pool: object, method: string | undefined, statusCode: number | undefined, httpVersion: string, seconds: number, errorType?: string): void;
   /** An RPC (gRPC call, unary or streaming) ended with `code`. */
   rpcCall(pool: object, service: string, method: string, code: number, seconds: number): void;
   /** A connection left the pool for `reason` after `seconds`. */

@@ -16,7 +16,8 @@ import { ConfigLoadError, ConfigValidationError, DecoratorError, LifecycleStateE
 import { AdminConfig } from '../observability/admin-config';
 import { AdminServer } from '../observability/admin-server';
 import { MetricsConfig } from '../observability/otel/otlp-config';
-import { resolveOtlpSettings } from '../observability/otel/otlp-settings';
+import { knownHttpMethods, resolveOtlpSettings } from '../observability/otel/otlp-settings';
+import { safeUrl } from '../observability/otel/otlp-url';
 import type { OtelMeterProvider } from '../observability/otel/otel-meter-provider';
 import { OtelTelemetry } from '../observability/otel/otel-telemetry';
 import { PrometheusCollector, type ApplicationStats } from '../observability/prometheus-collector';
@@ -365,9 +366,10 @@ export class Application {
     for (const warning of warnings) this.logger.warn({}, warning);
     if (provider === undefined && problems.length) throw new ConfigValidationError(problems, this.configLabel);
     if (provider !== undefined && settings !== undefined) this.logger.info({}, 'OpenTelemetry: metrics go to the meterProvider passed to createApp; OTLP settings not used');
-    this.telemetry = OtelTelemetry.start(this, provider, provider === undefined ? settings : undefined, this.logger);
+    const options = { shutdownTimeoutMs: this.shutdownConfig.hookTimeout, knownMethods: knownHttpMethods(this.env) };
+    this.telemetry = OtelTelemetry.start(this, provider, provider === undefined ? settings : undefined, this.logger, options);
     if (this.telemetry?.exports && settings) {
-      this.logger.info({ endpoint: settings.endpoint, protocol: settings.protocol, intervalMs: settings.exportIntervalMs, serviceName: settings.resource['service.name'] }, 'OpenTelemetry: exporting metrics over OTLP');
+      this.logger.info({ endpoint: safeUrl(settings.endpoint), protocol: settings.protocol, intervalMs: settings.exportIntervalMs, serviceName: settings.resource['service.name'] }, 'OpenTelemetry: exporting metrics over OTLP');
     }
   }
 

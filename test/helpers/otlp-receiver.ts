@@ -22,15 +22,21 @@ function exportRequestType(): protobuf.Type {
   return requestType;
 }
 
-/** Attribute values as plain JS values (int64 as numbers: these tests' values are small). */
+/** Attribute values as plain JS values (int64 as numbers: these tests' values are small); their wire type is kept in `types`. */
 export type AttributeValue = string | number | boolean;
 export type Attributes = Record<string, AttributeValue>;
+/** The OTLP `AnyValue` field an attribute came in: an int and a double of the same value are told apart. */
+export type WireType = 'string' | 'int' | 'double' | 'bool' | 'other';
 
 /** One data point, whatever its metric's kind. */
 export interface Point {
   attributes: Attributes;
+  /** The wire type of each attribute (`intValue` is `int`, `doubleValue` is `double`). */
+  types: Record<string, WireType>;
   /** Sum and gauge points. */
   value?: number;
+  /** Whether `value` came as `asInt` or `asDouble`. */
+  valueType?: 'int' | 'double';
   /** Histogram points. */
   count?: number;
   sum?: number;
@@ -62,25 +68,26 @@ function num(v: unknown): number {
   return typeof v === 'string' ? Number(v) : typeof v === 'number' ? v : Number(v ?? 0);
 }
 
-function anyValue(v: Json | undefined): AttributeValue {
-  if (!v) return '';
-  if ('stringValue' in v) return String(v.stringValue);
-  if ('intValue' in v) return num(v.intValue);
-  if ('doubleValue' in v) return num(v.doubleValue);
-  if ('boolValue' in v) return Boolean(v.boolValue);
-  return JSON.stringify(v);
+function anyValue(v: Json | undefined): [AttributeValue, WireType] {
+  if (!v) return ['', 'other'];
+  if ('stringValue' in v) return [String(v.stringValue), 'string'];
+  if ('intValue' in v) return [num(v.intValue), 'int'];
+  if ('doubleValue' in v) return [num(v.doubleValue), 'double'];
+  if ('boolValue' in v) return [Boolean(v.boolValue), 'bool'];
+  return [JSON.stringify(v), 'other'];
 }
 
-function attributes(list: unknown): Attributes {
+function attributes(list: unknown, types: Record<string, WireType> = {}): Attributes {
   const out: Attributes = {};
-  for (const kv of (list as Json[] | undefined) ?? []) out[String(kv.key)] = anyValue(kv.value as Json);
+  for (const kv of (list as Json[] | undefined) ?? []) [out[String(kv.key)], types[String(kv.key)]] = anyValue(kv.value as Json);
   return out;
 }
 
 function point(p: Json): Point {
-  const out: Point = { attributes: attributes(p.attributes) };
-  if ('asInt' in p) out.value = num(p.asInt);
-  else if ('asDouble' in p) out.value = num(p.asDouble);
+  const types: Record<string, WireType> = {};
+  const out: Point = { attributes: attributes(p.attributes, types), types };
+  if ('asInt' in p) [out.value, out.valueType] = [num(p.asInt), 'int'];
+  else if ('asDouble' in p) [out.value, out.valueType] = [num(p.asDouble), 'double'];
   if ('bucketCounts' in p || 'explicitBounds' in p || 'count' in p) {
     out.count = num(p.count);
     out.sum = num(p.sum);
@@ -187,6 +194,11 @@ export class OtlpReceiver {
   /** The points of the newest `name` whose attributes include `match`. */
   points(name: string, match: Attributes = {}): Point[] {
     return (this.latest(name)?.points ?? []).filter((p) => Object.entries(match).every(([k, v]) => p.attributes[k] === v));
+  }
+
+  /** Connections open to the receiver now (an exporter's request or kept-alive socket). */
+  async openConnections(): Promise<number> {
+    return new Promise((resolve, reject) => this.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
   }
 
   async close(): Promise<void> {

@@ -48,7 +48,7 @@ describe('OpenTelemetry: the official OTLP exporter, decoded by a test receiver'
   }
 
   for (const protocol of ['http/protobuf', 'http/json'] as const) {
-    it(`http.server.request.duration over ${protocol}: 3 curl requests export count 3, status 200, method GET, version 1.1, unit s and the recommended buckets`, async () => {
+    it(`http.server.request.duration over ${protocol}: 3 curl requests export count 3, status 200 (an int attribute), method GET, version 1.1, unit s and the recommended buckets; counters are int sums`, async () => {
       app = createTestApp({ servers: [HttpApiServer], config: { metrics: { otlp: otlp(protocol) } } });
       await app.start();
       const url = `http://127.0.0.1:${port(app.server(HttpApiServer))}/`;
@@ -66,25 +66,34 @@ describe('OpenTelemetry: the official OTLP exporter, decoded by a test receiver'
       const p = only(duration.points, 'one series: GET 200 on pool http');
       expect(p.attributes).to.deep.equal({
         'unipool.pool': 'http',
+        'unipool.protocol': 'http',
         'network.protocol.name': 'http',
         'http.request.method': 'GET',
         'http.response.status_code': 200,
         'network.protocol.version': '1.1',
         'url.scheme': 'http',
       });
+      // The wire types: the status code an int attribute (intValue), not a double or a string.
+      expect(p.types['http.response.status_code'], 'http.response.status_code wire type').to.equal('int');
+      expect(p.types['http.request.method']).to.equal('string');
       expect(p.count).to.equal(3);
       expect(p.explicitBounds).to.deep.equal(REQUEST_BUCKETS);
       expect(p.sum).to.be.greaterThan(0).and.lessThan(3);
 
       // Each curl process opened and closed one connection.
       const closed = only(receiver.points('unipool.connection.duration'), 'closed normally: no error.type');
-      expect(closed.attributes).to.deep.equal({ 'unipool.pool': 'http', 'network.protocol.name': 'http' });
+      expect(closed.attributes).to.deep.equal({ 'unipool.pool': 'http', 'unipool.protocol': 'http', 'network.protocol.name': 'http' });
       expect(closed.count).to.equal(3);
       expect(receiver.latest('unipool.connection.duration')!.unit).to.equal('s');
       expect(only(receiver.points('unipool.active_connections'), 'active').value).to.equal(0);
       expect(receiver.latest('unipool.active_connections')).to.include({ unit: '{connection}', kind: 'sum', monotonic: false });
       expect(only(receiver.points('http.server.active_requests', { 'url.scheme': 'http' }), 'active requests').value).to.equal(0);
-      expect(only(receiver.points('unipool.network.io', { 'network.io.direction': 'receive' }), 'bytes in').value).to.be.greaterThan(0);
+      const bytesIn = only(receiver.points('unipool.network.io', { 'network.io.direction': 'receive' }), 'bytes in');
+      expect(bytesIn.value).to.be.greaterThan(0);
+      // Counters and up-down counters are integer sums (asInt), as Kestrel's are.
+      expect(bytesIn.valueType, 'unipool.network.io point type').to.equal('int');
+      expect(only(receiver.points('unipool.active_connections'), 'active').valueType, 'unipool.active_connections point type').to.equal('int');
+      expect(receiver.points('unipool.rejected_connections').map((x) => x.valueType)).to.include('int').and.not.include('double');
       expect(only(receiver.points('unipool.connection.max'), 'limit').value).to.equal(app.server(HttpApiServer).pool.config.maxConnections);
     });
   }
@@ -102,6 +111,22 @@ describe('OpenTelemetry: the official OTLP exporter, decoded by a test receiver'
     expect(only(receiver.points('http.server.request.duration', { 'http.response.status_code': 502 }), '502').attributes['error.type']).to.equal('502');
     expect(only(receiver.points('http.server.request.duration', { 'http.response.status_code': 500 }), '500').attributes['error.type']).to.equal('500');
     expect(only(other, '_OTHER').attributes).to.not.have.property('error.type');
+  });
+
+  it('a request cut before any response was sent carries no http.response.status_code, and error.type aborted (a raw socket destroyed while /hang is pending)', async () => {
+    app = createTestApp({ servers: [TestHttpServer], config: { metrics: { otlp: otlp('http/protobuf') } } });
+    await app.start();
+    const server = app.server(TestHttpServer);
+    const socket = net.connect(port(server), '127.0.0.1', () => socket.write('GET /hang HTTP/1.1\r\nHost: x\r\n\r\n'));
+    socket.on('error', () => undefined);
+    await waitFor(() => server.pool.getMetrics().requests.inFlight === 1, 5000, 'the request in its handler');
+    socket.destroy();
+    await waitFor(() => server.pool.size === 0, 5000, 'the connection closed');
+    await app.stop();
+    const cut = only(receiver.points('http.server.request.duration', { 'error.type': 'aborted' }), 'the cut request');
+    expect(cut.attributes).to.not.have.property('http.response.status_code');
+    expect(cut.attributes).to.deep.equal({ 'unipool.pool': 'http', 'unipool.protocol': 'http', 'network.protocol.name': 'http', 'http.request.method': 'GET', 'network.protocol.version': '1.1', 'url.scheme': 'http', 'error.type': 'aborted' });
+    expect(cut.count).to.equal(1);
   });
 
   it('unipool.rejected_connections: a connection refused at maxConnections counts 1 with reason max_connections', async () => {
@@ -136,27 +161,28 @@ describe('OpenTelemetry: the official OTLP exporter, decoded by a test receiver'
     expect(only(normal, 'the curl connection').count).to.equal(1);
   });
 
-  it('rpc.server.call.duration: a grpcio call exports rpc.system grpc, rpc.service, rpc.method and rpc.grpc.status_code 0', async () => {
+  it('rpc.server.call.duration: a grpcio call exports rpc.system grpc, rpc.service, rpc.method and rpc.grpc.status_code 0 (an int); network.protocol.name http (gRPC runs over HTTP/2), unipool.protocol grpc', async () => {
     app = createTestApp({ servers: [GrpcEchoServer], config: { metrics: { otlp: otlp('http/protobuf') } } });
     await app.start();
     const [outcome] = await pythonCalls(port(app.server(GrpcEchoServer)), [{ path: '/demo.Echo/Echo', request: echoRequest('hi') }]);
     expect(outcome.code).to.equal(0);
     await app.stop();
     const call = only(receiver.points('rpc.server.call.duration', { 'rpc.method': 'Echo' }), 'Echo');
-    expect(call.attributes).to.deep.equal({ 'unipool.pool': 'grpc', 'network.protocol.name': 'grpc', 'rpc.system': 'grpc', 'rpc.service': 'demo.Echo', 'rpc.method': 'Echo', 'rpc.grpc.status_code': 0 });
+    expect(call.attributes).to.deep.equal({ 'unipool.pool': 'grpc', 'unipool.protocol': 'grpc', 'network.protocol.name': 'http', 'rpc.system': 'grpc', 'rpc.service': 'demo.Echo', 'rpc.method': 'Echo', 'rpc.grpc.status_code': 0 });
+    expect(call.types['rpc.grpc.status_code']).to.equal('int');
     expect(call.count).to.equal(1);
     expect(receiver.latest('rpc.server.call.duration')!.unit).to.equal('s');
     expect(receiver.points('http.server.active_requests', { 'unipool.pool': 'grpc' })).to.deep.equal([]);
   });
 
-  it('unipool.active_connections and unipool.upgraded_connections: an open Python websockets client shows 1 while open, then its connection.duration', async () => {
+  it('unipool.active_connections and unipool.upgraded_connections: an open Python websockets client shows 1 while open (network.protocol.name websocket, unipool.protocol ws), then its connection.duration', async () => {
     app = createTestApp({ servers: [WsEchoServer], config: { metrics: { otlp: otlp('http/protobuf', 200) } } });
     await app.start();
     const client = pythonWsClient(`ws://127.0.0.1:${port(app.server(WsEchoServer))}/ws`);
     expect(await client.line(/^echo/)).to.equal('echo hi');
     const before = receiver.exports.length;
     await waitFor(() => receiver.exports.length > before && receiver.points('unipool.upgraded_connections')[0]?.value === 1, 5000, 'an export with the open connection');
-    expect(only(receiver.points('unipool.active_connections'), 'ws active').attributes).to.deep.equal({ 'unipool.pool': 'ws', 'network.protocol.name': 'ws' });
+    expect(only(receiver.points('unipool.active_connections'), 'ws active').attributes).to.deep.equal({ 'unipool.pool': 'ws', 'unipool.protocol': 'ws', 'network.protocol.name': 'websocket' });
     expect(receiver.points('unipool.active_connections')[0].value).to.equal(1);
     await app.stop(); // close 1001 to the client
     expect(await client.line(/^close/)).to.equal('close 1001');
@@ -164,7 +190,7 @@ describe('OpenTelemetry: the official OTLP exporter, decoded by a test receiver'
     expect(only(receiver.points('unipool.connection.duration'), 'drained: no error.type').count).to.equal(1);
   });
 
-  it('unipool.tls_handshake.duration: curl over TLS 1.3 exports tls.protocol.version 1.3; a plain-text client exports a failed handshake with error.type', async () => {
+  it('unipool.tls_handshake.duration: curl over TLS 1.3 exports tls.protocol.version 1.3 (network.protocol.name http, unipool.protocol https); a plain-text client exports a failed handshake with error.type', async () => {
     certs ??= await makeTlsFixtures();
     app = createTestApp({ servers: [HttpsApiServer], config: { https: { tls: { cert: certs.cert, key: certs.key } }, metrics: { otlp: otlp('http/protobuf') } } });
     await app.start();
@@ -176,7 +202,7 @@ describe('OpenTelemetry: the official OTLP exporter, decoded by a test receiver'
     });
     await app.stop();
     const ok = only(receiver.points('unipool.tls_handshake.duration', { 'tls.protocol.version': '1.3' }), 'TLS 1.3');
-    expect(ok.attributes).to.deep.equal({ 'unipool.pool': 'https', 'network.protocol.name': 'https', 'tls.protocol.name': 'tls', 'tls.protocol.version': '1.3' });
+    expect(ok.attributes).to.deep.equal({ 'unipool.pool': 'https', 'unipool.protocol': 'https', 'network.protocol.name': 'http', 'tls.protocol.name': 'tls', 'tls.protocol.version': '1.3' });
     expect(ok.count).to.equal(1);
     const failed = receiver.points('unipool.tls_handshake.duration').filter((x) => 'error.type' in x.attributes);
     expect(only(failed, 'failed handshake').count).to.equal(1);
@@ -194,6 +220,10 @@ describe('OpenTelemetry: the official OTLP exporter, decoded by a test receiver'
     expect(result.ok).to.equal(true);
     expect(receiver.exports).to.have.length(1);
     expect(only(receiver.points('http.server.request.duration'), 'the request').count).to.equal(1);
+    // The exporter's kept-alive socket is closed with the provider: no handle left behind.
+    const deadline = Date.now() + 1000;
+    while ((await receiver.openConnections()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await receiver.openConnections()).to.equal(0);
   });
 
   it('a failing endpoint is logged once through the app logger (not once per interval), and its recovery once', async () => {
@@ -218,5 +248,9 @@ describe('OpenTelemetry: the official OTLP exporter, decoded by a test receiver'
     expect(elapsed).to.be.lessThan(3000);
     await waitFor(() => receiver.paths.length === 1, 5000, 'the export request arrived');
     expect((app as ReturnType<typeof createTestApp>).logs.find('OpenTelemetry: the last metrics export did not finish in time')).to.have.length(1);
+    // No handle left behind: the late request's socket is cut when stop() gives up on it, not at exportTimeout.
+    const deadline = Date.now() + 1000;
+    while ((await receiver.openConnections()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await receiver.openConnections(), 'the exporter connection still open 1 s after stop()').to.equal(0);
   });
 });

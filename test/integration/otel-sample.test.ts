@@ -63,16 +63,16 @@ describe('OpenTelemetry in an application: the sample, a meterProvider of the ap
     expect(await sample.exited).to.equal(0);
     expect(receiver.failures).to.deep.equal([]);
     expect(receiver.paths).to.deep.equal(['POST /v1/metrics']);
-    expect(receiver.headers[0]['x-api-key']).to.equal('sample-key'); // read by the exporter itself
+    expect(receiver.headers[0]['x-api-key']).to.equal('sample-key'); // parsed by unipool, passed to the exporter
     const exported = receiver.exports[0];
     expect(exported.contentType).to.match(/^application\/json/);
     expect(exported.resource).to.include({ 'service.name': 'unipool-sample', 'deployment.environment.name': 'test', 'service.version': '1.2.3' });
     const requests = receiver.points('http.server.request.duration', { 'unipool.pool': 'http', 'http.request.method': 'GET', 'http.response.status_code': 200 });
     expect(requests).to.have.length(1);
     expect(requests[0].count).to.equal(3);
-    // Every pool of the sample is there, by name and protocol.
-    const pools = receiver.points('unipool.active_connections').map((p) => `${p.attributes['unipool.pool']}/${p.attributes['network.protocol.name']}`);
-    expect(pools.sort()).to.deep.equal(['grpc/grpc', 'http/http', 'http2/http2', 'https/https', 'ws/ws']);
+    // Every pool of the sample is there, by name, pool protocol and network.protocol.name in its semantic-conventions meaning.
+    const pools = receiver.points('unipool.active_connections').map((p) => `${p.attributes['unipool.pool']}/${p.attributes['unipool.protocol']}/${p.attributes['network.protocol.name']}`);
+    expect(pools.sort()).to.deep.equal(['grpc/grpc/http', 'http/http/http', 'http2/http2/http', 'https/https/http', 'ws/ws/websocket']);
   });
 
   it('an app passing its own meterProvider gets the instruments on it (OTEL_* ignored, nothing exported), and unipool leaves it open at shutdown', async () => {
@@ -94,6 +94,19 @@ describe('OpenTelemetry in an application: the sample, a meterProvider of the ap
     await meterProvider.shutdown();
   });
 
+  it('createApp({ env }) is honoured for the exporter\'s own variables: OTEL_EXPORTER_OTLP_HEADERS and _METRICS_HEADERS of the app\'s env reach the collector (not in process.env)', async () => {
+    receiver = await new OtlpReceiver().listen();
+    expect(process.env.OTEL_EXPORTER_OTLP_HEADERS).to.equal(undefined);
+    app = createTestApp({
+      servers: [HttpApiServer],
+      env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}`, OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=app-env,x-team=a%20b', OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-api-key=app-env-metrics' },
+    });
+    await app.start();
+    await app.stop();
+    expect(receiver.paths).to.deep.equal(['POST /v1/metrics']);
+    expect(receiver.headers[0]).to.include({ 'x-api-key': 'app-env-metrics', 'x-team': 'a b' });
+  });
+
   it('an invalid OTEL_* variable fails the boot with UNIPOOL_CONFIG_INVALID naming it, before any server listens', async () => {
     const failing = createTestApp({ servers: [HttpApiServer], env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' } });
     let caught: unknown;
@@ -102,6 +115,46 @@ describe('OpenTelemetry in an application: the sample, a meterProvider of the ap
     expect((caught as ConfigValidationError).problems[0].path).to.equal('env.OTEL_EXPORTER_OTLP_PROTOCOL');
     expect(failing.logs.find('listening')).to.deep.equal([]);
     expect(failing.state).to.equal('failed');
+  });
+
+  /** Runs a small app in a child process that stops at once; resolves what it printed when it exited by itself. */
+  async function stopInChild(otlp: Record<string, unknown>, hookTimeout: number): Promise<{ stopMs: number; exitMs: number; ok: boolean }> {
+    const script = `
+      require('reflect-metadata');
+      const { createTestApp } = require(${JSON.stringify(join(REPO_ROOT, 'dist/src/testing'))});
+      const { HttpApiServer } = require(${JSON.stringify(join(REPO_ROOT, 'dist/samples/multi-protocol/http-api-server'))});
+      (async () => {
+        const app = createTestApp({ servers: [HttpApiServer], config: { shutdown: { hookTimeout: ${hookTimeout}, exitDelay: false }, metrics: { otlp: ${JSON.stringify(otlp)} } } });
+        await app.start();
+        const t0 = Date.now();
+        const result = await app.stop();
+        const stopMs = Date.now() - t0;
+        process.on('exit', () => console.log(JSON.stringify({ stopMs, exitMs: Date.now() - t0, ok: result.ok })));
+      })();
+    `;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['-e', script], { cwd: REPO_ROOT, timeout: 25_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))),
+    );
+    return JSON.parse(out.trim().split('\n').pop()!) as { stopMs: number; exitMs: number; ok: boolean };
+  }
+
+  it('the last export never keeps the process alive: with an endpoint that accepts and never answers, the process exits by itself within shutdown.hookTimeout (no exitDelay)', async () => {
+    receiver = await new OtlpReceiver().listen();
+    receiver.hang = true;
+    const { stopMs, exitMs, ok } = await stopInChild({ endpoint: receiver.url, exportInterval: 60_000, exportTimeout: 8000 }, 300);
+    expect(ok).to.equal(true);
+    expect(stopMs).to.be.lessThan(1500);
+    expect(exitMs, 'exit after stop() began (ms)').to.be.lessThan(300 + 1200);
+    expect(receiver.paths).to.deep.equal(['POST /v1/metrics']);
+  });
+
+  it('the last export never keeps the process alive: with the collector down (connection refused, retried), the process exits by itself within shutdown.hookTimeout', async () => {
+    const closed = await new OtlpReceiver().listen();
+    const url = closed.url;
+    await closed.close(); // nothing listens on that port any more
+    const { exitMs, ok } = await stopInChild({ endpoint: url, exportInterval: 60_000, exportTimeout: 8000 }, 300);
+    expect(ok).to.equal(true);
+    expect(exitMs, 'exit after stop() began (ms)').to.be.lessThan(300 + 1200);
   });
 
   it('OTel not configured: neither the SDK, the resources nor an exporter is loaded (only the API prom-client itself loads), and no pool has an observer (the hot path checks one field)', async () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { isSecretKey, redactSecrets, REDACTED } from '../../src/config/redact';
+import { isSecretKey, redactMessage, redactSecrets, REDACTED } from '../../src/config/redact';
 import { certificateExpiryFamily, countSamples, msBoundsToSeconds } from '../../src/core/protocol-metrics';
 import { closeCodeLabel } from '../../src/protocols/ws/ws-connection-pool';
 import { labelKey, mergeHistograms, mergeSamples, ScrapedFamily } from '../../src/observability/metric-family';
@@ -19,6 +19,14 @@ describe('secret redaction', () => {
     });
     expect(out).to.deep.equal({ host: 'h', tls: { key: REDACTED, ca: [REDACTED], passphrase: REDACTED, rejectUnauthorized: true }, empty: { token: '' } });
     expect(redactSecrets(new Uint8Array(2))).to.equal(REDACTED);
+  });
+
+  it('request headers are secret as a whole key (headers), headersTimeout is not; the user:password@ of a URL is redacted in any value or message', () => {
+    expect(isSecretKey('headers')).to.equal(true);
+    expect(isSecretKey('authorization')).to.equal(true);
+    expect(isSecretKey('headersTimeout')).to.equal(false);
+    expect(redactSecrets({ otlp: { endpoint: 'https://user:pw-9@collector:4318/v1/metrics', headers: { 'x-team': 'a' } } })).to.deep.equal({ otlp: { endpoint: `https://${REDACTED}@collector:4318/v1/metrics`, headers: REDACTED } });
+    expect(redactMessage('cannot reach https://user:pw-9@collector/ nor http://other/')).to.equal(`cannot reach https://${REDACTED}@collector/ nor http://other/`);
   });
 });
 

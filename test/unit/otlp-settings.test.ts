@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { expect } from 'chai';
 import { MetricsConfig, OtelDependencyError, OtlpMetricsConfig, resolveOtlpSettings, validateSection } from '../../src';
+import { knownHttpMethods } from '../../src/observability/otel/otlp-settings';
+import { CREDENTIALS_IN_URL } from '../../src/observability/otel/otlp-url';
 import { loadOtlpPackages, otlpPackages } from '../../src/observability/otel/otlp-meter-provider';
 import { normalizeMethod, protocolVersion, tlsVersion } from '../../src/observability/otel/otel-pool-metrics';
 
@@ -90,27 +92,84 @@ describe('OpenTelemetry settings from metrics.otlp and the OTEL_* variables (a p
     expect(r.warnings[0]).to.match(/OTEL_METRICS_EXPORTER=prometheus: unipool exports only otlp/);
   });
 
-  it('invalid variables are problems naming the variable: grpc protocol, a non-URL endpoint, a non-integer interval, a malformed attribute', () => {
+  it('invalid variables are problems naming the variable: grpc protocol, a non-URL endpoint, a non-integer interval, a wrong temporality or compression, malformed headers (value not shown)', () => {
     const { settings, problems } = resolveOtlpSettings(undefined, {
       OTEL_METRICS_EXPORTER: 'otlp',
       OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
       OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317',
       OTEL_METRIC_EXPORT_INTERVAL: '1.5s',
-      OTEL_RESOURCE_ATTRIBUTES: 'ok=1,broken',
+      OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'sometimes',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'zstd',
+      OTEL_EXPORTER_OTLP_HEADERS: 'api-key=s3cr3t,broken',
     });
     expect(settings).to.equal(undefined);
-    expect(problems.map((p) => p.path)).to.deep.equal(['env.OTEL_EXPORTER_OTLP_PROTOCOL', 'env.OTEL_EXPORTER_OTLP_ENDPOINT', 'env.OTEL_METRIC_EXPORT_INTERVAL', 'env.OTEL_RESOURCE_ATTRIBUTES']);
+    expect(problems.map((p) => p.path)).to.deep.equal([
+      'env.OTEL_EXPORTER_OTLP_PROTOCOL',
+      'env.OTEL_EXPORTER_OTLP_ENDPOINT',
+      'env.OTEL_METRIC_EXPORT_INTERVAL',
+      'env.OTEL_EXPORTER_OTLP_HEADERS',
+      'env.OTEL_EXPORTER_OTLP_COMPRESSION',
+      'env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE',
+    ]);
     expect(problems[0].message).to.match(/grpc is not supported/);
+    expect(JSON.stringify(problems)).to.not.contain('s3cr3t');
+  });
+
+  it('a malformed OTEL_RESOURCE_ATTRIBUTES is discarded whole with a warning, and the boot goes on (the specification)', () => {
+    const { settings, problems, warnings } = resolveOtlpSettings(undefined, { OTEL_METRICS_EXPORTER: 'otlp', OTEL_RESOURCE_ATTRIBUTES: 'ok=1,broken,bad=%zz' });
+    expect(problems).to.deep.equal([]);
+    expect(settings?.resource).to.deep.equal({ 'service.name': 'unknown_service:node' });
+    expect(warnings).to.deep.equal(['OTEL_RESOURCE_ATTRIBUTES ignored: it must be comma-separated key=value pairs with percent-encoded values']);
+  });
+
+  it('an endpoint with user:password@ is refused pointing to the headers, from the env variable or metrics.otlp, never echoing the password', () => {
+    const env = resolveOtlpSettings(undefined, { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'https://user:pw-Zx81@collector:4318/v1/metrics?x=1' });
+    expect(env.settings).to.equal(undefined);
+    expect(env.problems).to.deep.equal([{ path: 'env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', rule: 'otelEnv', message: CREDENTIALS_IN_URL, value: 'https://collector:4318/v1/metrics' }]);
+    expect(CREDENTIALS_IN_URL).to.match(/OTEL_EXPORTER_OTLP_HEADERS or metrics\.otlp\.headers/);
+    const file = resolveOtlpSettings(otlp({ endpoint: 'http://:pw-Zx81@collector:4318/v1/metrics' }), {});
+    expect(file.problems.map((p) => p.path)).to.deep.equal(['metrics.otlp.endpoint']);
+    const validated = validateSection(MetricsConfig, { otlp: { endpoint: 'https://user:pw-Zx81@collector:4318/v1/metrics' } }, 'metrics');
+    expect(validated.problems.map((p) => [p.path, p.message])).to.deep.equal([['metrics.otlp.endpoint', CREDENTIALS_IN_URL]]);
+    expect(JSON.stringify([env, file, validated])).to.not.contain('pw-Zx81');
+    // Not even an unparsable value with an @ is echoed.
+    expect(JSON.stringify(resolveOtlpSettings(undefined, { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'user:pw-Zx81@collector' }).problems)).to.not.contain('pw-Zx81');
+  });
+
+  it('a plain env object gives the exporter its headers (general, metrics over them, metrics.otlp.headers over both), compression, temporality and TLS files: nothing read from process.env', () => {
+    const { settings, problems } = resolveOtlpSettings(otlp({ headers: { 'x-tenant': 'file' } }), {
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=general,x-tenant=env,x-trace=a%20b',
+      OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-api-key=metrics',
+      OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'gzip',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'none',
+      OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'Delta',
+      OTEL_EXPORTER_OTLP_CERTIFICATE: 'ca.pem',
+      OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY: 'client.key',
+    });
+    expect(problems).to.deep.equal([]);
+    expect(settings).to.deep.include({
+      headers: { 'x-api-key': 'metrics', 'x-tenant': 'file', 'x-trace': 'a b' },
+      compression: 'gzip',
+      temporality: 'delta',
+      tlsFiles: { ca: 'ca.pem', key: 'client.key' },
+    });
+  });
+
+  it('OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS replaces the known methods (comma-separated, case-sensitive); unset keeps the default', () => {
+    expect(knownHttpMethods({ OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS: 'GET, POST,PROPFIND' })).to.deep.equal(['GET', 'POST', 'PROPFIND']);
+    expect(knownHttpMethods({})).to.equal(undefined);
+    const known = new Set(knownHttpMethods({ OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS: 'GET,PROPFIND' }));
+    expect(['GET', 'PROPFIND', 'POST', 'get'].map((m) => normalizeMethod(m, known))).to.deep.equal(['GET', 'PROPFIND', '_OTHER', '_OTHER']);
   });
 
   it('invalid variables are ignored while export is off', () => {
     expect(resolveOtlpSettings(undefined, { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).problems).to.deep.equal([]);
   });
 
-  it('the metrics section is validated like the others: unknown keys, a wrong protocol, a short interval, non-string attributes', () => {
-    const { value, problems } = validateSection(MetricsConfig, { otlp: { protocol: 'grpc', exportInterval: 10, endpoint: 'ftp://x', resourceAttributes: { a: 1 }, extra: true } }, 'metrics');
+  it('the metrics section is validated like the others: unknown keys, a wrong protocol, a short interval, non-string attributes or headers', () => {
+    const { value, problems } = validateSection(MetricsConfig, { otlp: { protocol: 'grpc', exportInterval: 10, endpoint: 'ftp://x', resourceAttributes: { a: 1 }, headers: { b: 2 }, extra: true } }, 'metrics');
     expect(value).to.equal(undefined);
-    expect(problems.map((p) => p.path).sort()).to.deep.equal(['metrics.otlp.endpoint', 'metrics.otlp.exportInterval', 'metrics.otlp.extra', 'metrics.otlp.protocol', 'metrics.otlp.resourceAttributes']);
+    expect(problems.map((p) => p.path).sort()).to.deep.equal(['metrics.otlp.endpoint', 'metrics.otlp.exportInterval', 'metrics.otlp.extra', 'metrics.otlp.headers', 'metrics.otlp.protocol', 'metrics.otlp.resourceAttributes']);
     expect(validateSection(MetricsConfig, { otlp: { endpoint: 'http://127.0.0.1:4318/v1/metrics', protocol: 'http/json' } }, 'metrics').problems).to.deep.equal([]);
   });
 });
@@ -156,7 +215,7 @@ describe('OpenTelemetry packages are loaded only to export, and a missing one fa
 
 describe('OpenTelemetry attribute values', () => {
   it('http.request.method keeps the known methods and turns anything else into _OTHER', () => {
-    expect(['GET', 'POST', 'PATCH', 'PROPFIND', 'get', undefined].map(normalizeMethod)).to.deep.equal(['GET', 'POST', 'PATCH', '_OTHER', '_OTHER', '_OTHER']);
+    expect(['GET', 'POST', 'PATCH', 'PROPFIND', 'get', undefined].map((m) => normalizeMethod(m))).to.deep.equal(['GET', 'POST', 'PATCH', '_OTHER', '_OTHER', '_OTHER']);
   });
   it('network.protocol.version is 1.1, 1.0 or 2; tls.protocol.version drops the TLSv prefix', () => {
     expect(['1.1', '1.0', '2.0'].map(protocolVersion)).to.deep.equal(['1.1', '1.0', '2']);

@@ -2,6 +2,7 @@ import type { Attributes, BatchObservableResult, Histogram, Meter, MetricAttribu
 import type { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import type { PoolObserver } from '../../core/pool-observer';
 import { HEALTH_STATUSES } from '../../core/pool-health';
+import { AttributeSetCache } from './attribute-set-cache';
 import type { CloseReason } from '../../core/pool-types';
 
 /** Name of the meter every unipool instrument belongs to (the instrumentation scope). */
@@ -15,6 +16,9 @@ export const CONNECTION_DURATION_BUCKETS_S: readonly number[] = Object.freeze([0
 /** HTTP methods `http.request.method` keeps as they are (RFC 9110 and RFC 5789); any other is `_OTHER`. */
 const KNOWN_METHODS: ReadonlySet<string> = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
 
+/** Attribute sets kept per pool and instrument (the combinations are few: methods, statuses, versions). */
+const ATTRIBUTE_SETS_PER_POOL = 1024;
+
 /** Close reasons that end a connection normally; any other becomes its `error.type` on `unipool.connection.duration`. */
 const NORMAL_CLOSE_REASONS: ReadonlySet<string> = new Set(['closed', 'drain', 'upgraded']);
 
@@ -22,8 +26,21 @@ const NORMAL_CLOSE_REASONS: ReadonlySet<string> = new Set(['closed', 'drain', 'u
 const INT = 0 as ValueType;
 
 /** `http.request.method` of a request: one of the known methods, else `_OTHER` (bounded cardinality). */
-export function normalizeMethod(method: string | undefined): string {
-  return method !== undefined && KNOWN_METHODS.has(method) ? method : '_OTHER';
+export function normalizeMethod(method: string | undefined, known: ReadonlySet<string> = KNOWN_METHODS): string {
+  return method !== undefined && known.has(method) ? method : '_OTHER';
+}
+
+/**
+ * `network.protocol.name` in its semantic-conventions meaning (the application protocol on the
+ * wire): what the pool declares (`networkProtocolName`), else `http` for pools serving HTTP
+ * requests (`urlScheme`), `websocket` for upgraded connections, else the pool's protocol.
+ */
+export function networkProtocolName(pool: { readonly protocol: string }): string {
+  const facts = pool as TelemetryFacts;
+  if (typeof facts.networkProtocolName === 'string') return facts.networkProtocolName;
+  if (typeof facts.urlScheme === 'string') return 'http';
+  if (facts.upgradedConnections === true) return 'websocket';
+  return pool.protocol;
 }
 
 /** `network.protocol.version` from node's `httpVersion`: `1.1`, `1.0`, and `2` for `2.0`. */
@@ -42,6 +59,17 @@ function observeCounts(result: BatchObservableResult, instrument: Observable, ba
   for (const [key, n] of Object.entries(counts)) result.observe(instrument, n, { ...base, [attribute]: key });
 }
 
+/** The attribute sets of one pool: the common ones, and those of each kind of event. */
+interface PoolAttributeSets {
+  readonly base: Readonly<Attributes>;
+  /** By (method, status code, HTTP version, error type). */
+  readonly http: AttributeSetCache;
+  /** By (service, method, status code). */
+  readonly rpc: AttributeSetCache;
+  /** By close reason. */
+  readonly closed: AttributeSetCache;
+}
+
 /** What the instruments read from the application on each collection. */
 export interface PoolSource {
   readonly pools: readonly ConnectionPoolManager<unknown>[];
@@ -49,6 +77,8 @@ export interface PoolSource {
 
 /** Figures some pools offer besides `getMetrics()`, read by duck typing so a new protocol only declares them. */
 interface TelemetryFacts {
+  /** `network.protocol.name` of the pool's connections, when the rules of `networkProtocolName` do not find it (`http` for gRPC). */
+  readonly networkProtocolName?: string;
   /** Set by pools whose units of work are HTTP requests: `http` or `https`. */
   readonly urlScheme?: string;
   /** Set by pools that run TLS handshakes before admission. */
@@ -60,8 +90,10 @@ interface TelemetryFacts {
 /**
  * The pools' metrics as OpenTelemetry instruments on one `Meter`, in the semantic conventions
  * where they exist (`http.server.*`, `rpc.server.*`) and under Kestrel's names with a `unipool.`
- * prefix for connections. Every instrument carries `unipool.pool` (the pool's name) and
- * `network.protocol.name` (its protocol), so a new protocol is measured without edits here.
+ * prefix for connections. Every instrument carries `unipool.pool` (the pool's name),
+ * `unipool.protocol` (the pool's protocol, taken from the pool) and `network.protocol.name` (the
+ * application protocol on the wire: `http`, `websocket`), so a new protocol is measured without
+ * edits here. Per-event attribute sets are cached per pool (frozen, bounded).
  * Gauges and counters are observed from the pools' own counters on each collection (one
  * `getMetrics()` per pool per collection, as a Prometheus scrape does); durations are recorded
  * as they happen through the pools' `observer` hook, which the pools call only while this is
@@ -74,8 +106,9 @@ export class OtelPoolMetrics implements PoolObserver {
   private readonly tlsHandshakeDuration: Histogram;
   private readonly observables: Observable[];
   private readonly collect = (result: BatchObservableResult): void => this.observe(result);
-  /** The attributes every instrument carries, per pool (names are fixed once the app has started). */
-  private readonly poolAttributes = new WeakMap<object, Readonly<Attributes>>();
+  /** The attributes every instrument carries and the per-event sets, per pool (names are fixed once the app has started). */
+  private readonly poolAttributes = new WeakMap<object, PoolAttributeSets>();
+  private readonly knownMethods: ReadonlySet<string>;
 
   private readonly activeConnections;
   private readonly rejectedConnections;
@@ -91,7 +124,9 @@ export class OtelPoolMetrics implements PoolObserver {
   constructor(
     private readonly meter: Meter,
     private readonly source: PoolSource,
+    knownMethods?: readonly string[],
   ) {
+    this.knownMethods = knownMethods === undefined ? KNOWN_METHODS : new Set(knownMethods);
     const seconds = (name: string, description: string, buckets: readonly number[]): Histogram => meter.createHistogram(name, { description, unit: 's', advice: { explicitBucketBoundaries: [...buckets] } });
     this.requestDuration = seconds('http.server.request.duration', 'Duration of HTTP server requests.', REQUEST_DURATION_BUCKETS_S);
     this.rpcDuration = seconds('rpc.server.call.duration', 'Duration of RPCs received by the server (gRPC calls, unary and streaming).', REQUEST_DURATION_BUCKETS_S);
@@ -127,14 +162,19 @@ export class OtelPoolMetrics implements PoolObserver {
     this.meter.removeBatchObservableCallback(this.collect, this.observables);
   }
 
-  private attributesOf(pool: object): Readonly<Attributes> {
-    let attrs = this.poolAttributes.get(pool);
-    if (attrs === undefined) {
+  private setsOf(pool: object): PoolAttributeSets {
+    let sets = this.poolAttributes.get(pool);
+    if (sets === undefined) {
       const p = pool as ConnectionPoolManager<unknown>;
-      attrs = Object.freeze({ 'unipool.pool': p.name, 'network.protocol.name': p.protocol });
-      this.poolAttributes.set(pool, attrs);
+      const base = Object.freeze({ 'unipool.pool': p.name, 'unipool.protocol': p.protocol, 'network.protocol.name': networkProtocolName(p) });
+      sets = { base, http: new AttributeSetCache(ATTRIBUTE_SETS_PER_POOL), rpc: new AttributeSetCache(ATTRIBUTE_SETS_PER_POOL), closed: new AttributeSetCache(ATTRIBUTE_SETS_PER_POOL) };
+      this.poolAttributes.set(pool, sets);
     }
-    return attrs;
+    return sets;
+  }
+
+  private attributesOf(pool: object): Readonly<Attributes> {
+    return this.setsOf(pool).base;
   }
 
   private observe(result: BatchObservableResult): void {
@@ -160,27 +200,35 @@ export class OtelPoolMetrics implements PoolObserver {
 
   // ---------------------------------------------------------------- PoolObserver: recorded as they happen
 
-  httpRequest(pool: object, method: string | undefined, statusCode: number, httpVersion: string, seconds: number, errorType?: string): void {
-    const attrs: MetricAttributes = {
-      ...this.attributesOf(pool),
-      'http.request.method': normalizeMethod(method),
-      'http.response.status_code': statusCode,
-      'network.protocol.version': protocolVersion(httpVersion),
-      'url.scheme': (pool as TelemetryFacts).urlScheme ?? 'http',
-    };
-    // The semantic conventions: a 5xx is an error of the server, named by its status code.
-    if (errorType !== undefined) attrs['error.type'] = errorType;
-    else if (statusCode >= 500) attrs['error.type'] = String(statusCode);
+  httpRequest(pool: object, method: string | undefined, statusCode: number | undefined, httpVersion: string, seconds: number, errorType?: string): void {
+    const sets = this.setsOf(pool);
+    const name = normalizeMethod(method, this.knownMethods);
+    const attrs = sets.http.get(name, statusCode, httpVersion, errorType) ?? sets.http.set(name, statusCode, httpVersion, errorType, this.httpAttributes(pool, sets.base, name, statusCode, httpVersion, errorType));
     this.requestDuration.record(seconds, attrs);
   }
 
+  /** The attributes of one HTTP request: no `http.response.status_code` when no status was sent. */
+  private httpAttributes(pool: object, base: Readonly<Attributes>, method: string, statusCode: number | undefined, httpVersion: string, errorType: string | undefined): MetricAttributes {
+    const attrs: MetricAttributes = { ...base, 'http.request.method': method };
+    if (statusCode !== undefined) attrs['http.response.status_code'] = statusCode;
+    attrs['network.protocol.version'] = protocolVersion(httpVersion);
+    attrs['url.scheme'] = (pool as TelemetryFacts).urlScheme ?? 'http';
+    // The semantic conventions: a 5xx is an error of the server, named by its status code.
+    if (errorType !== undefined) attrs['error.type'] = errorType;
+    else if (statusCode !== undefined && statusCode >= 500) attrs['error.type'] = String(statusCode);
+    return attrs;
+  }
+
   rpcCall(pool: object, service: string, method: string, code: number, seconds: number): void {
-    this.rpcDuration.record(seconds, { ...this.attributesOf(pool), 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'rpc.grpc.status_code': code });
+    const sets = this.setsOf(pool);
+    const attrs = sets.rpc.get(service, method, code, undefined) ?? sets.rpc.set(service, method, code, undefined, { ...sets.base, 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'rpc.grpc.status_code': code });
+    this.rpcDuration.record(seconds, attrs);
   }
 
   connectionClosed(pool: object, seconds: number, reason: CloseReason): void {
-    const base = this.attributesOf(pool);
-    this.connectionDuration.record(seconds, NORMAL_CLOSE_REASONS.has(reason) ? base : { ...base, 'error.type': reason });
+    const sets = this.setsOf(pool);
+    if (NORMAL_CLOSE_REASONS.has(reason)) this.connectionDuration.record(seconds, sets.base);
+    else this.connectionDuration.record(seconds, sets.closed.get(reason, undefined, undefined, undefined) ?? sets.closed.set(reason, undefined, undefined, undefined, { ...sets.base, 'error.type': reason }));
   }
 
   tlsHandshake(pool: object, seconds: number, version: string | undefined, errorType?: string): void {

@@ -2,8 +2,15 @@ import type { Meter } from '@opentelemetry/api';
 import type { Logger } from '../../core/logger';
 import type { OtelMeterProvider } from './otel-meter-provider';
 import { OtelPoolMetrics, METER_NAME, type PoolSource } from './otel-pool-metrics';
-import { createOtlpMeterProvider, type ModuleLoader, type OwnedMeterProvider } from './otlp-meter-provider';
+import { createOtlpMeterProvider, type OtlpProviderOptions, type OwnedMeterProvider } from './otlp-meter-provider';
+import { packageVersion } from './package-version';
 import type { OtlpSettings } from './otlp-settings';
+
+/** What `OtelTelemetry.start` takes besides the provider and settings. */
+export interface TelemetryOptions extends OtlpProviderOptions {
+  /** `http.request.method` values kept as they are (`OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`); default RFC 9110's and PATCH. */
+  knownMethods?: readonly string[];
+}
 
 /**
  * The application's OpenTelemetry metrics: the instruments over its pools, on the provider the
@@ -18,14 +25,14 @@ export class OtelTelemetry {
   ) {}
 
   /** Instruments on `provider`, or on a new OTLP provider from `settings`; the pools' observer hook is set. */
-  static start(source: PoolSource, provider: OtelMeterProvider | undefined, settings: OtlpSettings | undefined, logger: Logger, load?: ModuleLoader): OtelTelemetry | undefined {
+  static start(source: PoolSource, provider: OtelMeterProvider | undefined, settings: OtlpSettings | undefined, logger: Logger, options: TelemetryOptions = {}): OtelTelemetry | undefined {
     let owned: OwnedMeterProvider | undefined;
     if (provider === undefined) {
       if (settings === undefined) return undefined;
-      owned = createOtlpMeterProvider(settings, logger, load);
+      owned = createOtlpMeterProvider(settings, logger, options);
       provider = owned.provider;
     }
-    const metrics = new OtelPoolMetrics(provider.getMeter(METER_NAME) as Meter, source);
+    const metrics = new OtelPoolMetrics(provider.getMeter(METER_NAME, packageVersion()) as Meter, source, options.knownMethods);
     for (const pool of source.pools) pool.observer = metrics;
     return new OtelTelemetry(metrics, owned, source);
   }
@@ -50,7 +57,11 @@ export class OtelTelemetry {
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, timeoutMs, 'late')));
     try {
       const outcome = await Promise.race([owned.shutdown().then(() => 'done' as const), late]);
-      if (outcome === 'late') logger.warn({ timeoutMs }, 'OpenTelemetry: the last metrics export did not finish in time');
+      if (outcome === 'late') {
+        // Cut what is still in flight: nothing of the exporter may keep the process alive.
+        owned.abort();
+        logger.warn({ timeoutMs }, 'OpenTelemetry: the last metrics export did not finish in time');
+      }
     } catch (err) {
       logger.warn({ err }, 'OpenTelemetry: the last metrics export failed');
     } finally {

@@ -1,6 +1,12 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, Min, MinLength, ValidateBy, ValidateNested } from 'class-validator';
+import { CREDENTIALS_IN_URL, hasCredentials } from './otlp-url';
+
+/** A rule: an object whose values are all strings. */
+function stringValues(what: string): { name: string; validator: { validate: (v: unknown) => boolean; defaultMessage: () => string } } {
+  return { name: 'stringValues', validator: { validate: (v: unknown) => v !== null && typeof v === 'object' && Object.values(v).every((x) => typeof x === 'string'), defaultMessage: () => `must map ${what} to strings` } };
+}
 
 /** The OTLP transports unipool exports with (the OpenTelemetry JS HTTP exporters). */
 export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
@@ -16,7 +22,11 @@ export class OtlpMetricsConfig {
   /** Whether unipool exports (default true when the block is present; else `OTEL_METRICS_EXPORTER=otlp` decides). */
   @IsOptional() @IsBoolean() enabled?: boolean;
   /** The metrics URL, used as is (`http://collector:4318/v1/metrics`); default from `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/metrics`, else `http://localhost:4318/v1/metrics`. */
-  @IsOptional() @IsString() @Matches(/^https?:\/\/[^\s/?#]+\S*$/, { message: 'must be an http:// or https:// URL' }) endpoint?: string;
+  @IsOptional()
+  @IsString()
+  @Matches(/^https?:\/\/[^\s/?#]+\S*$/, { message: 'must be an http:// or https:// URL' })
+  @ValidateBy({ name: 'noCredentials', validator: { validate: (v: unknown) => typeof v !== 'string' || !hasCredentials(v), defaultMessage: () => CREDENTIALS_IN_URL } })
+  endpoint?: string;
   /** `http/protobuf` (default) or `http/json`. */
   @IsOptional() @IsIn(OTLP_PROTOCOLS) protocol?: OtlpProtocol;
   /** Time (ms) between two exports (default 60000, `OTEL_METRIC_EXPORT_INTERVAL`). */
@@ -26,10 +36,9 @@ export class OtlpMetricsConfig {
   /** `service.name` of the resource (default `OTEL_SERVICE_NAME`, else `unknown_service:node`). */
   @IsOptional() @IsString() @MinLength(1) serviceName?: string;
   /** More resource attributes, merged over `OTEL_RESOURCE_ATTRIBUTES` (`{ "deployment.environment.name": "prod" }`). */
-  @IsOptional()
-  @IsObject()
-  @ValidateBy({ name: 'stringValues', validator: { validate: (v: unknown) => v !== null && typeof v === 'object' && Object.values(v).every((x) => typeof x === 'string'), defaultMessage: () => 'must map attribute names to strings' } })
-  resourceAttributes?: Record<string, string>;
+  @IsOptional() @IsObject() @ValidateBy(stringValues('attribute names')) resourceAttributes?: Record<string, string>;
+  /** Headers of every export request, merged over `OTEL_EXPORTER_OTLP_[METRICS_]HEADERS` (`{ "authorization": "Bearer ..." }`); never logged, redacted in `/status`. */
+  @IsOptional() @IsObject() @ValidateBy(stringValues('header names')) headers?: Record<string, string>;
 }
 
 /** Section `metrics`: telemetry besides the admin server's Prometheus `/metrics`. */

@@ -30,6 +30,8 @@ export interface GrpcPoolMetricsSnapshot extends PoolMetricsSnapshot {
  */
 export class GrpcConnectionPool<C extends GrpcPoolConfig = GrpcPoolConfig> extends ConnectionPoolManager<Socket, C> {
   readonly protocol: string = 'grpc';
+  /** `network.protocol.name` for telemetry: gRPC runs over HTTP/2. */
+  readonly networkProtocolName: string = 'http';
   private readonly methods = new Map<string, GrpcMethodStats>();
   /** When the certificate each TLS server of the pool serves expires (ms since epoch). */
   private readonly certificateExpiry = new Map<object, number>();

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { CloseReason, KnownLabelValues } from '../../core/pool-types';
@@ -50,11 +50,20 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
   /**
    * @internal Ends a request whose response was cut before it was written completely (counted
    * `aborted` by the caller): failed if its status is a failure or the pool forced the close.
+   * Telemetry gets its status code only if one was sent (the headers went out).
    */
-  endAbortedRequest(conn: PooledConnection<Socket>, started: number, statusCode: number, req: IncomingMessage): void {
+  endAbortedRequest(conn: PooledConnection<Socket>, started: number, res: ServerResponse): void {
+    this.endAbortedExchange(conn, started, res.statusCode, res.headersSent ? res.statusCode : undefined, res.req);
+  }
+
+  /**
+   * @internal The same for a request whose response is not a `ServerResponse` (an HTTP/2
+   * stream): `statusCode` decides failure, `sentStatus` is the status the client saw, if any.
+   */
+  endAbortedExchange(conn: PooledConnection<Socket>, started: number, statusCode: number, sentStatus: number | undefined, req: IncomingMessage): void {
     const now = performance.now();
     this.endWork(conn, started, this.isFailure(statusCode) || conn.forced, now);
-    this.observer?.httpRequest(this, req.method, statusCode, req.httpVersion, (now - started) / 1000, 'aborted');
+    this.observer?.httpRequest(this, req.method, sentStatus, req.httpVersion, (now - started) / 1000, 'aborted');
   }
 
   /** Whether a response with this status is a failed request (5xx, unless `health.countHttp5xxAsError` is off). */

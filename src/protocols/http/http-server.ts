@@ -76,7 +76,7 @@ function detachTracked(this: TrackedResponse, socket: Socket): void {
     // counted by status class (those are responses written completely).
     pool.recordError('aborted', undefined, conn);
     if (conn.removed) conn.inFlight--; // what is left in flight, onSocketClose counts as aborted
-    pool.endAbortedRequest(conn, started, this.statusCode, this.req);
+    pool.endAbortedRequest(conn, started, this);
     return;
   }
   pool.endRequest(conn, started, this.statusCode, this.req);
@@ -131,7 +131,7 @@ function onSocketClose(this: TrackedSocket): void {
     res[STARTED] = -1;
     unfinished--;
     pool.recordError('aborted', undefined, conn);
-    pool.endAbortedRequest(conn, started, res.statusCode, res.req);
+    pool.endAbortedRequest(conn, started, res);
   }
   for (; unfinished > 0; unfinished--) pool.recordError('aborted', undefined, conn);
 }

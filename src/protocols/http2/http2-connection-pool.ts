@@ -142,7 +142,7 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
     increment(this.resetsByCode, h2ErrorName(rstCode));
     // A stream of a connection already gone was counted as aborted with it (its socket's close).
     if (!conn.removed) this.recordError('aborted', undefined, conn);
-    this.endAbortedRequest(conn, started, status ?? 0, req);
+    this.endAbortedExchange(conn, started, status ?? 0, status, req);
     if (resetByPeer && !conn.removed) this.countPeerReset(conn);
   }
 
