@@ -155,3 +155,14 @@ export class TlsMaterialError extends UnipoolError {
     super('UNIPOOL_TLS_MATERIAL', message, options);
   }
 }
+
+/** A cluster worker did not start (it exited, or was not ready within `cluster.readyTimeout`), or a rolling restart could not replace one. */
+export class WorkerStartError extends UnipoolError {
+  constructor(
+    message: string,
+    /** The worker's slot (0 .. workers - 1). */
+    readonly slot: number,
+  ) {
+    super('UNIPOOL_WORKER_START', message);
+  }
+}

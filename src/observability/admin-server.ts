@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger';
 import { PoolHealthStatus } from '../core/pool-health';
 import { listenServer } from '../core/listen-server';
 import type { AdminConfig } from './admin-config';
-import type { MetricsSource, PrometheusCollector } from './prometheus-collector';
+import type { MetricsSource } from './prometheus-collector';
 import { buildStatusReport } from './status-report';
 
 /** What the admin server reads from the application. */
@@ -14,6 +14,15 @@ export interface AdminTarget extends MetricsSource {
   readonly config: ReadonlyMap<string, object> | undefined;
   /** When the application started booting (ms since epoch). */
   readonly startedAt: number;
+  /** `/status` when the target builds its own (a cluster primary: every worker's); else built from `pools`. */
+  statusReport?(): Promise<unknown>;
+}
+
+/** What `/metrics` serves: a `PrometheusCollector`, or a cluster primary's aggregation of its workers. */
+export interface MetricsExposition {
+  /** The exposition text; `query` is the request's query string (`?by=worker` on a cluster primary). */
+  metrics(query?: URLSearchParams): Promise<string>;
+  readonly contentType: string;
 }
 
 /** Scrapers and probes are few; more than this many sockets at once is a misbehaving client. */
@@ -35,7 +44,7 @@ export class AdminServer {
   constructor(
     private readonly config: AdminConfig,
     private readonly target: AdminTarget,
-    private readonly collector: PrometheusCollector,
+    private readonly collector: MetricsExposition,
     private readonly logger: Logger,
   ) {
     this.setToken(config.token);
@@ -86,7 +95,7 @@ export class AdminServer {
   }
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const [path, query] = (req.url ?? '/').split('?', 2);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return this.json(res, 405, { status: 'method not allowed' });
@@ -102,7 +111,8 @@ export class AdminServer {
           res.setHeader('WWW-Authenticate', 'Bearer realm="unipool"');
           return this.json(res, 401, { status: 'unauthorized' });
         }
-        return path === '/metrics' ? this.metrics(res) : this.json(res, 200, buildStatusReport(this.target));
+        if (path === '/metrics') return this.metrics(res, new URLSearchParams(query));
+        return this.json(res, 200, this.target.statusReport ? await this.target.statusReport() : buildStatusReport(this.target));
       default:
         return this.json(res, 404, { status: 'not found', endpoints: ['/metrics', '/healthz', '/readyz', '/status'] });
     }
@@ -123,8 +133,8 @@ export class AdminServer {
     this.json(res, 200, { status: 'ready', state: this.target.state });
   }
 
-  private async metrics(res: http.ServerResponse): Promise<void> {
-    const body = await this.collector.metrics();
+  private async metrics(res: http.ServerResponse, query: URLSearchParams): Promise<void> {
+    const body = await this.collector.metrics(query);
     res.writeHead(200, { 'Content-Type': this.collector.contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
