@@ -27,6 +27,16 @@ export interface WorkerHost {
   statusReport(): Promise<StatusReport>;
 }
 
+/** A pool whose broadcasts can be relayed (the WebSocket pool), recognised by shape so cluster code needs no protocol. */
+interface Broadcaster {
+  broadcastRelay: ((payload: Buffer, binary: boolean) => void) | undefined;
+  broadcast(data: Buffer, filter: undefined, binary: boolean): unknown;
+}
+
+function isBroadcaster(pool: object): pool is Broadcaster {
+  return 'broadcastRelay' in pool && typeof (pool as { broadcast?: unknown }).broadcast === 'function';
+}
+
 /** The budget this worker was forked with (`UNIPOOL_CLUSTER_BUDGET`); a lone worker gets everything. */
 export function budgetFromEnv(env: NodeJS.ProcessEnv): BudgetSpec {
   try {
@@ -49,7 +59,6 @@ export class ClusterWorker {
   /** Shares this worker kept when it lent the rest of its slot to its replacement, by pool name. */
   private lent: Record<string, number> | undefined;
   private stopRequested = false;
-  private readonly broadcastHandlers = new Map<string, (payload: BroadcastPayload) => void>();
 
   constructor(
     private readonly host: WorkerHost,
@@ -77,18 +86,30 @@ export class ClusterWorker {
     this.host.events.on('readinessChanged', ({ ready }) => this.send({ unipool: 'readiness', ready }));
     this.host.events.on('configReloaded', () => this.applyBudget());
     this.host.events.on('stopped', (result) => this.leave(result));
+    this.relayBroadcasts();
     this.send({ unipool: 'readiness', ready: this.host.isReady });
     if (!process.connected) this.onPrimaryGone();
   }
 
-  /** Relays a broadcast of pool `pool` to the other workers' clients; `deliver` runs for the ones the primary relays here. */
-  onBroadcast(pool: string, deliver: (payload: BroadcastPayload) => void): void {
-    this.broadcastHandlers.set(pool, deliver);
+  /** Pools that broadcast (WebSocket) relay each broadcast without a filter through the primary to the other workers' clients. */
+  private relayBroadcasts(): void {
+    for (const pool of this.host.pools) {
+      if (!isBroadcaster(pool)) continue;
+      pool.broadcastRelay = (payload, binary) => this.send({ unipool: 'broadcast', payload: { pool: pool.name, data: payload.toString('base64'), binary } });
+    }
   }
 
-  /** Sends a broadcast of this worker's to the primary, which relays it to every other worker. */
-  relayBroadcast(payload: BroadcastPayload): void {
-    this.send({ unipool: 'broadcast', payload });
+  /** A broadcast another worker made: sent to this worker's clients, not relayed again. */
+  private deliverBroadcast(payload: BroadcastPayload): void {
+    const pool = this.host.pools.find((p) => p.name === payload.pool);
+    if (!pool || !isBroadcaster(pool)) return;
+    const relay = pool.broadcastRelay;
+    pool.broadcastRelay = undefined;
+    try {
+      pool.broadcast(Buffer.from(payload.data, 'base64'), undefined, payload.binary);
+    } finally {
+      pool.broadcastRelay = relay;
+    }
   }
 
   /** A boot that failed: the worker leaves, so its primary sees it and no process lingers. */
@@ -122,7 +143,7 @@ export class ClusterWorker {
         this.applyBudget();
         return;
       case 'broadcast':
-        this.broadcastHandlers.get(msg.payload.pool)?.(msg.payload);
+        this.deliverBroadcast(msg.payload);
         return;
       case 'request':
         void this.answer(msg.id, () => this.request(msg.what));

@@ -18,6 +18,8 @@ export interface ClusterProcess {
   primaryPid: number;
   adminPort: number;
   httpPort: number;
+  /** The WebSocket port (0 without `ws`). */
+  wsPort: number;
   /** Pids of every worker that has printed its line so far. */
   workerPids: () => number[];
 }
@@ -25,10 +27,10 @@ export interface ClusterProcess {
 const running: ChildProcess[] = [];
 
 /** Starts the cluster app with `config` (written to a temp file) and waits until the primary and `workers` workers have started. */
-export async function startCluster(config: Record<string, unknown>, workers: number): Promise<ClusterProcess> {
+export async function startCluster(config: Record<string, unknown>, workers: number, options: { ws?: boolean } = {}): Promise<ClusterProcess> {
   const configFile = writeTempConfig(config);
   const child = spawn(process.execPath, [APP], {
-    env: { ...process.env, UNIPOOL_CONFIG: configFile, UNIPOOL_LOG_LEVEL: 'info' },
+    env: { ...process.env, UNIPOOL_CONFIG: configFile, UNIPOOL_LOG_LEVEL: 'info', CLUSTER_TEST_WS: options.ws ? '1' : '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -37,16 +39,20 @@ export async function startCluster(config: Record<string, unknown>, workers: num
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const workerPids = (): number[] => [...out.matchAll(/^worker (\d+) http \d+$/gm)].map((m) => Number(m[1]));
-  await waitFor(() => /^primary \d+ admin \d+$/m.test(out) && workerPids().length >= workers, 30_000, `cluster started (output: ${out.slice(-2000)})`);
+  const workerPids = (): number[] => [...out.matchAll(/^worker (\d+) http \d+/gm)].map((m) => Number(m[1]));
+  let exited = false;
+  void exit.then(() => (exited = true));
+  await waitFor(() => exited || (/^primary \d+ admin \d+$/m.test(out) && workerPids().length >= workers), 30_000, `cluster started (output: ${out.slice(-2000)})`);
+  if (exited) throw new Error(`the cluster app exited while starting: ${out.slice(-2000)}`);
   const primary = /^primary (\d+) admin (\d+)$/m.exec(out)!;
-  const httpPort = Number(/^worker \d+ http (\d+)$/m.exec(out)![1]);
+  const httpPort = Number(/^worker \d+ http (\d+)/m.exec(out)![1]);
+  const wsPort = Number(/^worker \d+ http \d+ ws (\d+)/m.exec(out)?.[1] ?? 0);
   const records = (): Array<Record<string, unknown>> =>
     out
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { child, configFile, out: () => out, records, exit, primaryPid: Number(primary[1]), adminPort: Number(primary[2]), httpPort, workerPids };
+  return { child, configFile, out: () => out, records, exit, primaryPid: Number(primary[1]), adminPort: Number(primary[2]), httpPort, wsPort, workerPids };
 }
 
 /** Whether a process with this pid exists. */

@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { expect } from 'chai';
+import WebSocket from 'ws';
 import { waitFor } from '../helpers/http-fixtures';
 import { alive, exitWithin, get, killClusters, sample, startCluster, type ClusterProcess } from './cluster-support';
 
@@ -210,6 +211,34 @@ describe('Cluster mode: real workers of node:cluster (child processes)', functio
     // Each worker now admits its share of 40: a burst of 30 is all admitted.
     const answers = await Promise.all(Array.from({ length: 30 }, () => rawRequest(app.httpPort, '/slow?ms=300')));
     expect(answers.filter((a) => a.startsWith('HTTP/1.1 200'))).to.have.length(30);
+  });
+
+  it('WebSocket broadcast() reaches the clients of every worker: relayed through the primary, delivered once each', async () => {
+    const app = await startCluster(clusterConfig({ ws: { port: 0 } }), 2, { ws: true });
+    const clients: Array<{ ws: WebSocket; pid: string; got: string[] }> = [];
+    try {
+      // Connect until both workers hold clients (the round robin spreads them).
+      while (new Set(clients.map((c) => c.pid)).size < 2 && clients.length < 20) {
+        const ws = new WebSocket(`ws://127.0.0.1:${app.wsPort}/ws`);
+        const entry = { ws, pid: '', got: [] as string[] };
+        await new Promise<void>((resolve, reject) => {
+          ws.once('message', (data) => {
+            entry.pid = String(data).split(' ')[1];
+            resolve();
+          });
+          ws.once('error', reject);
+        });
+        ws.on('message', (data) => entry.got.push(String(data)));
+        clients.push(entry);
+      }
+      expect(new Set(clients.map((c) => c.pid)).size).to.equal(2);
+      const sender = clients[0];
+      sender.ws.send('broadcast:news');
+      await waitFor(() => clients.every((c) => c.got.length >= 1), 10_000, 'every client got the broadcast');
+      for (const c of clients) expect(c.got, `client of ${c.pid}`).to.deep.equal([`news from ${sender.pid}`]);
+    } finally {
+      for (const c of clients) c.ws.terminate();
+    }
   });
 });
 
