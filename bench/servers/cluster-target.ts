@@ -12,7 +12,8 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { createApp, HttpConnectionPool, HttpPoolConfig, HttpServer, PoolConfig, UsePool, type Application } from '../../src';
+import { createApp, type Application } from '../../src';
+import { BenchHttpServer } from './bench-http-server';
 import { benchHandler, served } from './handlers';
 import { nullLogger } from './null-logger';
 import { fail, onParentMessage, toParent, workerArgs } from '../lib/worker';
@@ -20,16 +21,6 @@ import { fail, onParentMessage, toParent, workerArgs } from '../lib/worker';
 interface Args {
   impl: 'bare' | 'unipool';
   workers: number;
-}
-
-@UsePool(HttpConnectionPool)
-class BenchHttpServer extends HttpServer {
-  constructor(@PoolConfig(HttpPoolConfig, 'http') config: HttpPoolConfig) {
-    super(config);
-  }
-  handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    benchHandler(req, res);
-  }
 }
 
 const args = workerArgs<Args>();
