@@ -90,6 +90,8 @@ export class ClusterPrimary {
   private forceRequested = false;
   private rolling: Promise<{ replaced: number }> | undefined;
   private wasReady = false;
+  /** The first start is under way: a worker that dies now fails it instead of being replaced. */
+  private booting = false;
 
   constructor(private readonly host: PrimaryHost) {
     const config = host.clusterConfig;
@@ -121,13 +123,17 @@ export class ClusterPrimary {
 
   /** Forks every worker and waits until each is ready; a worker that exits or is not ready in `readyTimeout` fails the start (the others are stopped). */
   async start(): Promise<void> {
+    this.booting = true;
     const entries = this.slots.map((slot) => this.fork(slot, { slot: slot.index, slots: this.slots.length }));
     for (const [i, entry] of entries.entries()) this.slots[i].current = entry;
-    const results = await Promise.allSettled(entries.map((e) => e.ready));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
+    try {
+      await Promise.all(entries.map((e) => e.ready));
+    } catch (err) {
+      // The first worker that fails fails the boot: the others are stopped, none is replaced.
       await this.stop();
-      throw failed.reason;
+      throw err;
+    } finally {
+      this.booting = false;
     }
   }
 
@@ -210,7 +216,7 @@ export class ClusterPrimary {
     if (!wasReady) entry.failReady(new WorkerStartError(`worker ${entry.worker.id} (slot ${slot.index}) exited before it was ready (${signal ?? `code ${code}`})`, slot.index));
     this.readinessMaybeChanged();
     const fields = { worker: entry.worker.id, pid: entry.worker.process.pid, slot: slot.index, code, signal };
-    if (entry.retiring || this.stopping) {
+    if (entry.retiring || this.stopping || this.booting) {
       this.host.logger.info(fields, 'cluster worker exited');
       return;
     }

@@ -26,8 +26,13 @@ export interface ClusterProcess {
 
 const running: ChildProcess[] = [];
 
+/** Starts the cluster app with `config`, for a start meant to fail: resolves at once, without waiting for anything. */
+export async function startClusterExpectingFailure(config: Record<string, unknown>): Promise<ClusterProcess> {
+  return startCluster(config, 0, { waitForStart: false });
+}
+
 /** Starts the cluster app with `config` (written to a temp file) and waits until the primary and `workers` workers have started. */
-export async function startCluster(config: Record<string, unknown>, workers: number, options: { ws?: boolean } = {}): Promise<ClusterProcess> {
+export async function startCluster(config: Record<string, unknown>, workers: number, options: { ws?: boolean; waitForStart?: boolean } = {}): Promise<ClusterProcess> {
   const configFile = writeTempConfig(config);
   const child = spawn(process.execPath, [APP], {
     env: { ...process.env, UNIPOOL_CONFIG: configFile, UNIPOOL_LOG_LEVEL: 'info', CLUSTER_TEST_WS: options.ws ? '1' : '0' },
@@ -40,19 +45,25 @@ export async function startCluster(config: Record<string, unknown>, workers: num
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const workerPids = (): number[] => [...out.matchAll(/^worker (\d+) http \d+/gm)].map((m) => Number(m[1]));
-  let exited = false;
-  void exit.then(() => (exited = true));
-  await waitFor(() => exited || (/^primary \d+ admin \d+$/m.test(out) && workerPids().length >= workers), 30_000, `cluster started (output: ${out.slice(-2000)})`);
-  if (exited) throw new Error(`the cluster app exited while starting: ${out.slice(-2000)}`);
-  const primary = /^primary (\d+) admin (\d+)$/m.exec(out)!;
-  const httpPort = Number(/^worker \d+ http (\d+)/m.exec(out)![1]);
-  const wsPort = Number(/^worker \d+ http \d+ ws (\d+)/m.exec(out)?.[1] ?? 0);
   const records = (): Array<Record<string, unknown>> =>
     out
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { child, configFile, out: () => out, records, exit, primaryPid: Number(primary[1]), adminPort: Number(primary[2]), httpPort, wsPort, workerPids };
+  const started = { child, configFile, out: () => out, records, exit, primaryPid: child.pid!, adminPort: 0, httpPort: 0, wsPort: 0, workerPids };
+  if (options.waitForStart === false) return started;
+  let exited = false;
+  void exit.then(() => (exited = true));
+  await waitFor(() => exited || (/^primary \d+ admin \d+$/m.test(out) && workerPids().length >= workers), 30_000, `cluster started (output: ${out.slice(-2000)})`);
+  if (exited) throw new Error(`the cluster app exited while starting: ${out.slice(-2000)}`);
+  const primary = /^primary (\d+) admin (\d+)$/m.exec(out)!;
+  return {
+    ...started,
+    primaryPid: Number(primary[1]),
+    adminPort: Number(primary[2]),
+    httpPort: Number(/^worker \d+ http (\d+)/m.exec(out)![1]),
+    wsPort: Number(/^worker \d+ http \d+ ws (\d+)/m.exec(out)?.[1] ?? 0),
+  };
 }
 
 /** Whether a process with this pid exists. */

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import { waitFor } from '../helpers/http-fixtures';
-import { alive, exitWithin, get, killClusters, sample, startCluster, type ClusterProcess } from './cluster-support';
+import { alive, exitWithin, get, killClusters, sample, startCluster, startClusterExpectingFailure, type ClusterProcess } from './cluster-support';
 
 /** Config of a two-worker cluster, every port picked by the system. */
 function clusterConfig(extra: Record<string, Record<string, unknown>> = {}): Record<string, unknown> {
@@ -147,6 +147,10 @@ describe('Cluster mode: real workers of node:cluster (child processes)', functio
     // Wait until the workers hold them all (the round robin spreads them over both).
     await waitUntilInFlight(app, 6);
     process.kill(app.primaryPid, 'SIGTERM');
+    // Readiness goes first: the primary's /readyz says 503 while the workers drain.
+    let readyz = 200;
+    while (readyz === 200) readyz = (await get(app.adminPort, '/readyz')).status;
+    expect(readyz).to.equal(503);
     const answers = await Promise.all(inFlight);
     expect(answers.map((a) => a.status)).to.deep.equal([200, 200, 200, 200, 200, 200]);
     expect(new Set(answers.map((a) => a.body)).size).to.equal(2);
@@ -155,6 +159,36 @@ describe('Cluster mode: real workers of node:cluster (child processes)', functio
     for (const pid of workers) expect(alive(pid), `worker ${pid}`).to.equal(false);
     const exited = app.records().filter((r) => r.msg === 'cluster worker exited');
     expect(exited.map((r) => r.code)).to.deep.equal([0, 0]);
+  });
+
+  it('graceful shutdown: a worker that had to force a request at shutdown.timeout makes the primary exit 1', async () => {
+    const app = await startCluster(clusterConfig({ shutdown: { timeout: 300 } }), 2);
+    const inFlight = get(app.httpPort, '/slow?ms=20000').catch((err: Error) => err);
+    await waitUntilInFlight(app, 1);
+    process.kill(app.primaryPid, 'SIGTERM');
+    expect(await inFlight).to.be.instanceOf(Error);
+    const exit = await exitWithin(app, 20_000);
+    expect(exit, app.out().slice(-3000)).to.deep.equal({ code: 1, signal: null });
+    expect(app.records().find((r) => r.msg === 'stopped with forced connections or failed hooks' && r.pid === app.primaryPid)).to.deep.include({ forced: 1 });
+  });
+
+  it('a worker that cannot boot (its port is taken) fails the start: the primary logs it, stops the others, exits 1, and leaves no process', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as net.AddressInfo).port;
+    try {
+      const app = startClusterExpectingFailure(clusterConfig({ http: { port: taken } }));
+      const exit = await exitWithin(await app, 30_000);
+      const cluster = await app;
+      expect(exit.code).to.equal(1);
+      const failed = cluster.records().find((r) => r.msg === 'boot failed' && r.pid === cluster.child.pid);
+      expect(failed, cluster.out().slice(-3000)).to.deep.include({ code: 'UNIPOOL_WORKER_START' });
+      const forked = cluster.records().filter((r) => r.msg === 'cluster worker forked').map((r) => r.pid as number);
+      expect(forked).to.have.length(2);
+      for (const pid of forked) expect(alive(pid), `worker ${pid}`).to.equal(false);
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
   });
 
   it('no orphan: after SIGKILL of the primary, the workers notice the lost IPC channel, finish their in-flight requests, and exit', async () => {
