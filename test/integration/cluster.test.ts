@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { writeFileSync } from 'node:fs';
@@ -50,7 +51,11 @@ async function clusterStatus(app: ClusterProcess): Promise<{ ready: boolean; poo
 describe('Cluster mode: real workers of node:cluster (child processes)', function () {
   this.timeout(60_000);
 
-  afterEach(killClusters);
+  afterEach(async () => {
+    // A failed test leaves its load loops running: stop them before the processes go.
+    for (const stop of loadStoppers.splice(0)) await stop();
+    await killClusters();
+  });
 
   it('one limit: under a burst of 30 connections over 2 workers, the sum admitted never exceeds http.maxConnections (10); the others get 503', async () => {
     const app = await startCluster(clusterConfig({ http: { maxConnections: 10 } }), 2);
@@ -203,17 +208,21 @@ describe('Cluster mode: real workers of node:cluster (child processes)', functio
     expect(app.records().filter((r) => r.msg === 'cluster primary gone (IPC channel closed): draining, then exiting')).to.have.length(2);
   });
 
-  it('rolling restart: SIGUSR2 replaces every worker one at a time while a keep-alive load runs, and no request fails', async () => {
+  it('rolling restart: SIGUSR2 replaces every worker one at a time while a keep-alive load (4 node keep-alive loops and curl) runs, and no request fails', async () => {
     const app = await startCluster(clusterConfig(), 2);
     const before = app.workerPids();
     const load = keepAliveLoad(app.httpPort, 4);
-    await waitFor(() => load.ok >= 50, 10_000, 'load running');
+    const curl = curlLoad(app.httpPort);
+    await waitFor(() => load.ok >= 50 && curl.ok >= 50, 10_000, 'load running');
     process.kill(app.primaryPid, 'SIGUSR2');
     await waitFor(() => app.records().some((r) => r.msg === 'rolling restart done'), 40_000, `rolling restart done (output: ${app.out().slice(-2000)})`);
     const during = load.ok;
     await waitFor(() => load.ok >= during + 50, 10_000, 'load served by the new workers');
     const result = await load.stop();
+    const curled = await curl.stop();
     expect(result.failures, result.errors.join('\n')).to.equal(0);
+    expect(curled.failures, curled.errors.join('\n')).to.equal(0);
+    expect(curled.ok).to.be.above(100);
     for (const pid of before) expect(alive(pid)).to.equal(false);
     const after = app.workerPids().filter((pid) => !before.includes(pid));
     expect(after).to.have.length(2);
@@ -276,6 +285,9 @@ describe('Cluster mode: real workers of node:cluster (child processes)', functio
   });
 });
 
+/** Stops every load loop still running (a failed test's). */
+const loadStoppers: Array<() => Promise<unknown>> = [];
+
 /** Waits until the workers together report `n` requests in flight. */
 async function waitUntilInFlight(app: ClusterProcess, n: number): Promise<void> {
   let last = 0;
@@ -300,7 +312,7 @@ function keepAliveLoad(port: number, clients: number): { ok: number; stop(): Pro
   const loops = Array.from({ length: clients }, async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     agents.push(agent);
-    while (state.running) {
+    while (state.running && state.errors.length <= 100) {
       try {
         const reply = await sendOnce(port, agent, state);
         if (reply.status === 200) {
@@ -316,16 +328,61 @@ function keepAliveLoad(port: number, clients: number): { ok: number; stop(): Pro
       }
     }
   });
+  const stop = async (): Promise<{ failures: number; errors: string[]; servedBy: string[]; retries: number }> => {
+    state.running = false;
+    await Promise.all(loops);
+    for (const agent of agents) agent.destroy();
+    return { failures: state.failures, errors: state.errors, servedBy: [...new Set(state.servedBy)], retries: state.retries };
+  };
+  loadStoppers.push(stop);
   return {
     get ok() {
       return state.ok;
     },
-    async stop() {
-      state.running = false;
-      await Promise.all(loops);
-      for (const agent of agents) agent.destroy();
-      return { failures: state.failures, errors: state.errors, servedBy: [...new Set(state.servedBy)], retries: state.retries };
+    stop,
+  };
+}
+
+/**
+ * curl (/usr/bin/curl) in a loop, each run asking `GET /` 100 times over one keep-alive
+ * connection (curl retries a request on a fresh connection when a reused one dies before the
+ * answer). Every status but 200 and every failed run count as failures.
+ */
+function curlLoad(port: number): { ok: number; stop(): Promise<{ ok: number; failures: number; errors: string[] }> } {
+  const state = { ok: 0, failures: 0, errors: [] as string[], running: true, child: undefined as ChildProcess | undefined };
+  const url = `http://127.0.0.1:${port}/`;
+  const loop = (async () => {
+    while (state.running) {
+      if (state.errors.length > 100) break;
+      const child = spawn('/usr/bin/curl', ['-s', '-w', '%{http_code}\\n', ...Array.from({ length: 100 }, () => ['-o', '/dev/null', url]).flat()], { stdio: ['ignore', 'pipe', 'pipe'] });
+      state.child = child;
+      let out = '';
+      child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      for (const status of out.split('\n').filter(Boolean)) {
+        if (status === '200') state.ok++;
+        else {
+          state.failures++;
+          state.errors.push(`curl status ${status}`);
+        }
+      }
+      if (code !== 0) {
+        state.failures++;
+        state.errors.push(`curl exit ${code}`);
+      }
+    }
+  })();
+  const stop = async (): Promise<{ ok: number; failures: number; errors: string[] }> => {
+    state.running = false;
+    await loop;
+    return { ok: state.ok, failures: state.failures, errors: state.errors };
+  };
+  loadStoppers.push(stop);
+  return {
+    get ok() {
+      return state.ok;
     },
+    stop,
   };
 }
 
