@@ -360,10 +360,13 @@ export class Application {
    * workers (the same app file) and is running once every worker is ready.
    */
   private async startPrimary(config: ValidatedConfig, started: number): Promise<void> {
+    const shutdown = (): ShutdownConfig => this.shutdownConfig;
     const primary = new ClusterPrimary({
       logger: this.logger.child({ component: 'cluster' }),
       clusterConfig: config.get('cluster') as ClusterConfig,
-      shutdownConfig: this.shutdownConfig,
+      get shutdownConfig() {
+        return shutdown(); // live: a reload may change it
+      },
       onReadiness: (ready) => this.setReady(ready),
     });
     this.primary = primary;
@@ -629,10 +632,11 @@ export class Application {
    */
   private async reloadWorkers(primary: ClusterPrimary, from: ConfigSource | undefined, label: string, started: number): Promise<ReloadResult> {
     let raw: Record<string, unknown>;
+    let next: ValidatedConfig;
     try {
       raw = from === undefined ? {} : typeof from === 'string' ? readConfigFile(from) : from;
       try {
-        this.loadConfig(raw);
+        next = this.loadConfig(raw);
       } catch (err) {
         throw err instanceof ConfigValidationError ? new ConfigValidationError([...err.problems], typeof from === 'string' ? from : undefined) : err;
       }
@@ -653,7 +657,31 @@ export class Application {
       }
     }
     if (problems.length) return this.reloadFailed(new ConfigValidationError(problems, label), label, started);
+    this.adoptOnPrimary(next);
     return this.reloaded({ ok: true, applied: [...applied], restartRequired: [...restartRequired], problems: [], durationMs: performance.now() - started }, label);
+  }
+
+  /**
+   * What a reload changes in the primary itself: the sections the workers applied (for `/status`),
+   * `shutdown` (live) and the admin token (live); the rest of `admin` and `cluster` need a restart.
+   */
+  private adoptOnPrimary(next: ValidatedConfig): void {
+    const current = this.validated as ValidatedConfig;
+    const validated = new Map(next);
+    for (const section of ['admin', 'cluster']) {
+      const old = current.get(section);
+      if (old) validated.set(section, old);
+      else validated.delete(section);
+    }
+    const oldAdmin = current.get('admin') as AdminConfig | undefined;
+    const newAdmin = next.get('admin') as AdminConfig | undefined;
+    if (oldAdmin && newAdmin && oldAdmin.token !== newAdmin.token) {
+      const admin = copyConfig(oldAdmin) as AdminConfig;
+      admin.token = newAdmin.token;
+      validated.set('admin', deepFreeze(admin));
+      this.admin?.setToken(newAdmin.token);
+    }
+    this.validated = validated;
   }
 
   private reloaded(result: ReloadResult, label: string): ReloadResult {

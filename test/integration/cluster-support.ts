@@ -90,9 +90,9 @@ export async function killClusters(): Promise<void> {
 }
 
 /** One GET; `agent` for keep-alive. Resolves with status and body; rejects on a socket error. */
-export function get(port: number, path: string, agent: http.Agent | false = false): Promise<{ status: number; body: string }> {
+export function get(port: number, path: string, agent: http.Agent | false = false, headers?: http.OutgoingHttpHeaders): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));

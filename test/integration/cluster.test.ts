@@ -232,7 +232,7 @@ describe('Cluster mode: real workers of node:cluster (child processes)', functio
     expect(status.cluster.restarts).to.equal(0);
   });
 
-  it('SIGHUP reload reaches every worker; an invalid file is rejected once, by the primary, and changes nothing anywhere', async () => {
+  it('SIGHUP reload reaches every worker; an invalid file is rejected once, by the primary, and changes nothing anywhere; the admin token is live on the primary', async () => {
     const config = clusterConfig({ http: { maxConnections: 10 } });
     const app = await startCluster(config, 2);
     writeFileSync(app.configFile, JSON.stringify({ ...config, http: { port: 0, maxConnections: 0 } }));
@@ -242,13 +242,21 @@ describe('Cluster mode: real workers of node:cluster (child processes)', functio
     expect(rejected.map((r) => r.pid)).to.deep.equal([app.primaryPid]);
     for (const w of (await clusterStatus(app)).cluster.workers) expect(w.pools![0].config).to.include({ maxConnections: 10 });
 
-    writeFileSync(app.configFile, JSON.stringify({ ...config, http: { port: 0, maxConnections: 40 } }));
+    const token = 'a-cluster-admin-token-1234';
+    writeFileSync(app.configFile, JSON.stringify({ ...config, http: { port: 0, maxConnections: 40 }, admin: { port: 0, token } }));
     process.kill(app.primaryPid, 'SIGHUP');
     await waitFor(() => app.records().some((r) => r.msg === 'config reloaded' && r.pid === app.primaryPid), 10_000, 'reload logged');
     const reloaded = app.records().filter((r) => r.msg === 'config reloaded');
     expect(new Set(reloaded.map((r) => r.pid))).to.deep.equal(new Set([app.primaryPid, ...app.workerPids()]));
-    for (const w of (await clusterStatus(app)).cluster.workers) expect(w.pools![0].config).to.include({ maxConnections: 40 });
-    const metrics = (await get(app.adminPort, '/metrics')).body;
+    // The admin token is live on the primary too (the admin port, a restart key, stays).
+    expect((await get(app.adminPort, '/metrics')).status).to.equal(401);
+    const bearer = { authorization: `Bearer ${token}` };
+    const authorized = await get(app.adminPort, '/status', false, bearer);
+    expect(authorized.status).to.equal(200);
+    const status = JSON.parse(authorized.body) as { config: { admin: { token: string } }; cluster: { workers: WorkerStatusJson[] } };
+    expect(status.config.admin.token).to.equal('[redacted]');
+    for (const w of status.cluster.workers) expect(w.pools![0].config).to.include({ maxConnections: 40 });
+    const metrics = (await get(app.adminPort, '/metrics', false, bearer)).body;
     expect(sample(metrics, 'unipool_config_reloads_total{result="failure"}')).to.equal(1);
     expect(sample(metrics, 'unipool_config_reloads_total{result="success"}')).to.equal(1);
     // Each worker now admits its share of 40: a burst of 30 is all admitted.
