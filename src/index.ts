@@ -30,6 +30,12 @@ export { AdminConfig } from './observability/admin-config';
 export { AdminServer } from './observability/admin-server';
 export { PrometheusCollector, METRIC_PREFIX, type ApplicationStats, type MetricsSource } from './observability/prometheus-collector';
 export type { StatusReport, PoolStatus } from './observability/status-report';
+export type { MetricsExposition, AdminTarget } from './observability/admin-server';
+
+export { ClusterConfig } from './cluster/cluster-config';
+export type { ClusterRole } from './cluster/cluster-role';
+export type { WorkerInfo, WorkerState } from './cluster/cluster-primary';
+export type { ClusterStatusReport, WorkerStatus } from './cluster/cluster-status';
 
 export { HttpPoolConfig, HttpHealthThresholds } from './protocols/http/http-config';
 export { HttpConnectionPool } from './protocols/http/http-connection-pool';
