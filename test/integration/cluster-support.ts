@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import { join } from 'node:path';
-import { writeTempConfig } from '../helpers/sample-process';
+import { REPO_ROOT, writeTempConfig } from '../helpers/sample-process';
 import { waitFor } from '../helpers/http-fixtures';
 
 /** The app file the cluster tests run: primary and workers. */
@@ -26,15 +26,20 @@ export interface ClusterProcess {
 
 const running: ChildProcess[] = [];
 
+/** Starts `script` (a path under the repository, compiled) with `config`, in its own process group, without waiting for anything. */
+export async function startScript(script: string, config: Record<string, unknown>): Promise<ClusterProcess> {
+  return startCluster(config, 0, { waitForStart: false, script: join(REPO_ROOT, 'dist', script) });
+}
+
 /** Starts the cluster app with `config`, for a start meant to fail: resolves at once, without waiting for anything. */
 export async function startClusterExpectingFailure(config: Record<string, unknown>): Promise<ClusterProcess> {
   return startCluster(config, 0, { waitForStart: false });
 }
 
 /** Starts the cluster app with `config` (written to a temp file) and waits until the primary and `workers` workers have started. */
-export async function startCluster(config: Record<string, unknown>, workers: number, options: { ws?: boolean; waitForStart?: boolean } = {}): Promise<ClusterProcess> {
+export async function startCluster(config: Record<string, unknown>, workers: number, options: { ws?: boolean; waitForStart?: boolean; script?: string } = {}): Promise<ClusterProcess> {
   const configFile = writeTempConfig(config);
-  const child = spawn(process.execPath, [APP], {
+  const child = spawn(process.execPath, [options.script ?? APP], {
     env: { ...process.env, UNIPOOL_CONFIG: configFile, UNIPOOL_LOG_LEVEL: 'info', CLUSTER_TEST_WS: options.ws ? '1' : '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,

@@ -5,7 +5,8 @@ import { writeFileSync } from 'node:fs';
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import { waitFor } from '../helpers/http-fixtures';
-import { alive, exitWithin, get, killClusters, sample, startCluster, startClusterExpectingFailure, type ClusterProcess } from './cluster-support';
+import { alive, exitWithin, get, killClusters, sample, startCluster, startClusterExpectingFailure, startScript, type ClusterProcess } from './cluster-support';
+import { portZeroSampleConfig } from '../helpers/sample-process';
 
 /** Config of a two-worker cluster, every port picked by the system. */
 function clusterConfig(extra: Record<string, Record<string, unknown>> = {}): Record<string, unknown> {
@@ -262,6 +263,21 @@ describe('Cluster mode: real workers of node:cluster (child processes)', functio
     // Each worker now admits its share of 40: a burst of 30 is all admitted.
     const answers = await Promise.all(Array.from({ length: 30 }, () => rawRequest(app.httpPort, '/slow?ms=300')));
     expect(answers.filter((a) => a.startsWith('HTTP/1.1 200'))).to.have.length(30);
+  });
+
+  it('npm start honours the section: the multi-protocol sample with cluster.workers 2 runs every server in both workers, one admin endpoint, and stops on SIGTERM with exit 0', async () => {
+    const app = await startScript('samples/multi-protocol/main.js', { ...portZeroSampleConfig(), cluster: { workers: 2 } });
+    await waitFor(() => /^admin .*:\d+ /m.test(app.out()) && (app.out().match(/^ws +WsEchoServer listening on 127\.0\.0\.1:\d+ \(cluster worker pid \d+\)$/gm) ?? []).length === 2, 30_000, `sample started (output: ${app.out().slice(-2000)})`);
+    for (const protocol of ['http', 'https', 'grpc']) expect(app.out().match(new RegExp(`^${protocol} .*\\(cluster worker pid \\d+\\)$`, 'gm')), protocol).to.have.length(2);
+    expect(app.out().match(/^admin /gm), app.out()).to.have.length(1);
+    const httpPort = Number(/^http +HttpApiServer listening on 127\.0\.0\.1:(\d+)/m.exec(app.out())![1]);
+    const adminPort = Number(/^admin .*:(\d+) /m.exec(app.out())![1]);
+    expect((await get(httpPort, '/')).body).to.equal('hello');
+    const metrics = (await get(adminPort, '/metrics')).body;
+    expect(sample(metrics, 'unipool_cluster_workers{state="ready"}')).to.equal(2);
+    process.kill(app.child.pid!, 'SIGTERM');
+    const exit = await exitWithin(app, 20_000);
+    expect(exit, app.out().slice(-3000)).to.deep.equal({ code: 0, signal: null });
   });
 
   it('WebSocket broadcast() reaches the clients of every worker: relayed through the primary, delivered once each', async () => {
