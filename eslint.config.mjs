@@ -16,4 +16,15 @@ export default tseslint.config(
     files: ['samples/**/*.ts', 'bench/**/*.ts', 'bench/**/*.js', 'test/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // The dashboard page's script runs in the browser, as a classic script.
+    files: ['src/observability/dashboard/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        ['window', 'document', 'fetch', 'getComputedStyle', 'setTimeout', 'clearTimeout', 'TextDecoder', 'Intl', 'Map', 'Set'].map((name) => [name, 'readonly']),
+      ),
+    },
+    rules: { '@typescript-eslint/no-unused-vars': ['error', { args: 'none' }] },
+  },
 );

@@ -156,6 +156,21 @@ export class TlsMaterialError extends UnipoolError {
   }
 }
 
+/** OpenTelemetry export is configured but packages it loads are not installed; the message names them and the command to install them. */
+export class OtelDependencyError extends UnipoolError {
+  constructor(
+    /** The packages that could not be loaded. */
+    readonly missing: readonly string[],
+    /** Every package OTLP export needs with this protocol. */
+    readonly needed: readonly string[],
+  ) {
+    super(
+      'UNIPOOL_OTEL_MISSING',
+      `OpenTelemetry export is configured (metrics.otlp or OTEL_METRICS_EXPORTER=otlp) but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not installed: npm install ${needed.join(' ')}`,
+    );
+  }
+}
+
 /** A cluster worker did not start (it exited, or was not ready within `cluster.readyTimeout`), or a rolling restart could not replace one. */
 export class WorkerStartError extends UnipoolError {
   constructor(

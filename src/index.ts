@@ -30,6 +30,10 @@ export { AdminConfig } from './observability/admin-config';
 export { AdminServer } from './observability/admin-server';
 export { PrometheusCollector, METRIC_PREFIX, type ApplicationStats, type MetricsSource } from './observability/prometheus-collector';
 export type { StatusReport, PoolStatus } from './observability/status-report';
+export type { DashboardFrame, PoolFrame, PoolRates, ShutdownFrame, WorkerFrame } from './observability/dashboard/dashboard-frames';
+export { MetricsConfig, OtlpMetricsConfig, OTLP_PROTOCOLS, type OtlpProtocol } from './observability/otel/otlp-config';
+export { resolveOtlpSettings, type OtlpSettings, type OtlpResolution } from './observability/otel/otlp-settings';
+export type { OtelMeterProvider } from './observability/otel/otel-meter-provider';
 export type { MetricsExposition, AdminTarget } from './observability/admin-server';
 
 export { ClusterConfig } from './cluster/cluster-config';

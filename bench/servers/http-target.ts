@@ -48,7 +48,8 @@ async function start(): Promise<{ port: number; stop: () => Promise<Record<strin
       servers: [args.tls ? BenchHttpsServer : BenchHttpServer],
       config: args.tls ? { https: { ...section, tls: args.tls }, shutdown: { timeout: 5000 } } : { http: section, shutdown: { timeout: 5000 } },
       logger: nullLogger,
-      env: {},
+      // UNIPOOL_BENCH_OTEL=1: OpenTelemetry on (every request recorded; the export, hourly to a closed port, never runs during a slice).
+      env: process.env.UNIPOOL_BENCH_OTEL === '1' ? { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_METRIC_EXPORT_INTERVAL: '3600000' } : {},
       handleSignals: false,
     });
     await app.start();

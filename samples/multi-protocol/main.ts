@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   }
   if (app.clusterRole === 'primary') console.log(`cluster primary pid ${process.pid}: every worker ready; SIGUSR2 restarts them one at a time`);
   const admin = app.adminAddress();
-  if (admin) console.log(`${'admin'.padEnd(6)} AdminServer listening on http://${admin.address}:${admin.port} (/metrics /healthz /readyz /status)`);
+  if (admin) console.log(`${'admin'.padEnd(6)} AdminServer listening on http://${admin.address}:${admin.port} (/metrics /healthz /readyz /status /dashboard)`);
   if (app.clusterRole !== 'worker') console.log(`pid ${process.pid}: SIGHUP reloads ${configFile}, SIGTERM/SIGINT stop gracefully`);
 }
 

@@ -10,6 +10,7 @@ import { ConnectionPoolEvent, PoolEventEmitter } from './pool-events';
 import { PoolHealth, PoolHealthStatus, type HealthReport } from './pool-health';
 import { PooledConnection, type PeerLookup } from './pooled-connection';
 import type { CloseReason, ConfigUpdateResult, DrainResult, KnownLabelValues, PoolMetricsSnapshot, PreparedConfigUpdate, RejectReason } from './pool-types';
+import type { PoolObserver } from './pool-observer';
 import type { ProtocolMetricFamily } from './protocol-metrics';
 import { SlidingWindow } from './sliding-window';
 import { monotonicMs, refreshWallClock } from './clock';
@@ -65,6 +66,11 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   abstract readonly protocol: string;
   /** Typed event emitter; see `ConnectionPoolEvent`. */
   readonly events = new PoolEventEmitter();
+  /**
+   * @internal Telemetry that records per-event durations (OpenTelemetry histograms), set by the
+   * application when it exports metrics; undefined otherwise, and then the pool calls nothing.
+   */
+  observer: PoolObserver | undefined = undefined;
 
   private poolName: string | undefined;
 
@@ -509,9 +515,11 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     const [bytesIn, bytesOut] = this.connectionBytes(conn);
     this.closedBytesIn += bytesIn;
     this.closedBytesOut += bytesOut;
-    this.connectionDurations.observe(monotonicMs() - conn.startedMono);
+    const lifetimeMs = monotonicMs() - conn.startedMono;
+    this.connectionDurations.observe(lifetimeMs);
     if (this.atLimit && this.count < (this.share ?? this.currentConfig.maxConnections)) this.atLimit = false;
     const why = reason ?? conn.closeReason ?? 'closed';
+    if (this.observer !== undefined) this.observer.connectionClosed(this, lifetimeMs / 1000, why);
     const drain = this.drainState;
     if (drain) {
       if (conn.forced) drain.forced++;

@@ -1,5 +1,6 @@
 import type { ShutdownConfig } from '../config/pool-config';
 import type { AdminConfig } from '../observability/admin-config';
+import type { MetricsConfig } from '../observability/otel/otlp-config';
 import type { GrpcPoolConfig } from '../protocols/grpc/grpc-config';
 import type { HttpPoolConfig } from '../protocols/http/http-config';
 import type { HttpsPoolConfig } from '../protocols/https/https-config';
@@ -23,6 +24,7 @@ export interface UnipoolSections {
   ws: WebSocketPoolConfig;
   shutdown: ShutdownConfig;
   admin: AdminConfig;
+  metrics: MetricsConfig;
 }
 
 /** The name of a known config section (built in, or declared in `UnipoolSections`). */

@@ -22,6 +22,10 @@ import { ConfigLoadError, ConfigValidationError, DecoratorError, LifecycleStateE
 import { AdminConfig } from '../observability/admin-config';
 import { AdminServer, type MetricsExposition } from '../observability/admin-server';
 import { buildStatusReport, type StatusReport } from '../observability/status-report';
+import { MetricsConfig } from '../observability/otel/otlp-config';
+import { resolveOtlpSettings } from '../observability/otel/otlp-settings';
+import type { OtelMeterProvider } from '../observability/otel/otel-meter-provider';
+import { OtelTelemetry } from '../observability/otel/otel-telemetry';
 import { PrometheusCollector, type ApplicationStats } from '../observability/prometheus-collector';
 import { PROTOCOLS } from '../protocols';
 import { runHook } from './hook-runner';
@@ -55,6 +59,12 @@ export interface AppOptions {
   env?: NodeJS.ProcessEnv;
   /** Install SIGTERM/SIGINT (shutdown) and SIGHUP (reload) handlers on `start` (removed on stop). Default true. */
   handleSignals?: boolean;
+  /**
+   * An OpenTelemetry `MeterProvider` the app already has: unipool creates its instruments on it
+   * (meter `unipool`) and leaves exporting and closing it to you; `metrics.otlp` and the `OTEL_*`
+   * variables are then not used. Without it, unipool exports over OTLP when configured to.
+   */
+  meterProvider?: OtelMeterProvider;
 }
 
 /** Application states. */
@@ -72,7 +82,7 @@ export interface AppEventMap {
   configReloadFailed: ReloadResult;
 }
 
-const BUILTIN_SECTIONS: Readonly<Record<string, ConfigClass>> = { shutdown: ShutdownConfig, admin: AdminConfig, cluster: ClusterConfig };
+const BUILTIN_SECTIONS: Readonly<Record<string, ConfigClass>> = { shutdown: ShutdownConfig, admin: AdminConfig, metrics: MetricsConfig, cluster: ClusterConfig };
 
 /** Signal that starts a rolling restart of a cluster's workers. */
 const ROLLING_RESTART_SIGNAL: NodeJS.Signals = 'SIGUSR2';
@@ -110,6 +120,7 @@ export class Application {
   /** Each pool with the servers sharing it (the first one's section configures it). */
   private poolGroups: PoolGroup[] = [];
   private admin: AdminServer | undefined;
+  private telemetry: OtelTelemetry | undefined;
   private bootStartedAt = Date.now();
   /** Alone, cluster primary (a supervisor: no servers, the admin endpoint) or cluster worker (the servers, no admin endpoint). */
   private role: ClusterRole = 'single';
@@ -320,6 +331,7 @@ export class Application {
       for (const server of this.serverInstances) server.assignSection(this.sectionOf(server));
       this.configurePools(config);
       this.attachServers();
+      this.startTelemetry(config);
       this.hookTargets = [...providers, ...this.poolInstances, ...this.serverInstances];
       for (const server of this.serverInstances) server.attachLogger(this.logger.child({ server: server.name, protocol: server.pool.protocol }));
       this.stats.lastReloadSuccessAt = Date.now();
@@ -418,6 +430,31 @@ export class Application {
     await admin.listen();
     const addr = admin.address();
     this.logger.info({ server: 'AdminServer', host: addr?.address, port: addr?.port, auth: adminConfig.token ? 'bearer' : 'none' }, 'admin listening');
+  }
+
+  /**
+   * OpenTelemetry instruments over the pools, when the app passed a `meterProvider` or OTLP export
+   * is configured (`metrics.otlp`, `OTEL_*`); otherwise nothing of OpenTelemetry is loaded and the
+   * pools' observer hook stays unset. Invalid `OTEL_*` values fail the boot like config problems.
+   */
+  private startTelemetry(config: ValidatedConfig): void {
+    const section = config.get('metrics') as MetricsConfig | undefined;
+    const provider = this.options.meterProvider;
+    const { settings, problems, warnings } = resolveOtlpSettings(section?.otlp, this.env);
+    for (const warning of warnings) this.logger.warn({}, warning);
+    if (provider === undefined && problems.length) throw new ConfigValidationError(problems, this.configLabel);
+    if (provider !== undefined && settings !== undefined) this.logger.info({}, 'OpenTelemetry: metrics go to the meterProvider passed to createApp; OTLP settings not used');
+    this.telemetry = OtelTelemetry.start(this, provider, provider === undefined ? settings : undefined, this.logger);
+    if (this.telemetry?.exports && settings) {
+      this.logger.info({ endpoint: settings.endpoint, protocol: settings.protocol, intervalMs: settings.exportIntervalMs, serviceName: settings.resource['service.name'] }, 'OpenTelemetry: exporting metrics over OTLP');
+    }
+  }
+
+  /** Exports the last metrics (a provider unipool created) within `shutdown.hookTimeout`. */
+  private async stopTelemetry(): Promise<void> {
+    const telemetry = this.telemetry;
+    this.telemetry = undefined;
+    await telemetry?.shutdown(this.shutdownConfig.hookTimeout, this.logger);
   }
 
   private async closeAdmin(): Promise<void> {
@@ -563,6 +600,7 @@ export class Application {
       await runHook([...this.hookTargets].reverse(), 'onShutdown', { timeoutMs: this.shutdownConfig.hookTimeout, logger: this.logger, collect: true });
     }
     for (const pool of this.poolInstances) pool.destroy();
+    await this.stopTelemetry();
     await this.closeAdmin();
     this.signals.uninstall();
     process.off(ROLLING_RESTART_SIGNAL, this.onRollingRestartSignal);
@@ -754,6 +792,7 @@ export class Application {
         pools: this.poolInstances,
         hookTargets: this.hookTargets,
         setReady: (ready) => this.setReady(ready),
+        flushTelemetry: () => this.stopTelemetry(),
         onPhase: (phase) => {
           this.stats.shutdownPhases.set(phase.phase, phase.durationMs);
           this.events.emit('shutdownPhase', phase);

@@ -38,6 +38,8 @@ export interface ShutdownTargets {
   hookTargets: readonly object[];
   setReady(ready: boolean): void;
   onPhase(result: PhaseResult): void;
+  /** Exports the last telemetry once the pools are destroyed (last step of the hooks phase); never rejects. */
+  flushTelemetry?(): Promise<void>;
 }
 
 /**
@@ -141,6 +143,7 @@ export class ShutdownOrchestrator {
     await this.phase('hooks', tracked, async () => {
       errors.push(...(await runHook([...targets.hookTargets].reverse(), 'onShutdown', hookOptions)));
       for (const pool of targets.pools) pool.destroy();
+      await targets.flushTelemetry?.();
     });
 
     return {

@@ -29,10 +29,10 @@ export function writeTempConfig(config: unknown): string {
   return file;
 }
 
-/** Starts `node <script>` with `UNIPOOL_CONFIG=configFile`, logs silenced. */
-export function startSample(script: string, configFile: string): SampleProcess {
+/** Starts `node <script>` with `UNIPOOL_CONFIG=configFile`, logs silenced, and `env` added to the environment. */
+export function startSample(script: string, configFile: string, env: NodeJS.ProcessEnv = {}): SampleProcess {
   const child = spawn(process.execPath, [join(REPO_ROOT, script)], {
-    env: { ...process.env, UNIPOOL_CONFIG: configFile, UNIPOOL_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...env, UNIPOOL_CONFIG: configFile, UNIPOOL_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

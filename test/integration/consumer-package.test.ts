@@ -144,6 +144,15 @@ describe('consumer: the packed tarball in fresh CommonJS and ES module projects'
     expect(manifest.bugs).to.deep.equal({ url: 'https://github.com/unipool/unipool/issues' });
     // @types/ws comes with the package: the declarations import `ws`.
     expect((manifest.dependencies as unknown as Record<string, string>)['@types/ws']).to.be.a('string');
+    // Issue 16: the live dashboard's page is read at runtime from `src/` (tsc copies no HTML), where
+    // the compiled admin server looks for it, and uPlot (served by the admin server) is installed with the package.
+    const installed = join(projects.commonjs, 'node_modules/unipool');
+    for (const asset of ['dashboard.html', 'dashboard.js', 'dashboard.css']) {
+      expect(files).to.include(`src/observability/dashboard/assets/${asset}`);
+      expect(existsSync(join(installed, 'dist/src/observability/dashboard', '../../../../src/observability/dashboard/assets', asset)), asset).to.equal(true);
+    }
+    expect((manifest.dependencies as unknown as Record<string, string>).uplot).to.be.a('string');
+    expect(require.resolve('uplot/dist/uPlot.iife.min.js', { paths: [installed] }).startsWith(projects.commonjs)).to.equal(true);
     const maps = [...files].filter((f) => f.endsWith('.map'));
     expect(maps.length).to.be.above(10);
     const missing: string[] = [];

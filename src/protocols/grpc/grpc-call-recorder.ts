@@ -143,6 +143,8 @@ class RecordingCall extends grpc.ServerInterceptingCall {
       else pool.recordLatency(ms, fault);
     } else if (streaming) pool.endStream(conn, this.started, fault, now);
     else pool.endWork(conn, this.started, fault, now);
+    const observer = pool.observer;
+    if (observer !== undefined) observer.rpcCall(pool, this.stats.service, this.stats.method, this.code, ms / 1000);
   }
 
   /** A call that ended with no status: did the client give up because its deadline came? */

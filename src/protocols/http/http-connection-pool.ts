@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { CloseReason, KnownLabelValues } from '../../core/pool-types';
 import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import type { PooledConnection } from '../../core/pooled-connection';
@@ -19,6 +21,8 @@ export const HTTP_LABEL_VALUES: KnownLabelValues = Object.freeze({
 /** Pool of HTTP/1.1 connections (one TCP socket each). Also the base of the HTTPS pool. */
 export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> extends ConnectionPoolManager<Socket, C> {
   readonly protocol: string = 'http';
+  /** The URL scheme of the requests this pool serves (OpenTelemetry's `url.scheme`). */
+  readonly urlScheme: string = 'http';
   /** Responses written completely, by status class: index 1 to 5 for 1xx to 5xx, 0 for a status outside 100-599. */
   private readonly statusClasses = new Float64Array(6);
 
@@ -30,10 +34,27 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
    * @internal Ends a request whose response was written completely: counts its status class and
    * ends the unit of work, failed if the status is 5xx and `health.countHttp5xxAsError` is on.
    */
-  endRequest(conn: PooledConnection<Socket>, started: number, statusCode: number): void {
+  endRequest(conn: PooledConnection<Socket>, started: number, statusCode: number, req: IncomingMessage): void {
     const cls = (statusCode / 100) | 0;
     this.statusClasses[cls >= 1 && cls <= 5 ? cls : 0]++;
-    this.endWork(conn, started, this.isFailure(statusCode));
+    const observer = this.observer;
+    if (observer === undefined) {
+      this.endWork(conn, started, this.isFailure(statusCode));
+      return;
+    }
+    const now = performance.now();
+    this.endWork(conn, started, this.isFailure(statusCode), now);
+    observer.httpRequest(this, req.method, statusCode, req.httpVersion, (now - started) / 1000);
+  }
+
+  /**
+   * @internal Ends a request whose response was cut before it was written completely (counted
+   * `aborted` by the caller): failed if its status is a failure or the pool forced the close.
+   */
+  endAbortedRequest(conn: PooledConnection<Socket>, started: number, statusCode: number, req: IncomingMessage): void {
+    const now = performance.now();
+    this.endWork(conn, started, this.isFailure(statusCode) || conn.forced, now);
+    this.observer?.httpRequest(this, req.method, statusCode, req.httpVersion, (now - started) / 1000, 'aborted');
   }
 
   /** Whether a response with this status is a failed request (5xx, unless `health.countHttp5xxAsError` is off). */

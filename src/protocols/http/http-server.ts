@@ -76,10 +76,10 @@ function detachTracked(this: TrackedResponse, socket: Socket): void {
     // counted by status class (those are responses written completely).
     pool.recordError('aborted', undefined, conn);
     if (conn.removed) conn.inFlight--; // what is left in flight, onSocketClose counts as aborted
-    pool.endWork(conn, started, pool.isFailure(this.statusCode) || conn.forced);
+    pool.endAbortedRequest(conn, started, this.statusCode, this.req);
     return;
   }
-  pool.endRequest(conn, started, this.statusCode);
+  pool.endRequest(conn, started, this.statusCode, this.req);
   // Answered before its body was read to the end: the rest may arrive for a short while only.
   if (!this.req.complete) lingerOnBody(tracked, this.req);
 }
@@ -131,7 +131,7 @@ function onSocketClose(this: TrackedSocket): void {
     res[STARTED] = -1;
     unfinished--;
     pool.recordError('aborted', undefined, conn);
-    pool.endWork(conn, started, pool.isFailure(res.statusCode) || conn.forced);
+    pool.endAbortedRequest(conn, started, res.statusCode, res.req);
   }
   for (; unfinished > 0; unfinished--) pool.recordError('aborted', undefined, conn);
 }

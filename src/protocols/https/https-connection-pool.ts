@@ -22,6 +22,8 @@ const HTTPS_LABEL_VALUES: KnownLabelValues = Object.freeze({
 export interface CertificateServer {
   /** Re-reads the server's certificate files; true if a new certificate is served. */
   reloadCertificate(): boolean;
+  /** TCP connections in their TLS handshake now (not pool connections yet). */
+  readonly handshakesInProgress: number;
 }
 
 /** What the pool knows of one connection's TLS session (the connection's `data`). */
@@ -81,6 +83,7 @@ function increment(map: Map<string, number>, key: string): void {
  */
 export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
   override readonly protocol: string = 'https';
+  override readonly urlScheme: string = 'https';
 
   /** TLS handshake duration, TCP accept to `secureConnection` (ms). */
   readonly handshakeDuration = new LatencyHistogram(LATENCY_BUCKETS_MS);
@@ -119,6 +122,13 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
     else this.reloadsRejected++;
   }
 
+  /** TLS handshakes in progress now on the pool's servers (connections not admitted yet). */
+  get activeTlsHandshakes(): number {
+    let n = 0;
+    for (const server of this.certificates.keys()) n += server.handshakesInProgress;
+    return n;
+  }
+
   /** The certificate closest to expiry among those the pool's servers serve now (public facts only). */
   get servedCertificate(): CertificateInfo | undefined {
     return this.soonest()?.info;
@@ -147,8 +157,11 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
   /** @internal Records a completed handshake and returns what the connection's `data` holds. */
   recordHandshake(socket: TLSSocket, handshakeMs: number | undefined, requestCert: boolean): TlsConnectionInfo {
     this.handshakesCompleted++;
-    if (handshakeMs !== undefined) this.handshakeDuration.observe(handshakeMs);
     const protocol = socket.getProtocol() ?? 'unknown';
+    if (handshakeMs !== undefined) {
+      this.handshakeDuration.observe(handshakeMs);
+      this.observer?.tlsHandshake(this, handshakeMs / 1000, protocol);
+    }
     increment(this.versions, protocol);
     const sessionReused = socket.isSessionReused();
     if (sessionReused) this.reused++;
@@ -169,9 +182,10 @@ export class HttpsConnectionPool extends HttpConnectionPool<HttpsPoolConfig> {
     return info;
   }
 
-  /** @internal Counts a handshake that failed or timed out, by reason (the error code). */
-  recordHandshakeFailure(reason: string, error?: Error): void {
+  /** @internal Counts a handshake that failed or timed out, by reason (the error code), after `handshakeMs` if known. */
+  recordHandshakeFailure(reason: string, error?: Error, handshakeMs?: number): void {
     this.handshakesFailed++;
+    if (handshakeMs !== undefined) this.observer?.tlsHandshake(this, handshakeMs / 1000, undefined, reason);
     increment(this.failuresByReason, reason);
     if (reason === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.recordTimeout('handshake');
     else this.recordError('tls_handshake', error);

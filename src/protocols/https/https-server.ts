@@ -114,9 +114,16 @@ export abstract class HttpsServer<P extends HttpsConnectionPool = HttpsConnectio
     socket.once('close', () => this.handshaking.delete(socket));
   }
 
+  /** TCP connections in their TLS handshake now. */
+  get handshakesInProgress(): number {
+    return this.handshaking.size;
+  }
+
   private onTlsClientError(err: NodeJS.ErrnoException, socket: ServerTlsSocket): void {
-    if (socket._parent) this.handshaking.delete(socket._parent);
-    this.pool.recordHandshakeFailure(err.code ?? 'unknown', err);
+    const raw = socket._parent;
+    const started = raw?.[HANDSHAKE_STARTED];
+    if (raw) this.handshaking.delete(raw);
+    this.pool.recordHandshakeFailure(err.code ?? 'unknown', err, started === undefined ? undefined : performance.now() - started);
     socket.destroy();
   }
 

@@ -95,6 +95,8 @@ function setFlag(conn: PooledConnection<WebSocket>, flag: number, on: boolean): 
  */
 export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPoolConfig> extends ConnectionPoolManager<WebSocket, C> {
   readonly protocol: string = 'ws';
+  /** Every connection of this pool is an upgraded HTTP/1.1 connection (`unipool.upgraded_connections`). */
+  readonly upgradedConnections = true;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
