@@ -170,3 +170,14 @@ export class OtelDependencyError extends UnipoolError {
     );
   }
 }
+
+/** A cluster worker did not start (it exited, or was not ready within `cluster.readyTimeout`), or a rolling restart could not replace one. */
+export class WorkerStartError extends UnipoolError {
+  constructor(
+    message: string,
+    /** The worker's slot (0 .. workers - 1). */
+    readonly slot: number,
+  ) {
+    super('UNIPOOL_WORKER_START', message);
+  }
+}

@@ -34,6 +34,12 @@ export type { DashboardFrame, PoolFrame, PoolRates, ShutdownFrame, WorkerFrame }
 export { MetricsConfig, OtlpMetricsConfig, OTLP_PROTOCOLS, type OtlpProtocol } from './observability/otel/otlp-config';
 export { resolveOtlpSettings, type OtlpSettings, type OtlpResolution } from './observability/otel/otlp-settings';
 export type { OtelMeterProvider } from './observability/otel/otel-meter-provider';
+export type { MetricsExposition, AdminTarget } from './observability/admin-server';
+
+export { ClusterConfig } from './cluster/cluster-config';
+export type { ClusterRole } from './cluster/cluster-role';
+export type { WorkerInfo, WorkerState } from './cluster/cluster-primary';
+export type { ClusterStatusReport, WorkerStatus } from './cluster/cluster-status';
 
 export { HttpPoolConfig, HttpHealthThresholds } from './protocols/http/http-config';
 export { HttpConnectionPool } from './protocols/http/http-connection-pool';

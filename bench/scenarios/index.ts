@@ -1,4 +1,5 @@
 import type { Scenario } from '../lib/scenario';
+import { clusterScenario } from './cluster';
 import { grpcUnary } from './grpc-unary';
 import { httpKeepAlive } from './http-keepalive';
 import { httpNewConnection } from './http-new-connection';
@@ -12,4 +13,4 @@ import { wsEcho } from './ws-echo';
 import { wsIdleMemory } from './ws-idle-memory';
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, httpsKeepAlive, http2KeepAlive, grpcUnary, wsEcho, wsIdleMemory, wsBroadcast, shutdownIdle, shutdownInflight, poolBookkeeping];
+export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, httpsKeepAlive, http2KeepAlive, grpcUnary, wsEcho, wsIdleMemory, wsBroadcast, shutdownIdle, shutdownInflight, poolBookkeeping, clusterScenario];

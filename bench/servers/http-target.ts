@@ -13,7 +13,8 @@ import * as https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import { createTerminus } from '@godaddy/terminus';
-import { createApp, HttpConnectionPool, HttpPoolConfig, HttpServer, HttpsConnectionPool, HttpsPoolConfig, HttpsServer, PoolConfig, UsePool } from '../../src';
+import { createApp, HttpsConnectionPool, HttpsPoolConfig, HttpsServer, PoolConfig, UsePool } from '../../src';
+import { BenchHttpServer } from './bench-http-server';
 import { benchHandler, inflight, served } from './handlers';
 import { nullLogger } from './null-logger';
 import { fail, onParentMessage, reportCpu, toParent, workerArgs } from '../lib/worker';
@@ -25,16 +26,6 @@ interface Args {
   maxConnections?: number;
   /** PEM files: serve HTTPS. */
   tls?: { cert: string; key: string };
-}
-
-@UsePool(HttpConnectionPool)
-class BenchHttpServer extends HttpServer {
-  constructor(@PoolConfig(HttpPoolConfig, 'http') config: HttpPoolConfig) {
-    super(config);
-  }
-  handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    benchHandler(req, res);
-  }
 }
 
 @UsePool(HttpsConnectionPool)

@@ -20,13 +20,15 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
+  const worker = app.clusterRole === 'worker' ? ` (cluster worker pid ${process.pid})` : '';
   for (const server of app.servers) {
     const addr = server.address();
-    console.log(`${server.pool.protocol.padEnd(6)} ${server.name} listening on ${addr?.address}:${addr?.port}`);
+    console.log(`${server.pool.protocol.padEnd(6)} ${server.name} listening on ${addr?.address}:${addr?.port}${worker}`);
   }
+  if (app.clusterRole === 'primary') console.log(`cluster primary pid ${process.pid}: every worker ready; SIGUSR2 restarts them one at a time`);
   const admin = app.adminAddress();
   if (admin) console.log(`${'admin'.padEnd(6)} AdminServer listening on http://${admin.address}:${admin.port} (/metrics /healthz /readyz /status /dashboard)`);
-  console.log(`pid ${process.pid}: SIGHUP reloads ${configFile}, SIGTERM/SIGINT stop gracefully`);
+  if (app.clusterRole !== 'worker') console.log(`pid ${process.pid}: SIGHUP reloads ${configFile}, SIGTERM/SIGINT stop gracefully`);
 }
 
 void main();

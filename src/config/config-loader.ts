@@ -17,7 +17,7 @@ export type ValidatedConfig = ReadonlyMap<string, object>;
 export const ENV_PREFIX = 'UNIPOOL_';
 
 /** Environment variables with the prefix that are not overrides. */
-const ENV_RESERVED = new Set(['UNIPOOL_CONFIG', 'UNIPOOL_LOG_LEVEL']);
+const ENV_RESERVED = new Set(['UNIPOOL_CONFIG', 'UNIPOOL_LOG_LEVEL', 'UNIPOOL_CLUSTER_WORKER', 'UNIPOOL_CLUSTER_BUDGET']);
 
 /** `maxConnections` -> `MAX_CONNECTIONS`. */
 export function toEnvName(key: string): string {

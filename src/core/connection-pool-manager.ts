@@ -98,6 +98,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private closedBytesIn = 0;
   private closedBytesOut = 0;
   private atLimit = false;
+  /** Connections this process may admit when it holds only a share of `maxConnections` (a cluster worker); undefined: `maxConnections`. */
+  private share: number | undefined;
   /**
    * Connections that have not started their first unit of work, oldest first (every one waits
    * the same connectionTimeout): one timer serves them all, so admitting a connection allocates
@@ -324,8 +326,9 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       this.schedulePending(true);
     }
     if (next.health.checkInterval !== previous.health.checkInterval && this.healthTimer) this.startHealthTimer();
-    const reachedLimit = this.count >= next.maxConnections && !this.atLimit;
-    this.atLimit = this.count >= next.maxConnections;
+    const limit = this.share ?? next.maxConnections;
+    const reachedLimit = this.count >= limit && !this.atLimit;
+    this.atLimit = this.count >= limit;
     for (const server of this.attached) {
       try {
         server.applyPoolConfig(previous, next);
@@ -333,7 +336,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
         this.reportError({ err, protocol: this.protocol, pool: this.name }, 'server failed to apply a pool config update');
       }
     }
-    if (reachedLimit) this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.count, maxConnections: next.maxConnections });
+    if (reachedLimit) this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.count, maxConnections: limit });
     const result = { applied, restartRequired };
     this.events.emit(ConnectionPoolEvent.ConfigUpdated, result);
     this.checkHealth();
@@ -355,8 +358,23 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   /** Whether the pool admits a new connection right now; `undefined` if it does, else the reason it would refuse. */
   admissionRefusal(): RejectReason | undefined {
     if (this.draining || this.destroyed) return 'draining';
-    if (this.count >= this.currentConfig.maxConnections) return 'max_connections';
+    if (this.count >= (this.share ?? this.currentConfig.maxConnections)) return 'max_connections';
     return undefined;
+  }
+
+  /** What this process may admit: its share of `maxConnections` (a cluster worker), else `maxConnections`. */
+  get admissionLimit(): number {
+    return this.share ?? this.currentConfig.maxConnections;
+  }
+
+  /**
+   * Limits admission to `share` connections of this process (a cluster worker's part of the
+   * app-wide `maxConnections`); `undefined` gives the whole of `maxConnections` back. Live
+   * connections over a lowered share stay; new ones are refused until the count is under it.
+   */
+  setAdmissionShare(share: number | undefined): void {
+    this.share = share === undefined ? undefined : Math.max(0, Math.floor(share));
+    this.atLimit = this.count >= this.admissionLimit;
   }
 
   /**
@@ -378,14 +396,14 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.admittedTotal++;
     this.window.recordConnection();
     this.rearmTimer(conn);
-    const reachedLimit = !this.atLimit && this.count >= this.currentConfig.maxConnections;
+    const reachedLimit = !this.atLimit && this.count >= (this.share ?? this.currentConfig.maxConnections);
     if (reachedLimit) this.atLimit = true;
     // Events leave once the state is consistent (listeners are isolated by the emitter, so the
     // server always gets the connection back and attaches its close listener).
     if (this.events.listenerCount(ConnectionPoolEvent.ConnectionAdded)) {
       this.events.emit(ConnectionPoolEvent.ConnectionAdded, { connection: conn.toJSON(), active: this.count });
     }
-    if (reachedLimit) this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.count, maxConnections: this.currentConfig.maxConnections });
+    if (reachedLimit) this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.count, maxConnections: this.admissionLimit });
     return conn;
   }
 
@@ -499,7 +517,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.closedBytesOut += bytesOut;
     const lifetimeMs = monotonicMs() - conn.startedMono;
     this.connectionDurations.observe(lifetimeMs);
-    if (this.atLimit && this.count < this.currentConfig.maxConnections) this.atLimit = false;
+    if (this.atLimit && this.count < (this.share ?? this.currentConfig.maxConnections)) this.atLimit = false;
     const why = reason ?? conn.closeReason ?? 'closed';
     if (this.observer !== undefined) this.observer.connectionClosed(this, lifetimeMs / 1000, why);
     const drain = this.drainState;
@@ -935,7 +953,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       listening: this.listening,
       draining: this.draining,
       active: this.count,
-      maxConnections: this.currentConfig.maxConnections,
+      maxConnections: this.admissionLimit,
       requests: w.requests,
       errors: w.errors,
       p95LatencyMs: w.latency.quantile(0.95),
@@ -985,7 +1003,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       active,
       idle,
       maxConnections: this.currentConfig.maxConnections,
-      utilization: active / this.currentConfig.maxConnections,
+      utilization: active / Math.max(1, this.admissionLimit),
       totalConnections: this.admittedTotal,
       rejected: { total: this.rejectedTotal, byReason: Object.fromEntries(this.rejectedByReason) },
       timeouts: Object.fromEntries(this.timeoutsByKind),

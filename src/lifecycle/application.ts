@@ -3,7 +3,13 @@ import { performance } from 'node:perf_hooks';
 import { Container } from 'inversify';
 import { ShutdownConfig } from '../config/pool-config';
 import { copyConfig, deepFreeze } from '../config/frozen-config';
-import { ConfigLoader, envSectionPrefix, type ConfigSource, type ValidatedConfig } from '../config/config-loader';
+import { ConfigLoader, envSectionPrefix, readConfigFile, type ConfigSource, type ValidatedConfig } from '../config/config-loader';
+import { ClusterConfig } from '../cluster/cluster-config';
+import { ClusterMetrics } from '../cluster/cluster-metrics';
+import { ClusterPrimary } from '../cluster/cluster-primary';
+import { clusterRole, type ClusterRole } from '../cluster/cluster-role';
+import { buildClusterStatus } from '../cluster/cluster-status';
+import { ClusterWorker } from '../cluster/cluster-worker';
 import type { ConfigClass } from '../config/validate-config';
 import { ConnectionPoolManager } from '../core/connection-pool-manager';
 import { createDefaultLogger, type Logger } from '../core/logger';
@@ -14,7 +20,8 @@ import { classConfigSection, poolConfigParameters, usedPool } from '../di/decora
 import { LOGGER, configToken } from '../di/tokens';
 import { ConfigLoadError, ConfigValidationError, DecoratorError, LifecycleStateError, UnipoolError, formatProblem, type ConfigProblem } from '../errors';
 import { AdminConfig } from '../observability/admin-config';
-import { AdminServer } from '../observability/admin-server';
+import { AdminServer, type MetricsExposition } from '../observability/admin-server';
+import { buildStatusReport, type StatusReport } from '../observability/status-report';
 import { MetricsConfig } from '../observability/otel/otlp-config';
 import { knownHttpMethods, resolveOtlpSettings } from '../observability/otel/otlp-settings';
 import { safeUrl } from '../observability/otel/otlp-url';
@@ -76,7 +83,10 @@ export interface AppEventMap {
   configReloadFailed: ReloadResult;
 }
 
-const BUILTIN_SECTIONS: Readonly<Record<string, ConfigClass>> = { shutdown: ShutdownConfig, admin: AdminConfig, metrics: MetricsConfig };
+const BUILTIN_SECTIONS: Readonly<Record<string, ConfigClass>> = { shutdown: ShutdownConfig, admin: AdminConfig, metrics: MetricsConfig, cluster: ClusterConfig };
+
+/** Signal that starts a rolling restart of a cluster's workers. */
+const ROLLING_RESTART_SIGNAL: NodeJS.Signals = 'SIGUSR2';
 
 /** How the built-in sections take a reload; a server's section goes to its server and pool, any other section needs a restart. */
 const SECTION_RELOAD: Readonly<Record<string, SectionReloadPolicy>> = { shutdown: 'live', admin: new Set(['token']) };
@@ -113,6 +123,14 @@ export class Application {
   private admin: AdminServer | undefined;
   private telemetry: OtelTelemetry | undefined;
   private bootStartedAt = Date.now();
+  /** Alone, cluster primary (a supervisor: no servers, the admin endpoint) or cluster worker (the servers, no admin endpoint). */
+  private role: ClusterRole = 'single';
+  private primary: ClusterPrimary | undefined;
+  private clusterWorker: ClusterWorker | undefined;
+  private readonly onRollingRestartSignal = (signal: NodeJS.Signals): void => {
+    this.logger.info({ signal }, 'signal received: rolling restart of the workers');
+    this.restartWorkers().catch((err: unknown) => this.logger.error({ err }, 'rolling restart failed'));
+  };
   /** Application-level figures (reloads, shutdown phases) that `/metrics` reports. */
   readonly stats: ApplicationStats = { reloads: { success: 0, failure: 0 }, lastReloadSuccessAt: 0, shutdownPhases: new Map() };
   /** Prometheus collector over this application's pools; one registry per application. */
@@ -305,6 +323,8 @@ export class Application {
       const ports = sharedPortProblems(this.sectionReaders(), config);
       if (ports.length) throw new ConfigValidationError(ports, this.configLabel);
       this.validated = config;
+      this.role = clusterRole(config.get('cluster') as ClusterConfig | undefined);
+      if (this.role === 'primary') return await this.startPrimary(config, started);
       for (const [section, value] of config) this.container.bind(configToken(section)).toConstantValue(value);
 
       const providers = (this.options.providers ?? []).map((p) => this.container.get<object>(p));
@@ -316,7 +336,13 @@ export class Application {
       this.hookTargets = [...providers, ...this.poolInstances, ...this.serverInstances];
       for (const server of this.serverInstances) server.attachLogger(this.logger.child({ server: server.name, protocol: server.pool.protocol }));
       this.stats.lastReloadSuccessAt = Date.now();
-      await this.startAdmin(config);
+      if (this.role === 'worker') {
+        // The primary serves the admin endpoint for every worker; each pool admits its share.
+        this.clusterWorker = new ClusterWorker(this, this.logger);
+        this.clusterWorker.applyBudget();
+      } else {
+        await this.startAdmin(config);
+      }
 
       await runHook(this.hookTargets, 'onInit', { timeoutMs: this.shutdownConfig.hookTimeout, logger: this.logger, collect: false });
       initialized = true;
@@ -329,6 +355,7 @@ export class Application {
       this.appState = 'running';
       this.setReady(true);
       if (this.options.handleSignals !== false) this.signals.install();
+      this.clusterWorker?.attach();
       const durationMs = performance.now() - started;
       this.logger.info({ durationMs: Math.round(durationMs), servers: this.serverInstances.length }, 'started');
       this.events.emit('started', { durationMs });
@@ -336,18 +363,70 @@ export class Application {
       this.appState = 'failed';
       this.logBootFailure(err);
       await this.cleanupFailedBoot(initialized);
+      if (this.role === 'worker') ClusterWorker.leaveAfterFailedBoot();
       throw err;
     }
+  }
+
+  /**
+   * A cluster primary runs no server: it serves the admin endpoint for the whole app, forks the
+   * workers (the same app file) and is running once every worker is ready.
+   */
+  private async startPrimary(config: ValidatedConfig, started: number): Promise<void> {
+    const shutdown = (): ShutdownConfig => this.shutdownConfig;
+    const primary = new ClusterPrimary({
+      logger: this.logger.child({ component: 'cluster' }),
+      clusterConfig: config.get('cluster') as ClusterConfig,
+      get shutdownConfig() {
+        return shutdown(); // live: a reload may change it
+      },
+      onReadiness: (ready) => this.setReady(ready),
+    });
+    this.primary = primary;
+    this.stats.lastReloadSuccessAt = Date.now();
+    await this.startAdmin(config, new ClusterMetrics(primary, () => this.metrics.metricsJSON()));
+    await primary.start();
+    this.appState = 'running';
+    this.setReady(primary.isReady);
+    if (this.options.handleSignals !== false) {
+      this.signals.install();
+      process.on(ROLLING_RESTART_SIGNAL, this.onRollingRestartSignal);
+    }
+    const durationMs = performance.now() - started;
+    this.logger.info({ durationMs: Math.round(durationMs), workers: primary.workers().length, pid: process.pid }, 'started');
+    this.events.emit('started', { durationMs });
+  }
+
+  /** What `/status` serves: every pool of this process, or on a cluster primary every worker with its pools. */
+  statusReport(): Promise<StatusReport> {
+    return this.primary ? buildClusterStatus(this.primary, this) : Promise.resolve(buildStatusReport(this));
+  }
+
+  /** How this process runs the app: `single`, cluster `primary` or cluster `worker` (known after `start` has read the config). */
+  get clusterRole(): ClusterRole {
+    return this.role;
+  }
+
+  /**
+   * Cluster primary only: replaces the workers one at a time (fork a new one, wait until it is
+   * ready, drain the old one). SIGUSR2 calls it. Rejects if a new worker does not start (the old
+   * one keeps serving) or if this process is not a running cluster primary.
+   */
+  restartWorkers(): Promise<{ replaced: number }> {
+    if (!this.primary || this.appState !== 'running') {
+      return Promise.reject(new LifecycleStateError(`restartWorkers() needs a running cluster primary (role: ${this.role}, state: ${this.appState})`));
+    }
+    return this.primary.restartWorkers();
   }
 
   /**
    * The admin server opens before onInit and the servers, so probes get answers (`/readyz` 503
    * "starting") during a slow boot and a taken admin port fails the boot before traffic flows.
    */
-  private async startAdmin(config: ValidatedConfig): Promise<void> {
+  private async startAdmin(config: ValidatedConfig, metrics: MetricsExposition = this.metrics): Promise<void> {
     const adminConfig = config.get('admin') as AdminConfig | undefined;
     if (!adminConfig?.enabled) return;
-    const admin = new AdminServer(adminConfig, this, this.metrics, this.logger.child({ component: 'admin' }));
+    const admin = new AdminServer(adminConfig, this, metrics, this.logger.child({ component: 'admin' }));
     this.admin = admin;
     await admin.listen();
     const addr = admin.address();
@@ -526,6 +605,7 @@ export class Application {
     await this.stopTelemetry();
     await this.closeAdmin();
     this.signals.uninstall();
+    process.off(ROLLING_RESTART_SIGNAL, this.onRollingRestartSignal);
     this.rejectLog.flush();
   }
 
@@ -542,6 +622,7 @@ export class Application {
     const started = performance.now();
     const from = source ?? this.configSource;
     const label = typeof from === 'string' ? from : 'object';
+    if (this.primary) return this.reloadWorkers(this.primary, from, label, started);
     let plan: ReturnType<typeof planReload>;
     let next: ValidatedConfig;
     try {
@@ -581,13 +662,75 @@ export class Application {
     }
     this.validated = validated;
     if (plan.live.get('admin')?.includes('token')) this.admin?.setToken((validated.get('admin') as AdminConfig).token);
+    return this.reloaded({ ok: true, applied: plan.applied, restartRequired: plan.restartRequired, problems: [], durationMs: performance.now() - started }, label);
+  }
 
-    const result: ReloadResult = { ok: true, applied: plan.applied, restartRequired: plan.restartRequired, problems: [], durationMs: performance.now() - started };
+  /**
+   * A cluster primary validates the config once, here; an invalid one goes nowhere. A valid one
+   * is handed, as read, to every worker, which applies it as a single process would (with the
+   * same environment overrides).
+   */
+  private async reloadWorkers(primary: ClusterPrimary, from: ConfigSource | undefined, label: string, started: number): Promise<ReloadResult> {
+    let raw: Record<string, unknown>;
+    let next: ValidatedConfig;
+    try {
+      raw = from === undefined ? {} : typeof from === 'string' ? readConfigFile(from) : from;
+      try {
+        next = this.loadConfig(raw);
+      } catch (err) {
+        throw err instanceof ConfigValidationError ? new ConfigValidationError([...err.problems], typeof from === 'string' ? from : undefined) : err;
+      }
+    } catch (err) {
+      return this.reloadFailed(err, label, started);
+    }
+    const replies = await primary.reload(raw);
+    const applied = new Set<string>();
+    const restartRequired = new Set<string>();
+    const problems: ConfigProblem[] = [];
+    for (const reply of replies) {
+      const path = `worker ${reply.info.id}`;
+      if (reply.error !== undefined) problems.push({ path, rule: 'apply', message: reply.error });
+      else {
+        for (const key of reply.value.applied) applied.add(key);
+        for (const key of reply.value.restartRequired) restartRequired.add(key);
+        for (const problem of reply.value.problems) problems.push({ path, rule: 'apply', message: problem });
+      }
+    }
+    if (problems.length) return this.reloadFailed(new ConfigValidationError(problems, label), label, started);
+    this.adoptOnPrimary(next);
+    return this.reloaded({ ok: true, applied: [...applied], restartRequired: [...restartRequired], problems: [], durationMs: performance.now() - started }, label);
+  }
+
+  /**
+   * What a reload changes in the primary itself: the sections the workers applied (for `/status`),
+   * `shutdown` (live) and the admin token (live); the rest of `admin` and `cluster` need a restart.
+   */
+  private adoptOnPrimary(next: ValidatedConfig): void {
+    const current = this.validated as ValidatedConfig;
+    const validated = new Map(next);
+    for (const section of ['admin', 'cluster']) {
+      const old = current.get(section);
+      if (old) validated.set(section, old);
+      else validated.delete(section);
+    }
+    const oldAdmin = current.get('admin') as AdminConfig | undefined;
+    const newAdmin = next.get('admin') as AdminConfig | undefined;
+    if (oldAdmin && newAdmin && oldAdmin.token !== newAdmin.token) {
+      const admin = copyConfig(oldAdmin) as AdminConfig;
+      admin.token = newAdmin.token;
+      validated.set('admin', deepFreeze(admin));
+      this.admin?.setToken(newAdmin.token);
+    }
+    this.validated = validated;
+  }
+
+  private reloaded(result: ReloadResult, label: string): ReloadResult {
+    const { applied, restartRequired } = result;
     this.stats.reloads.success++;
     this.stats.lastReload = { ok: true, at: Date.now() };
     this.stats.lastReloadSuccessAt = Date.now();
-    const level = plan.restartRequired.length ? 'warn' : 'info';
-    this.logger[level]({ source: label, applied: result.applied, restartRequired: result.restartRequired, durationMs: Math.round(result.durationMs * 10) / 10 }, 'config reloaded');
+    const level = restartRequired.length ? 'warn' : 'info';
+    this.logger[level]({ source: label, applied, restartRequired, durationMs: Math.round(result.durationMs * 10) / 10 }, 'config reloaded');
     this.events.emit('configReloaded', result);
     return result;
   }
@@ -613,18 +756,39 @@ export class Application {
    */
   stop(options: { force?: boolean } = {}): Promise<ShutdownResult> {
     if (this.stopping) {
-      if (options.force) this.orchestrator?.force();
+      if (options.force) {
+        this.orchestrator?.force();
+        void this.primary?.stop({ force: true });
+      }
       return this.stopping;
     }
     if (this.appState !== 'running') {
       return Promise.reject(new LifecycleStateError(`stop() needs a running application (state: ${this.appState})`));
     }
     this.appState = 'stopping';
+    this.logger.info({ timeoutMs: this.shutdownConfig.timeout, drainDelayMs: this.shutdownConfig.drainDelay, workers: this.primary?.workers().length }, 'shutdown started');
+    this.stopping = (this.primary ? this.primary.stop(options) : this.runShutdown(options)).then(async (result) => {
+      // The admin server closes last, so /readyz says 503 and /metrics answers throughout the drain.
+      await this.closeAdmin();
+      this.appState = 'stopped';
+      this.signals.uninstall();
+      process.off(ROLLING_RESTART_SIGNAL, this.onRollingRestartSignal);
+      this.rejectLog.flush();
+      const summary = { ok: result.ok, graceful: result.graceful, forced: result.forced, errors: result.errors.map((e) => e.message), durationMs: Math.round(result.durationMs) };
+      if (result.ok) this.logger.info(summary, 'stopped');
+      else this.logger.warn(summary, 'stopped with forced connections or failed hooks');
+      this.events.emit('stopped', result);
+      return result;
+    });
+    return this.stopping;
+  }
+
+  /** The five phases over this process's servers and pools. */
+  private runShutdown(options: { force?: boolean }): Promise<ShutdownResult> {
     const orchestrator = new ShutdownOrchestrator(this.shutdownConfig, this.logger);
     this.orchestrator = orchestrator;
     if (options.force) orchestrator.force();
-    this.logger.info({ timeoutMs: this.shutdownConfig.timeout, drainDelayMs: this.shutdownConfig.drainDelay }, 'shutdown started');
-    this.stopping = orchestrator
+    return orchestrator
       .run({
         servers: this.serverInstances,
         pools: this.poolInstances,
@@ -635,20 +799,7 @@ export class Application {
           this.stats.shutdownPhases.set(phase.phase, phase.durationMs);
           this.events.emit('shutdownPhase', phase);
         },
-      })
-      .then(async (result) => {
-        // The admin server closes last, so /readyz says 503 and /metrics answers throughout the drain.
-        await this.closeAdmin();
-        this.appState = 'stopped';
-        this.signals.uninstall();
-        this.rejectLog.flush();
-        const summary = { ok: result.ok, graceful: result.graceful, forced: result.forced, errors: result.errors.map((e) => e.message), durationMs: Math.round(result.durationMs) };
-        if (result.ok) this.logger.info(summary, 'stopped');
-        else this.logger.warn(summary, 'stopped with forced connections or failed hooks');
-        this.events.emit('stopped', result);
-        return result;
       });
-    return this.stopping;
   }
 }
 

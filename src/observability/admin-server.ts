@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger';
 import { PoolHealthStatus } from '../core/pool-health';
 import { listenServer } from '../core/listen-server';
 import type { AdminConfig } from './admin-config';
-import type { MetricsSource, PrometheusCollector } from './prometheus-collector';
+import type { MetricsSource } from './prometheus-collector';
 import { buildStatusReport } from './status-report';
 import { DASHBOARD_CSP, DashboardAssets } from './dashboard/dashboard-assets';
 import { DashboardFrames, type FrameSource } from './dashboard/dashboard-frames';
@@ -25,6 +25,15 @@ export interface AdminTarget extends MetricsSource, Pick<FrameSource, 'workerFra
     on(event: DashboardTrigger, listener: () => void): unknown;
     off(event: DashboardTrigger, listener: () => void): unknown;
   };
+  /** `/status` when the target builds its own (a cluster primary: every worker's); else built from `pools`. */
+  statusReport?(): Promise<unknown>;
+}
+
+/** What `/metrics` serves: a `PrometheusCollector`, or a cluster primary's aggregation of its workers. */
+export interface MetricsExposition {
+  /** The exposition text; `query` is the request's query string (`?by=worker` on a cluster primary). */
+  metrics(query?: URLSearchParams): Promise<string>;
+  readonly contentType: string;
 }
 
 /** Seconds a client refused for too many event streams is asked to wait. */
@@ -56,7 +65,7 @@ export class AdminServer {
   constructor(
     private readonly config: AdminConfig,
     private readonly target: AdminTarget,
-    private readonly collector: PrometheusCollector,
+    private readonly collector: MetricsExposition,
     private readonly logger: Logger,
     /** The event streams' timing and bound (tests change them); defaults: a frame a second, a stream dropped after 15 s stalled or 256 KiB unsent. */
     streams: Omit<EventStreamOptions, 'maxSubscribers'> = {},
@@ -128,7 +137,7 @@ export class AdminServer {
   }
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const [path, query] = (req.url ?? '/').split('?', 2);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return this.json(res, 405, { status: 'method not allowed' });
@@ -150,7 +159,8 @@ export class AdminServer {
       case '/metrics':
       case '/status':
         if (!this.authorized(req)) return this.unauthorized(res);
-        return path === '/metrics' ? this.metrics(res) : this.json(res, 200, buildStatusReport(this.target));
+        if (path === '/metrics') return this.metrics(res, new URLSearchParams(query));
+        return this.json(res, 200, this.target.statusReport ? await this.target.statusReport() : buildStatusReport(this.target));
     }
     const endpoints = ['/metrics', '/healthz', '/readyz', '/status', ...(this.hub ? ['/dashboard', '/events'] : [])];
     return this.json(res, 404, { status: 'not found', endpoints });
@@ -204,8 +214,8 @@ export class AdminServer {
     this.json(res, 200, { status: 'ready', state: this.target.state });
   }
 
-  private async metrics(res: http.ServerResponse): Promise<void> {
-    const body = await this.collector.metrics();
+  private async metrics(res: http.ServerResponse, query: URLSearchParams): Promise<void> {
+    const body = await this.collector.metrics(query);
     res.writeHead(200, { 'Content-Type': this.collector.contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }

@@ -55,13 +55,13 @@ export function mergeHistograms(samples: Iterable<ProtocolHistogramSample & { la
  * registry formats it like any other metric; nothing is stored between scrapes.
  */
 export class ScrapedFamily {
-  readonly aggregator = 'sum' as const;
-
   constructor(
     readonly name: string,
     readonly help: string,
     readonly type: 'counter' | 'gauge' | 'histogram',
     private readonly sampler: () => { scalars?: Array<{ labels: Labels; value: number }>; histograms?: Array<ProtocolHistogramSample & { labels: Labels }> },
+    /** How a cluster primary combines the workers' series (prom-client's `AggregatorRegistry`). */
+    readonly aggregator: 'sum' | 'min' | 'max' = 'sum',
   ) {}
 
   /** Registers this family in a prom-client registry. */
@@ -70,7 +70,7 @@ export class ScrapedFamily {
   }
 
   /** What prom-client's registry calls on scrape. */
-  async get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: OutputValue[] }> {
+  async get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum' | 'min' | 'max'; values: OutputValue[] }> {
     const sampled = this.sampler();
     const values: OutputValue[] = [];
     for (const s of sampled.scalars ?? []) values.push({ labels: s.labels, value: s.value });

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry, type Aggregator, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { ConnectionPoolManager } from '../core/connection-pool-manager';
 import type { Logger } from '../core/logger';
 import { HEALTH_STATUSES, type HealthReport } from '../core/pool-health';
@@ -70,6 +70,12 @@ export class PrometheusCollector {
     return this.registry.metrics();
   }
 
+  /** Every metric as prom-client JSON, what a cluster primary aggregates (`AggregatorRegistry.aggregate`). */
+  async metricsJSON(): Promise<Array<MetricObjectWithValues<MetricValue<string>>>> {
+    this.syncProtocolFamilies();
+    return this.registry.getMetricsAsJSON();
+  }
+
   /** Content type of `metrics()`. */
   get contentType(): string {
     return this.registry.contentType;
@@ -109,12 +115,14 @@ export class PrometheusCollector {
     return out;
   }
 
-  private gauge(name: string, help: string, labelNames: string[], read: () => Array<{ labels: Labels; value: number }>): void {
+  /** `aggregator`: how a cluster primary combines the workers' values (summed unless a sum means nothing). */
+  private gauge(name: string, help: string, labelNames: string[], read: () => Array<{ labels: Labels; value: number }>, aggregator: Aggregator = 'sum'): void {
     this.builtIn.add(name);
     new Gauge({
       name,
       help,
       labelNames,
+      aggregator,
       registers: [this.registry],
       collect() {
         this.reset();
@@ -157,9 +165,10 @@ export class PrometheusCollector {
     this.counter('unipool_connections_rejected_total', 'Connections refused at admission, by reason.', [...P, 'reason'], () =>
       this.perPool((p) => this.counts(p.metrics.rejected.byReason, p.known.rejectReasons, 'reason')),
     );
-    this.gauge('unipool_pool_max_connections', 'Configured connection limit of the pool.', P, () => this.perPool((p) => [{ value: p.metrics.maxConnections }]));
+    this.gauge('unipool_pool_max_connections', 'Configured connection limit of the pool.', P, () => this.perPool((p) => [{ value: p.metrics.maxConnections }]), 'max');
     this.gauge('unipool_pool_health', 'Health of the pool as a state set: 1 for the current status, 0 for the others.', [...P, 'status'], () =>
       this.perPool((p) => HEALTH_STATUSES.map((status) => ({ labels: { status }, value: status === p.health.status ? 1 : 0 })), 'max'),
+      'max',
     );
     this.counter('unipool_errors_total', 'Errors by type (handler failures, client errors, aborted requests...).', [...P, 'type'], () =>
       this.perPool((p) => this.counts(p.metrics.errors.byType, p.known.errorTypes, 'type')),
@@ -181,6 +190,7 @@ export class PrometheusCollector {
     this.gauge('unipool_ready', 'Whether the application is ready for traffic (1) or not (0).', [], () => [{ labels: {}, value: this.source.isReady ? 1 : 0 }]);
     this.gauge('unipool_shutdown_phase_duration_seconds', 'Duration of each shutdown phase run so far.', ['phase'], () =>
       [...stats.shutdownPhases].map(([phase, ms]) => ({ labels: { phase }, value: ms / 1000 })),
+    'max',
     );
     this.counter('unipool_config_reloads_total', 'Configuration reloads by result.', ['result'], () => [
       { labels: { result: 'success' }, value: stats.reloads.success },
@@ -206,7 +216,8 @@ export class PrometheusCollector {
           this.warnOnce(family.name, `protocol metric ${family.name} ${problem}; skipped`);
           continue;
         }
-        const scraped = new ScrapedFamily(family.name, family.help, family.type, () => this.sampleFamily(family.name, family.type));
+        const aggregator = family.type === 'gauge' ? (family.aggregate ?? 'sum') : 'sum';
+        const scraped = new ScrapedFamily(family.name, family.help, family.type, () => this.sampleFamily(family.name, family.type), aggregator);
         this.protocolFamilies.set(family.name, scraped);
         this.registry.registerMetric(scraped.asMetric());
       }

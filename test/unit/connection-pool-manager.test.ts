@@ -33,6 +33,25 @@ describe('ConnectionPoolManager', () => {
   });
 
   describe('admission and tracking', () => {
+    it('cluster share: a pool limited to its share of maxConnections refuses over the share, keeps what it holds when the share is lowered, and takes maxConnections back', () => {
+      pool = FakePool.with({ maxConnections: 10 });
+      const limits = collect(pool, ConnectionPoolEvent.LimitReached);
+      pool.setAdmissionShare(3);
+      expect(pool.admissionLimit).to.equal(3);
+      const held = Array.from({ length: 4 }, (_, i) => pool.add(fakeConn(String(i))));
+      expect(held.filter(Boolean)).to.have.length(3);
+      expect(pool.getMetrics().rejected.byReason).to.deep.equal({ max_connections: 1 });
+      expect(pool.getMetrics()).to.include({ maxConnections: 10, utilization: 1 });
+      expect(limits).to.deep.equal([{ active: 3, maxConnections: 3 }]);
+      pool.setAdmissionShare(1);
+      expect(pool.size).to.equal(3);
+      pool.remove(held[0]!);
+      expect(pool.add(fakeConn('x'))).to.equal(undefined);
+      pool.setAdmissionShare(undefined);
+      expect(pool.admissionLimit).to.equal(10);
+      expect(pool.add(fakeConn('y'))).to.not.equal(undefined);
+    });
+
     it('adds connections with increasing ids and their metadata, looked up by id', () => {
       pool = FakePool.with({ maxConnections: 10 });
       clock.tick(1234);

@@ -106,6 +106,12 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
   private payloadBytesIn = 0;
   private payloadBytesOut = 0;
   private broadcasts = 0;
+  /**
+   * Set in a cluster worker: gets every broadcast without a filter, to relay it (through the
+   * primary) to the clients of the other workers. `broadcast()` counts and returns this process's
+   * clients only.
+   */
+  broadcastRelay: ((payload: Buffer, binary: boolean) => void) | undefined = undefined;
   private broadcastSkipped = 0;
   private pingsSent = 0;
   private pongTimeouts = 0;
@@ -223,6 +229,8 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
    */
   broadcast(data: WebSocketData, filter?: BroadcastFilter, binary = typeof data !== 'string'): BroadcastResult {
     const payload = toPayload(data);
+    // A cluster worker's broadcast also goes to the other workers' clients (a filter, being code, cannot travel).
+    if (filter === undefined && this.broadcastRelay !== undefined) this.broadcastRelay(payload, binary);
     const frame = frameMessage(payload, binary);
     const limit = this.config.maxBufferedAmount;
     const bytes = payload.length;
