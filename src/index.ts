@@ -50,3 +50,5 @@ export { DEFAULT_TLS_CIPHERS, TLS_MIN_VERSIONS, TlsSettings, type TlsMinVersion 
 export { HttpsConnectionPool, type HttpsPoolMetricsSnapshot, type TlsMetricsSnapshot, type TlsConnectionInfo } from './protocols/https/https-connection-pool';
 export { HttpsServer, DEFAULT_HANDSHAKE_TIMEOUT_MS } from './protocols/https/https-server';
 export type { CertificateInfo } from './config/tls-material';
+
+export { OverloadConfig, Gradient2Settings, VegasSettings, AimdSettings, AdmissionQueueSettings, PressureSettings, HysteresisSettings, OverloadActions, ShedSettings, LIMITER_KINDS, QUEUE_ORDERS, SHED_HTTP_STATUSES, SHED_GRPC_STATUSES, type LimiterKind, type QueueOrder, type ShedGrpcStatus } from './overload/overload-config';
