@@ -61,3 +61,7 @@ export { SampleWindow } from './overload/sample-window';
 export { createLimiter } from './overload/create-limiter';
 export { SHED_REASONS, type ShedReason } from './overload/shed-reason';
 export { AdmissionQueue, type AdmissionQueueOptions, type Waiter } from './overload/admission-queue';
+export { HysteresisGate, type HysteresisOptions } from './overload/hysteresis-gate';
+export { PressureLevel, PRESSURE_LEVEL_NAMES } from './overload/pressure-level';
+export { ProcessPressureSources, EVENT_LOOP_DELAY_RESOLUTION_MS, type PressureSources } from './overload/pressure-sources';
+export { PressureMonitor, pressureConfigured, type PressureMonitorOptions, type PressureSnapshot } from './overload/pressure-monitor';
