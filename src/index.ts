@@ -65,3 +65,5 @@ export { HysteresisGate, type HysteresisOptions } from './overload/hysteresis-ga
 export { PressureLevel, PRESSURE_LEVEL_NAMES } from './overload/pressure-level';
 export { ProcessPressureSources, EVENT_LOOP_DELAY_RESOLUTION_MS, type PressureSources } from './overload/pressure-sources';
 export { PressureMonitor, pressureConfigured, type PressureMonitorOptions, type PressureSnapshot } from './overload/pressure-monitor';
+export { criticalPathMatcher, type WorkPriority } from './overload/work-priority';
+export { AdmissionController, type AdmissionStrategy, type AdmissionOutcome, type AdmissionControllerOptions, type ShedCounts } from './overload/admission-controller';

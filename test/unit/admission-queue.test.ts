@@ -1,21 +1,8 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
-import { AdmissionQueue, type ShedReason, type Waiter } from '../../src';
+import { AdmissionQueue } from '../../src';
+import { QueuedWork as Work } from '../helpers/queued-work';
 
-class Work implements Waiter {
-  waitPrev: Waiter | null = null;
-  waitNext: Waiter | null = null;
-  waitingSince = -1;
-  admittedAt = -1;
-  shed: ShedReason | undefined;
-  constructor(readonly name: string) {}
-  onAdmitted(now: number): void {
-    this.admittedAt = now;
-  }
-  onShed(reason: ShedReason): void {
-    this.shed = reason;
-  }
-}
 
 describe('AdmissionQueue (bounded waiting room, one timer)', () => {
   let clock: sinon.SinonFakeTimers;
