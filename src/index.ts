@@ -52,7 +52,7 @@ export { HttpsServer, DEFAULT_HANDSHAKE_TIMEOUT_MS } from './protocols/https/htt
 export type { CertificateInfo } from './config/tls-material';
 
 export { OverloadConfig, Gradient2Settings, VegasSettings, AimdSettings, AdmissionQueueSettings, PressureSettings, HysteresisSettings, OverloadActions, ShedSettings, LIMITER_KINDS, QUEUE_ORDERS, SHED_HTTP_STATUSES, SHED_GRPC_STATUSES, type LimiterKind, type QueueOrder, type ShedGrpcStatus } from './overload/overload-config';
-export { clamp, type Limiter } from './overload/limiter';
+export type { Limiter } from './overload/limiter';
 export { StaticLimiter } from './overload/static-limiter';
 export { AimdLimiter, type AimdLimiterOptions } from './overload/aimd-limiter';
 export { VegasLimiter, type VegasLimiterOptions } from './overload/vegas-limiter';

@@ -3,6 +3,7 @@ import { grpcUnary } from './grpc-unary';
 import { httpKeepAlive } from './http-keepalive';
 import { httpNewConnection } from './http-new-connection';
 import { httpsKeepAlive } from './https-keepalive';
+import { overload } from './overload';
 import { poolBookkeeping } from './pool-bookkeeping';
 import { shutdownIdle } from './shutdown-idle';
 import { shutdownInflight } from './shutdown-inflight';
@@ -11,4 +12,4 @@ import { wsEcho } from './ws-echo';
 import { wsIdleMemory } from './ws-idle-memory';
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, httpsKeepAlive, grpcUnary, wsEcho, wsIdleMemory, wsBroadcast, shutdownIdle, shutdownInflight, poolBookkeeping];
+export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, httpsKeepAlive, grpcUnary, wsEcho, wsIdleMemory, wsBroadcast, shutdownIdle, shutdownInflight, poolBookkeeping, overload];
