@@ -5,6 +5,7 @@ import { httpKeepAlive } from './http-keepalive';
 import { httpNewConnection } from './http-new-connection';
 import { httpsKeepAlive } from './https-keepalive';
 import { http2KeepAlive } from './http2-keepalive';
+import { overload } from './overload';
 import { poolBookkeeping } from './pool-bookkeeping';
 import { shutdownIdle } from './shutdown-idle';
 import { shutdownInflight } from './shutdown-inflight';
@@ -13,4 +14,4 @@ import { wsEcho } from './ws-echo';
 import { wsIdleMemory } from './ws-idle-memory';
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, httpsKeepAlive, http2KeepAlive, grpcUnary, wsEcho, wsIdleMemory, wsBroadcast, shutdownIdle, shutdownInflight, poolBookkeeping, clusterScenario];
+export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, httpsKeepAlive, http2KeepAlive, grpcUnary, wsEcho, wsIdleMemory, wsBroadcast, shutdownIdle, shutdownInflight, poolBookkeeping, clusterScenario, overload];

@@ -34,3 +34,19 @@ export function benchHandler(req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': HELLO.length });
   res.end(HELLO);
 }
+
+const CPU_PREFIX = '/cpu?ms=';
+
+/**
+ * `GET /cpu?ms=N`: holds the event loop for N ms (a busy loop, as a CPU-bound synchronous
+ * handler does), then answers. The overload scenario's one handler, the same on every side.
+ */
+export function cpuHandler(req: IncomingMessage, res: ServerResponse): void {
+  const url = req.url as string;
+  const ms = url.startsWith(CPU_PREFIX) ? Number(url.slice(CPU_PREFIX.length)) : 0;
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+  served.count++;
+  res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': HELLO.length });
+  res.end(HELLO);
+}

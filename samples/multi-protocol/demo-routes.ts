@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Longest delay `/slow` accepts (ms). */
 export const MAX_SLOW_MS = 60_000;
+/** Longest CPU burn `/cpu` accepts (ms). */
+export const MAX_CPU_MS = 1000;
 /** Largest body `/bytes` serves (64 MiB). */
 export const MAX_BYTES = 64 * 1024 * 1024;
 
@@ -24,7 +26,17 @@ function writeBytes(res: ServerResponse, n: number): void {
   res.end(BYTES_CHUNK.subarray(0, n));
 }
 
-/** The demo routes every HTTP-like server of the sample serves: `GET /`, `GET /slow?ms=N` and `GET /bytes?n=N`. */
+/**
+ * Holds the event loop for `ms` milliseconds of wall time, as a CPU-bound synchronous handler
+ * does: the work that piles up behind it waits in socket buffers and the event loop, which is
+ * what overload protection has to see.
+ */
+function burnCpu(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+/** The demo routes every HTTP-like server of the sample serves: `GET /`, `GET /slow?ms=N`, `GET /cpu?ms=N` and `GET /bytes?n=N`. */
 export function handleDemoRequest(req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n');
@@ -36,6 +48,13 @@ export function handleDemoRequest(req: IncomingMessage, res: ServerResponse): vo
     const timer = setTimeout(() => send(res, 200, `slept ${ms} ms\n`), ms);
     res.once('close', () => clearTimeout(timer));
     return;
+  }
+  if (url.pathname === '/cpu') {
+    const raw = url.searchParams.get('ms') ?? '';
+    const ms = Number(raw);
+    if (!/^\d+$/.test(raw) || ms > MAX_CPU_MS) return send(res, 400, `ms must be a whole number from 0 to ${MAX_CPU_MS}\n`);
+    burnCpu(ms);
+    return send(res, 200, `burned ${ms} ms of CPU\n`);
   }
   if (url.pathname === '/bytes') {
     const raw = url.searchParams.get('n') ?? '';

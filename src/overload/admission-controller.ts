@@ -1,0 +1,215 @@
+import { AdmissionQueue, type Waiter } from './admission-queue';
+import { createLimiter } from './create-limiter';
+import type { Limiter } from './limiter';
+import type { OverloadConfig } from './overload-config';
+import { PressureLevel } from './pressure-level';
+import { PressureMonitor, pressureConfigured, type PressureSnapshot } from './pressure-monitor';
+import type { PressureSources } from './pressure-sources';
+import { SampleWindow } from './sample-window';
+import type { ShedReason } from './shed-reason';
+import type { WorkPriority } from './work-priority';
+
+/** What `acquire` decided: run now, wait in the queue (the waiter hears later), or shed at once (why). */
+export type AdmissionOutcome = 'admit' | 'queued' | ShedReason;
+
+/**
+ * The admission strategy a pool manager calls for each unit of work (HTTP request, gRPC call,
+ * WebSocket message handler). Pure bookkeeping: every timestamp is the pool's own monotonic
+ * clock read (`performance.now()` ms), passed in; nothing allocates per unit of work.
+ */
+export interface AdmissionStrategy {
+  /** Current limit of units in flight (`Infinity` when nothing limits). */
+  readonly limit: number;
+  /** Units admitted and not yet released. */
+  readonly inflight: number;
+  /** Units waiting in the queue. */
+  readonly queued: number;
+  /** Current pressure level (graded actions: close keep-alive, refuse connections, shed work). */
+  readonly pressureLevel: PressureLevel;
+  /**
+   * Asks to start one unit of work that arrived at `now`. `'admit'`: run it (and `release` it
+   * later). `'queued'`: `waiter` waits; it hears `onAdmitted` (run it, then `release`) or
+   * `onShed`. Any other value: shed it now, for that reason. `waiter` null: the unit cannot wait.
+   */
+  acquire(waiter: Waiter | null, priority: WorkPriority, now: number): AdmissionOutcome;
+  /** A unit admitted ends: `startedAt` is when it arrived (so queue wait counts), `failed` a drop (error, timeout). */
+  release(startedAt: number, now: number, failed: boolean): void;
+  /** A queued unit's client went away; returns whether it was still queued. */
+  cancel(waiter: Waiter): boolean;
+}
+
+/** Options of an `AdmissionController`. */
+export interface AdmissionControllerOptions {
+  /** Monotonic clock (ms) for the timers (queue timeout, pressure interval); default `performance.now`. */
+  clock?: () => number;
+  /** Sources of the pressure monitor (tests). */
+  pressureSources?: PressureSources;
+  /** Random numbers for Vegas's probe jitter (tests). */
+  random?: () => number;
+  /** The limit changed (for `LimitChanged` events once wired). */
+  onLimitChanged?(limit: number, previous: number): void;
+  /** The pressure level changed (for `PressureChanged` events once wired). */
+  onPressureChanged?(level: PressureLevel, previous: PressureLevel, snapshot: Readonly<PressureSnapshot>): void;
+  /** A unit was shed (for `WorkShed` events once wired); for queued units, after their `onShed`. */
+  onShed?(reason: ShedReason, priority: WorkPriority): void;
+}
+
+/** Units shed, by reason. */
+export type ShedCounts = Record<ShedReason, number>;
+
+/**
+ * Admission as a strategy object: a concurrency limiter (static or adaptive), a bounded queue,
+ * process pressure and priority, behind the `AdmissionStrategy` interface the pool manager calls.
+ *
+ * - Over the limit, work waits in the queue if there is one (`queue_full` when it is full,
+ *   `queue_timeout` when it waited too long), else it is shed (`limit`).
+ * - At pressure level `ShedWork`, normal work is shed (`pressure`).
+ * - Critical work is shed last: pressure never sheds it, the (adaptive) limit does not apply to
+ *   it, only `maxLimit` does, and it never waits behind normal work.
+ * - A CPU-bound synchronous handler never has more than one unit in flight: its queue is the
+ *   event loop. Adaptive limiters therefore see that waiting as well: each RTT sample is the
+ *   unit's own time plus the last event-loop delay, and units in flight count the backlog in the
+ *   event loop, estimated by Little's law (arrival rate x event-loop delay, refreshed at each
+ *   pressure sample), both when sampling and when admitting.
+ */
+export class AdmissionController implements AdmissionStrategy {
+  inflight = 0;
+  /** Units shed so far, by reason. */
+  readonly shed: ShedCounts = { limit: 0, queue_full: 0, queue_timeout: 0, pressure: 0 };
+  /** Last event-loop delay (ms) seen. */
+  loopDelayMs = 0;
+  /** Estimated units waiting in the event loop (adaptive limiters only). */
+  backlog = 0;
+  pressureLevel = PressureLevel.None;
+  private readonly limiter: Limiter | undefined;
+  private readonly adaptive: boolean;
+  private readonly window: SampleWindow | undefined;
+  private readonly queue: AdmissionQueue | undefined;
+  private readonly monitor: PressureMonitor | undefined;
+  private readonly maxLimit: number;
+  private arrivals = 0;
+  private arrivalsSince = -1;
+
+  constructor(
+    config: OverloadConfig,
+    private readonly options: AdmissionControllerOptions = {},
+  ) {
+    this.limiter = createLimiter(config, options.random);
+    this.adaptive = this.limiter !== undefined && config.limiter !== 'static';
+    this.maxLimit = config.limiter === 'static' ? Math.max(config.maxConcurrency, config.maxLimit) : config.maxLimit;
+    if (this.adaptive) this.window = new SampleWindow(this.limiter!, config.sampleWindow, config.minSamples);
+    if (this.limiter && config.queue.size > 0) {
+      this.queue = new AdmissionQueue({ ...config.queue, clock: options.clock, onExpired: (waiter, now) => this.shedQueued(waiter, 'queue_timeout', now) });
+    }
+    if (pressureConfigured(config.pressure) || this.adaptive) {
+      this.monitor = new PressureMonitor(config.pressure, config.actions, {
+        sources: options.pressureSources,
+        clock: options.clock,
+        trackEventLoopDelay: this.adaptive,
+        onChange: (level, previous, snapshot) => {
+          this.pressureLevel = level;
+          options.onPressureChanged?.(level, previous, snapshot);
+        },
+        onSample: (snapshot) => this.observeLoopDelay(snapshot.eventLoopDelayMs, snapshot.at),
+      });
+    }
+  }
+
+  get limit(): number {
+    return this.limiter ? this.limiter.limit : Infinity;
+  }
+
+  get queued(): number {
+    return this.queue ? this.queue.length : 0;
+  }
+
+  /** Starts the pressure monitor, if the config needs one. */
+  start(): void {
+    this.monitor?.start();
+  }
+
+  /** Stops the monitor and the queue timer; hands back the waiters still queued for the caller to answer. */
+  close(): Waiter[] {
+    this.monitor?.close();
+    return this.queue ? this.queue.close() : [];
+  }
+
+  acquire(waiter: Waiter | null, priority: WorkPriority, now: number): AdmissionOutcome {
+    this.arrivals++;
+    if (priority === 'critical') {
+      if (this.inflight < this.maxLimit) return this.admit();
+      return this.count('limit', priority);
+    }
+    if (this.pressureLevel >= PressureLevel.ShedWork) return this.count('pressure', priority);
+    const limiter = this.limiter;
+    if (!limiter) return this.admit();
+    if (this.queued === 0 && this.inflight + this.backlog < limiter.limit) return this.admit();
+    if (!this.queue || !waiter) return this.count('limit', priority);
+    const left = this.queue.push(waiter, now);
+    if (left === waiter) return this.count('queue_full', priority);
+    if (left) this.shedQueued(left, 'queue_full', now);
+    return 'queued';
+  }
+
+  release(startedAt: number, now: number, failed: boolean): void {
+    const inflight = this.inflight;
+    this.inflight = inflight - 1;
+    if (this.window) {
+      const previous = this.limiter!.limit;
+      if (this.window.add(now, now - startedAt + this.loopDelayMs, inflight + this.backlog, failed) && this.limiter!.limit !== previous) {
+        this.options.onLimitChanged?.(this.limiter!.limit, previous);
+      }
+    }
+    if (this.queue && this.queue.length > 0) this.admitQueued(now);
+  }
+
+  cancel(waiter: Waiter): boolean {
+    return this.queue ? this.queue.remove(waiter) : false;
+  }
+
+  /**
+   * Event-loop delay (ms) measured at `now` (the pressure monitor calls this at each sample):
+   * it is added to every RTT sample, and with the arrival rate since the last call it gives the
+   * backlog waiting in the event loop.
+   */
+  observeLoopDelay(delayMs: number, now: number): void {
+    this.loopDelayMs = delayMs;
+    if (!this.adaptive) return;
+    const elapsed = now - this.arrivalsSince;
+    if (this.arrivalsSince >= 0 && elapsed > 0) this.backlog = (this.arrivals / elapsed) * delayMs;
+    this.arrivals = 0;
+    this.arrivalsSince = now;
+    if (this.queue && this.queue.length > 0) this.admitQueued(now);
+  }
+
+  /** Sets the pressure level (the controller's own monitor does; a shared monitor may). */
+  setPressureLevel(level: PressureLevel): void {
+    this.pressureLevel = level;
+  }
+
+  private admit(): 'admit' {
+    this.inflight++;
+    return 'admit';
+  }
+
+  private admitQueued(now: number): void {
+    const limit = this.limiter!.limit;
+    while (this.inflight + this.backlog < limit) {
+      const waiter = this.queue!.shift();
+      if (!waiter) return;
+      this.inflight++;
+      waiter.onAdmitted(now);
+    }
+  }
+
+  private count(reason: ShedReason, priority: WorkPriority): ShedReason {
+    this.shed[reason]++;
+    this.options.onShed?.(reason, priority);
+    return reason;
+  }
+
+  private shedQueued(waiter: Waiter, reason: ShedReason, now: number): void {
+    waiter.onShed(reason, now);
+    this.count(reason, 'normal');
+  }
+}

@@ -1,0 +1,60 @@
+import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+
+/** Where the pressure monitor reads its signals; each read covers the time since the previous one. Injectable for tests. */
+export interface PressureSources {
+  /** Begins measuring (called once before the first read). */
+  start(): void;
+  /** Event-loop delay (ms) since the last read: p99 of `perf_hooks.monitorEventLoopDelay`. */
+  eventLoopDelayMs(): number;
+  /** Event-loop utilisation (0..1) since the last read: `performance.eventLoopUtilization`. */
+  eventLoopUtilization(): number;
+  /** V8 heap used (bytes). */
+  heapUsedBytes(): number;
+  /** Resident set size (bytes). */
+  rssBytes(): number;
+  /** Stops measuring; nothing of it stays open. */
+  stop(): void;
+}
+
+/** Resolution (ms) of the event-loop delay histogram (fastify's under-pressure uses 10 ms as well). */
+export const EVENT_LOOP_DELAY_RESOLUTION_MS = 10;
+
+/** The process's own signals, from `node:perf_hooks` and `process.memoryUsage`. */
+export class ProcessPressureSources implements PressureSources {
+  private histogram: IntervalHistogram | undefined;
+  private lastElu: EventLoopUtilization | undefined;
+
+  start(): void {
+    this.histogram = monitorEventLoopDelay({ resolution: EVENT_LOOP_DELAY_RESOLUTION_MS });
+    this.histogram.enable();
+    this.lastElu = performance.eventLoopUtilization();
+  }
+
+  eventLoopDelayMs(): number {
+    const histogram = this.histogram;
+    if (!histogram || histogram.count === 0) return 0;
+    const p99 = histogram.percentile(99) / 1e6;
+    histogram.reset();
+    return p99;
+  }
+
+  eventLoopUtilization(): number {
+    const now = performance.eventLoopUtilization();
+    const delta = performance.eventLoopUtilization(now, this.lastElu);
+    this.lastElu = now;
+    return delta.utilization;
+  }
+
+  heapUsedBytes(): number {
+    return process.memoryUsage().heapUsed;
+  }
+
+  rssBytes(): number {
+    return process.memoryUsage.rss();
+  }
+
+  stop(): void {
+    this.histogram?.disable();
+    this.histogram = undefined;
+  }
+}

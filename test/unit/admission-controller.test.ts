@@ -1,0 +1,211 @@
+import 'reflect-metadata';
+import { expect } from 'chai';
+import sinon from 'sinon';
+import { validateSection } from '../../src';
+import { AdmissionController, OverloadConfig, PressureLevel, criticalPathMatcher, type AdmissionOutcome, type PressureSources, type ShedReason, type WorkPriority } from '../../src/overload';
+import { QueuedWork as Work } from '../helpers/queued-work';
+
+
+class StubSources implements PressureSources {
+  delay = 0;
+  start(): void {}
+  stop(): void {}
+  eventLoopDelayMs(): number {
+    return this.delay;
+  }
+  eventLoopUtilization(): number {
+    return 0;
+  }
+  heapUsedBytes(): number {
+    return 0;
+  }
+  rssBytes(): number {
+    return 0;
+  }
+}
+
+function config(plain: Record<string, unknown>): OverloadConfig {
+  const { value, problems } = validateSection(OverloadConfig, plain, 'overload');
+  expect(problems).to.deep.equal([]);
+  return value!;
+}
+
+describe('AdmissionController (limiter + queue + pressure + priority)', () => {
+  let clock: sinon.SinonFakeTimers;
+  let sources: StubSources;
+  let sheds: Array<[ShedReason, WorkPriority]>;
+  let controller: AdmissionController | undefined;
+  const make = (plain: Record<string, unknown>, extra: Partial<ConstructorParameters<typeof AdmissionController>[1]> = {}) => {
+    controller = new AdmissionController(config(plain), { clock: () => clock.now, pressureSources: sources, onShed: (r, p) => void sheds.push([r, p]), ...extra });
+    return controller;
+  };
+
+  beforeEach(() => {
+    clock = sinon.useFakeTimers({ now: 0 });
+    sources = new StubSources();
+    sheds = [];
+  });
+  afterEach(() => {
+    controller?.close();
+    controller = undefined;
+    clock.restore();
+  });
+
+  it('limiter none without pressure admits everything, holds no timer and limits nothing', () => {
+    const c = make({});
+    c.start();
+    for (let i = 0; i < 1000; i++) expect(c.acquire(null, 'normal', 0)).to.equal('admit');
+    expect(c.limit).to.equal(Infinity);
+    expect(c.inflight).to.equal(1000);
+    expect(clock.countTimers()).to.equal(0);
+  });
+
+  it('over the limit work goes to the queue and is admitted, in order, as units release', () => {
+    const c = make({ limiter: 'static', maxConcurrency: 2, queue: { size: 2, timeout: 100 } });
+    const [a, b, q1, q2] = [new Work('a'), new Work('b'), new Work('q1'), new Work('q2')];
+    expect([c.acquire(a, 'normal', 0), c.acquire(b, 'normal', 0)]).to.deep.equal(['admit', 'admit']);
+    expect([c.acquire(q1, 'normal', 1), c.acquire(q2, 'normal', 2)]).to.deep.equal(['queued', 'queued']);
+    expect(c.queued).to.equal(2);
+    c.release(0, 10, false);
+    expect(q1.admittedAt).to.equal(10);
+    expect(q2.admittedAt).to.equal(-1);
+    expect([c.inflight, c.queued]).to.deep.equal([2, 1]);
+  });
+
+  it('queue full -> shed with reason queue_full (fifo: the newcomer; lifo: the oldest waiter)', () => {
+    const c = make({ limiter: 'static', maxConcurrency: 1, queue: { size: 1, timeout: 100 } });
+    c.acquire(new Work(), 'normal', 0);
+    c.acquire(new Work(), 'normal', 0);
+    expect(c.acquire(new Work(), 'normal', 0)).to.equal('queue_full');
+    expect(c.shed.queue_full).to.equal(1);
+    c.close();
+
+    const lifo = make({ limiter: 'static', maxConcurrency: 1, queue: { size: 1, timeout: 100, order: 'lifo' } });
+    const [old, fresh] = [new Work('old'), new Work('fresh')];
+    lifo.acquire(new Work(), 'normal', 0);
+    lifo.acquire(old, 'normal', 0);
+    expect(lifo.acquire(fresh, 'normal', 1)).to.equal('queued');
+    expect(old.shedFor).to.equal('queue_full');
+    expect(sheds).to.deep.equal([['queue_full', 'normal'], ['queue_full', 'normal']]);
+  });
+
+  it('queue timeout -> shed with reason queue_timeout, through the waiter and the counters', () => {
+    const c = make({ limiter: 'static', maxConcurrency: 1, queue: { size: 10, timeout: 100 } });
+    const w = new Work();
+    c.acquire(new Work(), 'normal', clock.now);
+    expect(c.acquire(w, 'normal', clock.now)).to.equal('queued');
+    clock.tick(99);
+    expect(w.shedFor).to.equal(undefined);
+    clock.tick(1);
+    expect(w.shedFor).to.equal('queue_timeout');
+    expect(c.shed.queue_timeout).to.equal(1);
+    expect(c.queued).to.equal(0);
+    expect(sheds).to.deep.equal([['queue_timeout', 'normal']]);
+  });
+
+  it('over the limit with no queue (or a unit that cannot wait) -> shed with reason limit', () => {
+    const c = make({ limiter: 'static', maxConcurrency: 1 });
+    c.acquire(null, 'normal', 0);
+    expect(c.acquire(new Work(), 'normal', 0)).to.equal('limit');
+    const q = make({ limiter: 'static', maxConcurrency: 1, queue: { size: 5, timeout: 100 } });
+    q.acquire(null, 'normal', 0);
+    expect(q.acquire(null, 'normal', 0)).to.equal('limit');
+  });
+
+  it('a waiter whose client went away is cancelled and never admitted', () => {
+    const c = make({ limiter: 'static', maxConcurrency: 1, queue: { size: 5, timeout: 100 } });
+    const [gone, next] = [new Work('gone'), new Work('next')];
+    c.acquire(null, 'normal', 0);
+    c.acquire(gone, 'normal', 0);
+    c.acquire(next, 'normal', 0);
+    expect(c.cancel(gone)).to.equal(true);
+    c.release(0, 5, false);
+    expect([gone.admittedAt, next.admittedAt]).to.deep.equal([-1, 5]);
+  });
+
+  it('pressure shedWork -> normal work shed with reason pressure, critical work still admitted; the level change is reported', () => {
+    const levels: PressureLevel[] = [];
+    const c = make({ pressure: { maxEventLoopDelay: 100, sampleInterval: 100 } }, { onPressureChanged: (level) => void levels.push(level) });
+    c.start();
+    expect(c.acquire(null, 'normal', clock.now)).to.equal('admit');
+    sources.delay = 150;
+    clock.tick(100);
+    expect(c.pressureLevel).to.equal(PressureLevel.ShedWork);
+    expect(c.acquire(null, 'normal', clock.now)).to.equal('pressure');
+    expect(c.acquire(null, 'critical', clock.now)).to.equal('admit');
+    expect(levels).to.deep.equal([PressureLevel.ShedWork]);
+    expect(sheds).to.deep.equal([['pressure', 'normal']]);
+  });
+
+  it('priority: critical work is not held by the limit (only by maxLimit) and never queued behind normal work', () => {
+    const c = make({ limiter: 'static', maxConcurrency: 1, initialLimit: 1, maxLimit: 3, queue: { size: 5, timeout: 100 } });
+    const waiting = new Work();
+    c.acquire(null, 'normal', 0);
+    expect(c.acquire(waiting, 'normal', 0)).to.equal('queued');
+    expect(c.acquire(null, 'critical', 0)).to.equal('admit');
+    expect(c.acquire(null, 'critical', 0)).to.equal('admit');
+    expect(c.acquire(null, 'critical', 0)).to.equal('limit'); // maxLimit 3 reached
+    expect(waiting.admittedAt).to.equal(-1);
+  });
+
+  it('limit changes surface through onLimitChanged (for LimitChanged events)', () => {
+    const changes: Array<[number, number]> = [];
+    const c = make({ limiter: 'aimd', initialLimit: 4, minLimit: 1, maxLimit: 10, sampleWindow: 10, minSamples: 1 }, { onLimitChanged: (limit, previous) => void changes.push([limit, previous]) });
+    for (let t = 0; t < 4; t++) c.acquire(null, 'normal', t);
+    c.release(0, 5, false); // opens a window, closing at 15
+    expect(changes).to.deep.equal([]);
+    c.release(0, 20, false); // window closes: 4 in flight >= half of 4 -> 5
+    expect(changes).to.deep.equal([[5, 4]]);
+    c.release(0, 25, true); // a drop in the next window (20..30)...
+    c.release(0, 40, false); // ...which closes here: floor(5 x 0.9) = 4
+    expect(changes).to.deep.equal([[5, 4], [4, 5]]);
+  });
+
+  it('gradient2 sees the wait before a CPU-bound synchronous handler: rising event-loop delay lowers the limit and sheds, with one unit ever in flight', () => {
+    const limits: number[] = [];
+    const c = make({ limiter: 'gradient2', initialLimit: 20, minLimit: 1, maxLimit: 100, sampleWindow: 100, minSamples: 5, pressure: { sampleInterval: 100 } }, { onLimitChanged: (limit) => void limits.push(limit) });
+    c.start();
+    const outcomes: Record<string, number> = {};
+    const run = (ms: number, delay: number): void => {
+      sources.delay = delay;
+      for (let i = 0; i < ms; i++) {
+        const now = clock.now;
+        const outcome: AdmissionOutcome = c.acquire(null, 'normal', now);
+        outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+        if (outcome === 'admit') c.release(now, now + 2, false); // 2 ms of CPU, synchronously
+        expect(c.inflight).to.equal(0);
+        clock.tick(1); // one arrival per ms
+      }
+    };
+    run(2000, 1); // baseline: 2 ms of work + 1 ms of loop delay
+    const steady = c.limit;
+    expect(steady).to.be.at.least(20);
+    expect(outcomes).to.deep.equal({ admit: 2000 });
+    for (const delay of [4, 8, 12, 16, 20, 30, 40]) run(300, delay);
+    expect(c.limit).to.be.below(steady);
+    expect(limits.some((l, i) => i > 0 && l < limits[i - 1])).to.equal(true);
+    expect(outcomes.limit).to.be.above(0); // shed although only one unit is ever in flight
+    expect(c.backlog).to.be.closeTo(40, 1);
+    // the loop recovers: the backlog estimate falls and work is admitted again
+    delete outcomes.admit;
+    run(300, 1);
+    expect(outcomes.admit).to.be.above(100);
+  });
+
+  it('close() stops the monitor and the queue timer and hands back the waiters', () => {
+    const c = make({ limiter: 'gradient2', queue: { size: 5, timeout: 100 }, initialLimit: 1, minLimit: 1 });
+    c.start();
+    const w = new Work();
+    c.acquire(null, 'normal', 0);
+    c.acquire(w, 'normal', 0);
+    expect(clock.countTimers()).to.equal(2);
+    expect(c.close()).to.deep.equal([w]);
+    expect(clock.countTimers()).to.equal(0);
+  });
+
+  it('criticalPathMatcher matches exact paths with the query ignored; an empty list matches nothing', () => {
+    const critical = criticalPathMatcher(['/healthz', '/readyz']);
+    expect(['/healthz', '/readyz?full=1', '/healthz/x', '/', '/health'].map(critical)).to.deep.equal([true, true, false, false, false]);
+    expect(criticalPathMatcher([])('/healthz')).to.equal(false);
+  });
+});
