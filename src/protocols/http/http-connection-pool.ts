@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { monotonicMs } from '../../core/clock';
 import type { CloseReason, KnownLabelValues } from '../../core/pool-types';
 import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import type { PooledConnection } from '../../core/pooled-connection';
@@ -18,6 +19,16 @@ export const HTTP_LABEL_VALUES: KnownLabelValues = Object.freeze({
   errorTypes: Object.freeze(['handler', 'aborted', 'client_error']),
 });
 
+/**
+ * A keep-alive socket that was active this recently (ms) when a drain starts is not closed at
+ * once: its client may have sent its next request already (on the wire, not yet read), which a
+ * close would reset, and a client that does not retry (autocannon, most non-browser clients on a
+ * non-idempotent request) would count failed. It stays open this long for that request, which is
+ * answered with `Connection: close`; then (if it sent none) it is closed. A socket idle longer is
+ * closed at drain start: no request of a busy client is on its way.
+ */
+export const DRAIN_KEEP_ALIVE_GRACE_MS = 500;
+
 /** Pool of HTTP/1.1 connections (one TCP socket each). Also the base of the HTTPS pool. */
 export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> extends ConnectionPoolManager<Socket, C> {
   readonly protocol: string = 'http';
@@ -25,6 +36,8 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
   readonly urlScheme: string = 'http';
   /** Responses written completely, by status class: index 1 to 5 for 1xx to 5xx, 0 for a status outside 100-599. */
   private readonly statusClasses = new Float64Array(6);
+  /** Ends the drain's grace for recently active idle sockets (one timer per drain, none otherwise). */
+  private graceTimer: NodeJS.Timeout | undefined;
 
   constructor(configClass: new () => C = HttpPoolConfig as new () => C) {
     super(configClass);
@@ -123,9 +136,23 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
       return;
     }
     if (requestArriving(socket, conn.requests === 0)) return;
+    if (conn.requests > 0 && monotonicMs() - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS) {
+      this.graceTimer ??= setTimeout(this.endDrainGrace, DRAIN_KEEP_ALIVE_GRACE_MS).unref();
+      return;
+    }
     conn.closeReason = 'drain';
     this.closeConnection(conn, 'drain');
   }
+
+  /** The grace is over: closes every drained socket still idle (one whose request is arriving is left to finish, as at drain start). */
+  private readonly endDrainGrace = (): void => {
+    this.graceTimer = undefined;
+    for (const conn of this.values()) {
+      if (conn.removed || !conn.draining || conn.inFlight > 0 || requestArriving(conn.raw as HttpSocket, false)) continue;
+      conn.closeReason = 'drain';
+      this.closeConnection(conn, 'drain');
+    }
+  };
 
   protected override peerOf(socket: Socket): { address?: string; port?: number } {
     return { address: socket.remoteAddress, port: socket.remotePort };
