@@ -38,6 +38,8 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
   private readonly statusClasses = new Float64Array(6);
   /** Ends the drain's grace for recently active idle sockets (one timer per drain, none otherwise). */
   private graceTimer: NodeJS.Timeout | undefined;
+  /** The sockets given that grace (only these: an HTTP/2 session has its own goodbye). */
+  private graced: PooledConnection<Socket>[] = [];
 
   constructor(configClass: new () => C = HttpPoolConfig as new () => C) {
     super(configClass);
@@ -125,7 +127,9 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
    * - a request arriving (headers, or the unread body of one already answered): left to finish
    *   (it is answered with `Connection: close`) or to time out (`headersTimeout`, body linger);
    * - otherwise it holds no request (an idle keep-alive socket, a preconnect that never sent a
-   *   byte): closed now.
+   *   byte): closed now, unless it served a request within `DRAIN_KEEP_ALIVE_GRACE_MS`: then it
+   *   is closed at the end of that grace if its client sent nothing in it (a request sent in it is
+   *   answered with `Connection: close`, which closes it).
    */
   protected override drainConnection(conn: PooledConnection<Socket>): void {
     const socket = conn.raw as HttpSocket;
@@ -137,6 +141,7 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
     }
     if (requestArriving(socket, conn.requests === 0)) return;
     if (conn.requests > 0 && monotonicMs() - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS) {
+      this.graced.push(conn);
       this.graceTimer ??= setTimeout(this.endDrainGrace, DRAIN_KEEP_ALIVE_GRACE_MS).unref();
       return;
     }
@@ -147,8 +152,10 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
   /** The grace is over: closes every drained socket still idle (one whose request is arriving is left to finish, as at drain start). */
   private readonly endDrainGrace = (): void => {
     this.graceTimer = undefined;
-    for (const conn of this.values()) {
-      if (conn.removed || !conn.draining || conn.inFlight > 0 || requestArriving(conn.raw as HttpSocket, false)) continue;
+    const graced = this.graced;
+    this.graced = [];
+    for (const conn of graced) {
+      if (conn.removed || conn.inFlight > 0 || requestArriving(conn.raw as HttpSocket, false)) continue;
       conn.closeReason = 'drain';
       this.closeConnection(conn, 'drain');
     }
