@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import autocannon from 'autocannon';
 import { expect } from 'chai';
 import { waitFor } from '../helpers/http-fixtures';
 import { alive, killClusters, startCluster } from './cluster-support';
@@ -82,6 +83,36 @@ describe('Rolling restart with clients that never retry', function () {
     await waitFor(() => load.ok >= during + 500, 15_000, 'load served by the new workers');
     const result = await load.stop();
     expect(result.failures, `${result.failures} failed of ${result.ok + result.failures}: ${result.errors.slice(0, 10).join('; ')}`).to.equal(0);
+    for (const pid of before) expect(alive(pid)).to.equal(false);
+  });
+
+  it('zero failed requests under autocannon (never retries, ignores Connection: close): SIGUSR2 replaces both workers under 20 connections; no error, no reset, none not 2xx', async () => {
+    const app = await startCluster(
+      { http: { port: 0 }, admin: { port: 0 }, cluster: { workers: 2, restartDelay: 100, scrapeTimeout: 500 }, shutdown: { timeout: 10_000, exitDelay: 2000 } },
+      2,
+    );
+    const before = app.workerPids();
+    // At most 40 s; stopped as soon as the new workers have served a while.
+    const run = autocannon({ url: `http://127.0.0.1:${app.httpPort}/`, connections: 20, duration: 40, timeout: 10 });
+    const codes: string[] = [];
+    run.on('reqError', (err) => codes.push(err.code ?? err.message));
+    let answered = 0;
+    run.on('response', () => answered++);
+    running.push(async () => {
+      run.stop();
+      await run;
+      return { ok: 0, failures: 0, errors: [] };
+    });
+    await waitFor(() => answered >= 2000, 15_000, 'load running on the old workers');
+    process.kill(app.primaryPid, 'SIGUSR2');
+    await waitFor(() => app.records().some((r) => r.msg === 'rolling restart done'), 35_000, `rolling restart done (output: ${app.out().slice(-2000)})`);
+    const during = answered;
+    await waitFor(() => answered >= during + 2000, 15_000, 'load served by the new workers');
+    run.stop();
+    const result = await run;
+    expect(result['2xx']).to.be.above(1000);
+    expect({ errors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx, codes }).to.deep.equal({ errors: 0, timeouts: 0, non2xx: 0, codes: [] });
+    expect(result['2xx']).to.equal(result.requests.total);
     for (const pid of before) expect(alive(pid)).to.equal(false);
   });
 });

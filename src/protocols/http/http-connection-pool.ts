@@ -109,7 +109,9 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
     // A drained socket whose next request is arriving (pipelined bytes received before its last
     // response ended) stays open to answer it, with `Connection: close`; `headersTimeout` bounds it.
     if (reason === 'drain' && requestArriving(socket as HttpSocket, conn.requests === 0)) return;
-    if (socket.writableLength === 0) socket.destroy();
+    // Just answered (its last response, `Connection: close`): FIN first, as node's own close
+    // does, so a client that sends on regardless sees the end of the connection, not a reset.
+    if (socket.writableLength === 0 && !(reason === 'drain' && conn.requests > 0 && monotonicMs() - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS)) socket.destroy();
     else socket.destroySoon();
   }
 
