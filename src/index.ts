@@ -43,6 +43,7 @@ export type { ClusterStatusReport, WorkerStatus } from './cluster/cluster-status
 
 export { HttpPoolConfig, HttpHealthThresholds } from './protocols/http/http-config';
 export { HttpConnectionPool } from './protocols/http/http-connection-pool';
+export { DRAIN_KEEP_ALIVE_GRACE_MS } from './protocols/http/http-connection-pool';
 export { HttpServer, type UpgradeListener } from './protocols/http/http-server';
 
 export { GrpcPoolConfig, GrpcTlsConfig } from './protocols/grpc/grpc-config';

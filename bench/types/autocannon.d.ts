@@ -26,6 +26,12 @@ declare module 'autocannon' {
     non2xx: number;
     '2xx': number;
   }
-  function autocannon(options: AutocannonOptions): Promise<AutocannonResult>;
+  /** A run under way: awaiting it gives the result; `stop()` ends it early (the result then covers what ran). */
+  interface AutocannonInstance extends PromiseLike<AutocannonResult> {
+    stop(): void;
+    on(event: 'reqError', listener: (err: Error & { code?: string }) => void): this;
+    on(event: 'response', listener: (client: unknown, statusCode: number) => void): this;
+  }
+  function autocannon(options: AutocannonOptions): AutocannonInstance;
   export = autocannon;
 }

@@ -6,7 +6,7 @@ export const MESSAGE_KEY = 'unipool';
 /** What the primary asks a worker; `id` pairs a request with its `reply`. */
 export type PrimaryMessage =
   | { unipool: 'shutdown'; force?: boolean }
-  | { unipool: 'request'; id: number; what: 'metrics' | 'status' | 'lend' }
+  | { unipool: 'request'; id: number; what: 'metrics' | 'status' | 'frame' | 'lend' }
   | { unipool: 'reload'; id: number; config: Record<string, unknown> }
   | { unipool: 'budget'; budget: BudgetSpec }
   | { unipool: 'broadcast'; payload: BroadcastPayload };

@@ -270,8 +270,8 @@ export class ClusterPrimary {
     });
   }
 
-  /** Asks every live worker (`metrics`, `status`); each answers within `cluster.scrapeTimeout` or is reported with its error. */
-  async collect<T>(what: 'metrics' | 'status'): Promise<Array<WorkerReply<T>>> {
+  /** Asks every live worker (`metrics`, `status`, the dashboard's `frame`); each answers within `cluster.scrapeTimeout` or is reported with its error. */
+  async collect<T>(what: 'metrics' | 'status' | 'frame'): Promise<Array<WorkerReply<T>>> {
     const entries = [...this.live].filter((e) => e.state !== 'starting').sort((a, b) => a.slot - b.slot || a.worker.id - b.worker.id);
     return Promise.all(
       entries.map(async (entry): Promise<WorkerReply<T>> => {

@@ -8,13 +8,14 @@ import type { TypedEmitter } from '../core/typed-emitter';
 import type { ReloadResult } from '../lifecycle/config-reload';
 import { scheduleExit } from '../lifecycle/exit-after-shutdown';
 import type { ShutdownResult } from '../lifecycle/shutdown-orchestrator';
+import { DashboardFrames, type FrameSource } from '../observability/dashboard/dashboard-frames';
 import type { StatusReport } from '../observability/status-report';
 import { keepOnHandover, workerShare, type BudgetSpec } from './connection-budget';
 import { isClusterMessage, type BroadcastPayload, type PrimaryMessage, type WorkerMessage } from './cluster-messages';
 import { BUDGET_ENV } from './cluster-role';
 
 /** What a worker's agent reads from and drives in its application. */
-export interface WorkerHost {
+export interface WorkerHost extends Pick<FrameSource, 'startedAt' | 'stats'> {
   readonly state: string;
   readonly isReady: boolean;
   readonly pools: readonly ConnectionPoolManager<unknown>[];
@@ -58,6 +59,8 @@ export class ClusterWorker {
   private budget: BudgetSpec;
   /** Shares this worker kept when it lent the rest of its slot to its replacement, by pool name. */
   private lent: Record<string, number> | undefined;
+  /** The dashboard frames of this worker, built when the primary's dashboard first asks (none otherwise). */
+  private frames: DashboardFrames | undefined;
   private stopRequested = false;
 
   constructor(
@@ -157,9 +160,11 @@ export class ClusterWorker {
     }
   };
 
-  private async request(what: 'metrics' | 'status' | 'lend'): Promise<unknown> {
+  private async request(what: 'metrics' | 'status' | 'frame' | 'lend'): Promise<unknown> {
     if (what === 'metrics') return this.host.metrics.metricsJSON();
     if (what === 'status') return this.host.statusReport();
+    // The dashboard of the primary: this worker's pools with their rates (between two asks, a frame interval apart).
+    if (what === 'frame') return (this.frames ??= new DashboardFrames(this.host)).build().pools;
     const held: Record<string, number> = {};
     for (const pool of this.host.pools) {
       held[pool.name] = keepOnHandover(pool.admissionLimit, pool.size);

@@ -5,6 +5,7 @@ import { ShutdownConfig } from '../config/pool-config';
 import { copyConfig, deepFreeze } from '../config/frozen-config';
 import { ConfigLoader, envSectionPrefix, readConfigFile, type ConfigSource, type ValidatedConfig } from '../config/config-loader';
 import { ClusterConfig } from '../cluster/cluster-config';
+import { ClusterFrames } from '../cluster/cluster-frames';
 import { ClusterMetrics } from '../cluster/cluster-metrics';
 import { ClusterPrimary } from '../cluster/cluster-primary';
 import { clusterRole, type ClusterRole } from '../cluster/cluster-role';
@@ -22,6 +23,7 @@ import { ConfigLoadError, ConfigValidationError, DecoratorError, LifecycleStateE
 import { AdminConfig } from '../observability/admin-config';
 import { AdminServer, type MetricsExposition } from '../observability/admin-server';
 import { buildStatusReport, type StatusReport } from '../observability/status-report';
+import type { WorkerFrame } from '../observability/dashboard/dashboard-frames';
 import { MetricsConfig } from '../observability/otel/otlp-config';
 import { knownHttpMethods, resolveOtlpSettings } from '../observability/otel/otlp-settings';
 import { safeUrl } from '../observability/otel/otlp-url';
@@ -126,6 +128,8 @@ export class Application {
   /** Alone, cluster primary (a supervisor: no servers, the admin endpoint) or cluster worker (the servers, no admin endpoint). */
   private role: ClusterRole = 'single';
   private primary: ClusterPrimary | undefined;
+  /** Cluster primary: what its dashboard shows of the workers. */
+  private clusterFrames: ClusterFrames | undefined;
   private clusterWorker: ClusterWorker | undefined;
   private readonly onRollingRestartSignal = (signal: NodeJS.Signals): void => {
     this.logger.info({ signal }, 'signal received: rolling restart of the workers');
@@ -383,6 +387,7 @@ export class Application {
       onReadiness: (ready) => this.setReady(ready),
     });
     this.primary = primary;
+    this.clusterFrames = new ClusterFrames(primary);
     this.stats.lastReloadSuccessAt = Date.now();
     await this.startAdmin(config, new ClusterMetrics(primary, () => this.metrics.metricsJSON()));
     await primary.start();
@@ -395,6 +400,11 @@ export class Application {
     const durationMs = performance.now() - started;
     this.logger.info({ durationMs: Math.round(durationMs), workers: primary.workers().length, pid: process.pid }, 'started');
     this.events.emit('started', { durationMs });
+  }
+
+  /** Cluster primary: every worker with its pools, for the dashboard's frames (undefined in a single process and in a worker). */
+  workerFrames(): WorkerFrame[] | undefined {
+    return this.clusterFrames?.workerFrames();
   }
 
   /** What `/status` serves: every pool of this process, or on a cluster primary every worker with its pools. */

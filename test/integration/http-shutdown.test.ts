@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import * as http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { PhaseResult } from '../../src';
+import { DRAIN_KEEP_ALIVE_GRACE_MS } from '../../src/protocols/http/http-connection-pool';
 import { createTestApp } from '../../src/testing';
 import { closeGate } from '../helpers/gate';
 import { TestHttpServer, connect, request, waitFor, type Reply } from '../helpers/http-fixtures';
@@ -56,17 +57,46 @@ describe('HTTP server: graceful shutdown on real sockets', () => {
     expect(result.phases.map((p) => p.phase)).to.deep.equal(['readiness', 'stopAccepting', 'drain', 'force', 'hooks']);
   });
 
-  it('closes idle keep-alive sockets at once', async () => {
+  it('closes idle keep-alive sockets (idle longer than the drain grace) at once', async () => {
     const { port, pool, app } = await boot({ keepAliveTimeout: 30_000 });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
     agents.push(agent);
     await Promise.all(Array.from({ length: 20 }, () => request(port, '/slow?ms=20', { agent })));
     expect(pool.size).to.equal(20);
+    // The precondition: idle for longer than the grace given to recently active sockets.
+    await new Promise((r) => setTimeout(r, DRAIN_KEEP_ALIVE_GRACE_MS + 50));
+    const started = performance.now();
     const result = await app.stop();
+    expect(performance.now() - started).to.be.below(DRAIN_KEEP_ALIVE_GRACE_MS);
     expect(result.graceful).to.equal(20);
     expect(result.forced).to.equal(0);
     const drain = result.phases.find((p) => p.phase === 'drain') as PhaseResult;
     expect(drain.durationMs).to.be.below(1000);
+  });
+
+  it('drain grace: a keep-alive socket active just before the drain gets DRAIN_KEEP_ALIVE_GRACE_MS for its next request (answered 200 with Connection: close, no reset); a recent one that sends nothing is closed at the grace end, graceful', async () => {
+    const { port, pool, app } = await boot({ keepAliveTimeout: 30_000 });
+    const [sender, silent] = await Promise.all([connect(port), connect(port)]);
+    let data = '';
+    sender.setEncoding('utf8').on('data', (c: string) => (data += c));
+    silent.resume();
+    for (const s of [sender, silent]) s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => pool.getMetrics().requests.total === 2 && pool.getMetrics().requests.inFlight === 0, 2000, 'both answered');
+    const started = performance.now();
+    const senderClosed = new Promise((r) => sender.once('close', r));
+    const silentClosed = new Promise<number>((r) => silent.once('close', () => r(performance.now() - started)));
+    const stopping = app.stop();
+    await waitFor(() => pool.isDraining, 2000, 'drain started');
+    // The client's next request, sent while the drain runs (as one on the wire at drain start).
+    data = '';
+    sender.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const result = await stopping;
+    await senderClosed;
+    expect(data).to.match(/^HTTP\/1.1 200/);
+    expect(data).to.match(/connection: close/i);
+    expect(await silentClosed).to.be.at.least(DRAIN_KEEP_ALIVE_GRACE_MS - 50);
+    expect(result.graceful).to.equal(2);
+    expect(result.forced).to.equal(0);
   });
 
   it('answers a request in flight at drain start with Connection: close, then closes its socket', async () => {

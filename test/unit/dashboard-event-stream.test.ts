@@ -361,9 +361,14 @@ describe('dashboard frames (what /events sends each second)', () => {
     const pool = FakePool.with({});
     const single = new DashboardFrames(app(pool)).build();
     expect(single).to.not.have.property('workers');
-    const workers = [{ id: 1, pid: 4242, state: 'running', pools: single.pools }];
+    const workers = [{ id: 1, pid: 4242, state: 'ready', uptimeSeconds: 3.5, restarts: 0, pools: single.pools }];
     const clustered = new DashboardFrames({ ...app(pool), workerFrames: () => workers }).build();
     expect(clustered.workers).to.deep.equal(workers);
+    // The frame's pools: its own, then every worker's with its worker (as a cluster primary's /status).
+    expect(clustered.pools.map((p) => [p.pool, p.worker])).to.deep.equal([
+      [single.pools[0].pool, undefined],
+      [single.pools[0].pool, 1],
+    ]);
     pool.destroy();
   });
 });

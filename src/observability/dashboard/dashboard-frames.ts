@@ -20,6 +20,8 @@ export interface PoolFrame extends Omit<PoolStatus, 'config'> {
   rates: PoolRates;
   /** Refusal reasons, timeout kinds and error types this pool can produce (shown at 0 until they happen). */
   known: KnownLabelValues;
+  /** Cluster primary: the worker whose pool this is (as in the primary's `/status`). */
+  worker?: number;
 }
 
 /** The shutdown as it runs: every phase in order, those done with their duration, and the one under way. */
@@ -38,7 +40,13 @@ export interface WorkerFrame {
   id: number;
   pid: number;
   state: string;
+  uptimeSeconds: number;
+  /** Workers its slot has had to replace after a crash. */
+  restarts: number;
+  /** Its pools as it last answered (empty until it has). */
   pools: PoolFrame[];
+  /** Why it did not answer the last ask (its pools are then those of the answer before). */
+  error?: string;
 }
 
 /** What `/events` sends each second, as one JSON `data:` line. */
@@ -98,13 +106,15 @@ export class DashboardFrames {
     // No config: the frame carries figures only, never a setting (nor a secret).
     const report = buildStatusReport({ state: source.state, isReady: source.isReady, pools: source.pools, config: undefined, startedAt: source.startedAt });
     const at = Date.now();
-    const pools = report.pools.map((status, i) => {
+    const pools: PoolFrame[] = report.pools.map((status, i) => {
       const pool = source.pools[i];
       const { config: _settings, ...shown } = status;
       return { ...shown, rates: this.rates(pool, at, status), known: pool.knownLabelValues() };
     });
-    const frame: DashboardFrame = { at, state: report.state, ready: report.ready, uptimeSeconds: report.uptimeSeconds, pools, shutdown: this.shutdown(report.state) };
     const workers = source.workerFrames?.();
+    // Cluster primary: every worker's pools, each with its worker, as the primary's `/status` lists them.
+    if (workers) for (const w of workers) for (const pool of w.pools) pools.push({ ...pool, worker: w.id });
+    const frame: DashboardFrame = { at, state: report.state, ready: report.ready, uptimeSeconds: report.uptimeSeconds, pools, shutdown: this.shutdown(report.state) };
     if (workers) frame.workers = workers;
     return frame;
   }

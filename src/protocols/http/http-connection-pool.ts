@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { monotonicMs } from '../../core/clock';
 import type { CloseReason, KnownLabelValues } from '../../core/pool-types';
 import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import type { PooledConnection } from '../../core/pooled-connection';
@@ -18,6 +19,16 @@ export const HTTP_LABEL_VALUES: KnownLabelValues = Object.freeze({
   errorTypes: Object.freeze(['handler', 'aborted', 'client_error']),
 });
 
+/**
+ * A keep-alive socket that was active this recently (ms) when a drain starts is not closed at
+ * once: its client may have sent its next request already (on the wire, not yet read), which a
+ * close would reset, and a client that does not retry (autocannon, most non-browser clients on a
+ * non-idempotent request) would count failed. It stays open this long for that request, which is
+ * answered with `Connection: close`; then (if it sent none) it is closed. A socket idle longer is
+ * closed at drain start: no request of a busy client is on its way.
+ */
+export const DRAIN_KEEP_ALIVE_GRACE_MS = 500;
+
 /** Pool of HTTP/1.1 connections (one TCP socket each). Also the base of the HTTPS pool. */
 export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> extends ConnectionPoolManager<Socket, C> {
   readonly protocol: string = 'http';
@@ -25,6 +36,10 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
   readonly urlScheme: string = 'http';
   /** Responses written completely, by status class: index 1 to 5 for 1xx to 5xx, 0 for a status outside 100-599. */
   private readonly statusClasses = new Float64Array(6);
+  /** Ends the drain's grace for recently active idle sockets (one timer per drain, none otherwise). */
+  private graceTimer: NodeJS.Timeout | undefined;
+  /** The sockets given that grace (only these: an HTTP/2 session has its own goodbye). */
+  private graced: PooledConnection<Socket>[] = [];
 
   constructor(configClass: new () => C = HttpPoolConfig as new () => C) {
     super(configClass);
@@ -94,7 +109,9 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
     // A drained socket whose next request is arriving (pipelined bytes received before its last
     // response ended) stays open to answer it, with `Connection: close`; `headersTimeout` bounds it.
     if (reason === 'drain' && requestArriving(socket as HttpSocket, conn.requests === 0)) return;
-    if (socket.writableLength === 0) socket.destroy();
+    // Just answered (its last response, `Connection: close`): FIN first, as node's own close
+    // does, so a client that sends on regardless sees the end of the connection, not a reset.
+    if (socket.writableLength === 0 && !(reason === 'drain' && conn.requests > 0 && monotonicMs() - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS)) socket.destroy();
     else socket.destroySoon();
   }
 
@@ -112,7 +129,9 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
    * - a request arriving (headers, or the unread body of one already answered): left to finish
    *   (it is answered with `Connection: close`) or to time out (`headersTimeout`, body linger);
    * - otherwise it holds no request (an idle keep-alive socket, a preconnect that never sent a
-   *   byte): closed now.
+   *   byte): closed now, unless it served a request within `DRAIN_KEEP_ALIVE_GRACE_MS`: then it
+   *   is closed at the end of that grace if its client sent nothing in it (a request sent in it is
+   *   answered with `Connection: close`, which closes it).
    */
   protected override drainConnection(conn: PooledConnection<Socket>): void {
     const socket = conn.raw as HttpSocket;
@@ -123,9 +142,26 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
       return;
     }
     if (requestArriving(socket, conn.requests === 0)) return;
+    if (conn.requests > 0 && monotonicMs() - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS) {
+      this.graced.push(conn);
+      this.graceTimer ??= setTimeout(this.endDrainGrace, DRAIN_KEEP_ALIVE_GRACE_MS).unref();
+      return;
+    }
     conn.closeReason = 'drain';
     this.closeConnection(conn, 'drain');
   }
+
+  /** The grace is over: closes every drained socket still idle (one whose request is arriving is left to finish, as at drain start). */
+  private readonly endDrainGrace = (): void => {
+    this.graceTimer = undefined;
+    const graced = this.graced;
+    this.graced = [];
+    for (const conn of graced) {
+      if (conn.removed || conn.inFlight > 0 || requestArriving(conn.raw as HttpSocket, false)) continue;
+      conn.closeReason = 'drain';
+      this.closeConnection(conn, 'drain');
+    }
+  };
 
   protected override peerOf(socket: Socket): { address?: string; port?: number } {
     return { address: socket.remoteAddress, port: socket.remotePort };

@@ -422,7 +422,9 @@
     $('pools-empty').hidden = frame.pools.length > 0;
     if (!frame.pools.length) $('pools-empty').textContent = 'No pool in this application.';
     var seen = new Set();
-    frame.pools.forEach(function (pool) {
+    frame.pools.forEach(function (shown) {
+      // Cluster primary: a card per worker's pool (the same pool name runs in every worker).
+      var pool = shown.worker === undefined ? shown : Object.assign({}, shown, { pool: shown.pool + ' · worker ' + shown.worker });
       seen.add(pool.pool);
       var card = pools.get(pool.pool);
       if (!card) {

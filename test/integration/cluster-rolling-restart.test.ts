@@ -1,0 +1,118 @@
+import * as http from 'node:http';
+import autocannon from 'autocannon';
+import { expect } from 'chai';
+import { waitFor } from '../helpers/http-fixtures';
+import { alive, killClusters, startCluster } from './cluster-support';
+
+/** Outcome of the non-retrying keep-alive loops. */
+interface LoadResult {
+  ok: number;
+  failures: number;
+  errors: string[];
+}
+
+/** One GET on `agent`, never retried: a reused socket the server closed under it is a failure, as for autocannon. */
+function getOnce(port: number, agent: http.Agent): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+/** `clients` loops of back-to-back GET / on their own keep-alive connection (node's agent: it honours `Connection: close`), with no retry. */
+function keepAliveLoops(port: number, clients: number): { readonly ok: number; stop(): Promise<LoadResult> } {
+  const state = { ok: 0, failures: 0, errors: [] as string[], running: true };
+  const agents = Array.from({ length: clients }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+  const loops = agents.map(async (agent) => {
+    while (state.running && state.errors.length < 100) {
+      try {
+        const status = await getOnce(port, agent);
+        if (status === 200) state.ok++;
+        else {
+          state.failures++;
+          state.errors.push(`status ${status}`);
+        }
+      } catch (err) {
+        state.failures++;
+        state.errors.push(`${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`);
+      }
+    }
+  });
+  let stopped: Promise<LoadResult> | undefined;
+  const stop = (): Promise<LoadResult> =>
+    (stopped ??= (async () => {
+      state.running = false;
+      await Promise.all(loops);
+      for (const agent of agents) agent.destroy();
+      return { ok: state.ok, failures: state.failures, errors: state.errors };
+    })());
+  running.push(stop);
+  return {
+    get ok() {
+      return state.ok;
+    },
+    stop,
+  };
+}
+
+const running: Array<() => Promise<LoadResult>> = [];
+
+describe('Rolling restart with clients that never retry', function () {
+  this.timeout(90_000);
+
+  afterEach(async () => {
+    for (const stop of running.splice(0)) await stop();
+    await killClusters();
+  });
+
+  it('zero failed requests: SIGUSR2 replaces both workers under 16 non-retrying keep-alive loops; no request errors, none is not 200 (idle keep-alive sockets get a grace for their next request, answered with Connection: close)', async () => {
+    const app = await startCluster(
+      { http: { port: 0 }, admin: { port: 0 }, cluster: { workers: 2, restartDelay: 100, scrapeTimeout: 500 }, shutdown: { timeout: 10_000, exitDelay: 2000 } },
+      2,
+    );
+    const before = app.workerPids();
+    const load = keepAliveLoops(app.httpPort, 16);
+    await waitFor(() => load.ok >= 500, 15_000, 'load running');
+    process.kill(app.primaryPid, 'SIGUSR2');
+    await waitFor(() => app.records().some((r) => r.msg === 'rolling restart done'), 40_000, `rolling restart done (output: ${app.out().slice(-2000)})`);
+    const during = load.ok;
+    await waitFor(() => load.ok >= during + 500, 15_000, 'load served by the new workers');
+    const result = await load.stop();
+    expect(result.failures, `${result.failures} failed of ${result.ok + result.failures}: ${result.errors.slice(0, 10).join('; ')}`).to.equal(0);
+    for (const pid of before) expect(alive(pid)).to.equal(false);
+  });
+
+  it('zero failed requests under autocannon (never retries, ignores Connection: close): SIGUSR2 replaces both workers under 20 connections; no error, no reset, none not 2xx', async () => {
+    const app = await startCluster(
+      { http: { port: 0 }, admin: { port: 0 }, cluster: { workers: 2, restartDelay: 100, scrapeTimeout: 500 }, shutdown: { timeout: 10_000, exitDelay: 2000 } },
+      2,
+    );
+    const before = app.workerPids();
+    // At most 40 s; stopped as soon as the new workers have served a while.
+    const run = autocannon({ url: `http://127.0.0.1:${app.httpPort}/`, connections: 20, duration: 40, timeout: 10 });
+    const codes: string[] = [];
+    run.on('reqError', (err) => codes.push(err.code ?? err.message));
+    let answered = 0;
+    run.on('response', () => answered++);
+    running.push(async () => {
+      run.stop();
+      await run;
+      return { ok: 0, failures: 0, errors: [] };
+    });
+    await waitFor(() => answered >= 2000, 15_000, 'load running on the old workers');
+    process.kill(app.primaryPid, 'SIGUSR2');
+    await waitFor(() => app.records().some((r) => r.msg === 'rolling restart done'), 35_000, `rolling restart done (output: ${app.out().slice(-2000)})`);
+    const during = answered;
+    await waitFor(() => answered >= during + 2000, 15_000, 'load served by the new workers');
+    run.stop();
+    const result = await run;
+    expect(result['2xx']).to.be.above(1000);
+    expect({ errors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx, codes }).to.deep.equal({ errors: 0, timeouts: 0, non2xx: 0, codes: [] });
+    expect(result['2xx']).to.equal(result.requests.total);
+    for (const pid of before) expect(alive(pid)).to.equal(false);
+  });
+});
