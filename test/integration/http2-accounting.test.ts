@@ -5,7 +5,7 @@ import { Http2ConnectionPool, Http2PoolConfig, PoolConfig, UsePool, type Applica
 import { createTestApp } from '../../src/testing';
 import { waitFor } from '../helpers/http-fixtures';
 import { makeTlsFixtures, type TlsFixtures } from '../helpers/https-fixtures';
-import { closed, connect, run, TestHttp2Server } from '../helpers/http2-fixtures';
+import { closed, connect, FRAME, RawH2Peer, run, TestHttp2Server } from '../helpers/http2-fixtures';
 
 /** TestHttp2Server plus `/stream`: writes 16 KiB chunks until the stream closes. */
 @UsePool(Http2ConnectionPool)
@@ -34,6 +34,7 @@ describe('HTTP/2 accounting: connections and streams in flight return to 0 (h2lo
   let certs: TlsFixtures;
   let app: Application | undefined;
   let child: ChildProcess | undefined;
+  const peers: RawH2Peer[] = [];
 
   before(async () => {
     certs = await makeTlsFixtures();
@@ -47,6 +48,7 @@ describe('HTTP/2 accounting: connections and streams in flight return to 0 (h2lo
       await gone;
     }
     child = undefined;
+    for (const p of peers.splice(0)) p.socket.destroy();
     if (app?.state === 'running') await app.stop();
     app = undefined;
   });
@@ -109,4 +111,24 @@ describe('HTTP/2 accounting: connections and streams in flight return to 0 (h2lo
     const m = server.pool.getMetrics();
     expect([m.active, m.requests.inFlight, m.http2.streamsOpen, server.writerStopped]).to.deep.equal([0, 0, 0, 1]);
   });
+
+  for (const answerPings of [true, false]) {
+    it(`drain of a session with no stream whose peer ${answerPings ? 'answers' : 'never answers'} the PING: graceful GOAWAY (2^31-1), PING, final GOAWAY (last stream 0) by the 1 s bound, closed gracefully well before the shutdown deadline`, async () => {
+      const { port, server } = await start({ h2c: true }, 10_000);
+      const peer = await RawH2Peer.open(port);
+      peers.push(peer);
+      peer.answerPings = answerPings;
+      await waitFor(() => server.pool.size === 1 && peer.settings().size > 0, 5000, 'session up');
+      const result = await (app as Application).stop();
+      await waitFor(() => peer.closed, 5000, 'peer closed');
+      expect([result.graceful, result.forced]).to.deep.equal([1, 0]);
+      const order = peer.frames.filter((f) => f.type === FRAME.GOAWAY || (f.type === FRAME.PING && (f.flags & 1) === 0)).map((f) => f.type);
+      // node's session.close() sends the final GOAWAY and its destroy (no stream left) sends nghttp2's own, the same: read as one.
+      expect(order.filter((t, i) => i === 0 || t !== order[i - 1])).to.deep.equal([FRAME.GOAWAY, FRAME.PING, FRAME.GOAWAY]);
+      const goaways = peer.goaways();
+      expect(goaways[0]).to.deep.equal({ lastStreamId: 2 ** 31 - 1, code: 0 });
+      expect(new Set(goaways.slice(1).map((g) => `${g.lastStreamId}/${g.code}`))).to.deep.equal(new Set(['0/0']));
+      expect(server.pool.getMetrics().requests.inFlight).to.equal(0);
+    });
+  }
 });
