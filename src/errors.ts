@@ -181,3 +181,10 @@ export class WorkerStartError extends UnipoolError {
     super('UNIPOOL_WORKER_START', message);
   }
 }
+
+/** An HTTP/2 handler replaced the prototypes of node's compatibility request/response with ones node's HTTP/2 code cannot run on (a framework built for HTTP/1.1 objects); the stream was answered 500. */
+export class Http2CompatObjectsError extends UnipoolError {
+  constructor() {
+    super('UNIPOOL_HTTP2_COMPAT_OBJECTS', "the handler replaced the prototype of node's Http2ServerRequest/Http2ServerResponse (an HTTP/1.1-only framework?): answered 500");
+  }
+}

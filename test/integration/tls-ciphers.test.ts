@@ -5,6 +5,7 @@ import { DEFAULT_TLS_CIPHERS, type Application } from '../../src';
 import { createTestApp } from '../../src/testing';
 import { GrpcEchoServer } from '../../samples/multi-protocol/grpc-echo-server';
 import { TestHttpsServer, makeRsaPair, type RsaPair } from '../helpers/https-fixtures';
+import { TestHttp2Server } from '../helpers/http2-fixtures';
 
 /** What `openssl s_client` negotiated: exit code and the cipher line of its summary. */
 interface Handshake {
@@ -63,6 +64,15 @@ describe('TLS defaults: AEAD-only ciphers with forward secrecy (openssl s_client
         return app.servers[0].address()!.port;
       },
     },
+    {
+      name: 'HTTP/2',
+      alpn: 'h2',
+      start: async () => {
+        app = createTestApp({ servers: [TestHttp2Server], config: { http2: { tls: { cert: certFile, key: keyFile } } } });
+        await app.start();
+        return app.servers[0].address()!.port;
+      },
+    },
   ];
 
   for (const { name, start, alpn } of cases) {
@@ -80,6 +90,16 @@ describe('TLS defaults: AEAD-only ciphers with forward secrecy (openssl s_client
       if (alpn) expect(gcm.output).to.match(/ALPN protocol: h2/);
     });
   }
+
+  it('HTTP/2 over TLS 1.2 offers no suite of the RFC 7540 (9.2.2, appendix A) blocklist: the static-RSA AEAD suite AES128-GCM-SHA256 is refused, ECDHE-RSA-CHACHA20-POLY1305 gets h2', async () => {
+    const port = await cases[2].start();
+    const rsaKx = await sClient(port, 'AES128-GCM-SHA256', 'h2');
+    expect(rsaKx.cipher, rsaKx.output).to.equal(undefined);
+    expect(rsaKx.code).to.not.equal(0);
+    const chacha = await sClient(port, 'ECDHE-RSA-CHACHA20-POLY1305', 'h2');
+    expect(chacha.cipher, chacha.output).to.equal('ECDHE-RSA-CHACHA20-POLY1305');
+    expect(chacha.output).to.match(/ALPN protocol: h2/);
+  });
 
   it('item 26: the default list is AEAD-only with forward secrecy for TLS 1.2 (one constant for HTTPS and gRPC)', () => {
     const tls12 = DEFAULT_TLS_CIPHERS.split(':').filter((c) => !c.startsWith('TLS_'));

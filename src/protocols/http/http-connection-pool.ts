@@ -32,8 +32,10 @@ export const DRAIN_KEEP_ALIVE_GRACE_MS = 500;
 /** Pool of HTTP/1.1 connections (one TCP socket each). Also the base of the HTTPS pool. */
 export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> extends ConnectionPoolManager<Socket, C> {
   readonly protocol: string = 'http';
-  /** The URL scheme of the requests this pool serves (OpenTelemetry's `url.scheme`). */
-  readonly urlScheme: string = 'http';
+  /** The URL scheme of the requests this pool serves (OpenTelemetry's `url.scheme`); a getter, so a subclass can compute it from its config. */
+  get urlScheme(): string {
+    return 'http';
+  }
   /** Responses written completely, by status class: index 1 to 5 for 1xx to 5xx, 0 for a status outside 100-599. */
   private readonly statusClasses = new Float64Array(6);
   /** Ends the drain's grace for recently active idle sockets (one timer per drain, none otherwise). */

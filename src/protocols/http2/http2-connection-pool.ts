@@ -87,6 +87,11 @@ export function sessionOf(conn: PooledConnection<Socket>): ServerHttp2Session | 
 export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> extends HttpsConnectionPool<C> {
   override readonly protocol: string = 'http2';
 
+  /** `http` for an h2c (cleartext) pool, `https` over TLS. */
+  override get urlScheme(): string {
+    return this.config.h2c ? 'http' : 'https';
+  }
+
   /** Streams each closed session served. */
   readonly streamsPerSession = new LatencyHistogram(STREAMS_PER_SESSION_BUCKETS);
   private readonly resetsByCode = byErrorCode();

@@ -11,6 +11,8 @@ import { HttpsServer } from '../https/https-server';
 import { Http2PoolConfig } from './http2-config';
 import { Http2ConnectionPool } from './http2-connection-pool';
 import { Http2ConnectionState } from './http2-connection-state';
+import { http2HandlerFor, restoreCompatPrototypes } from './http2-framework-prototypes';
+import { Http2CompatObjectsError } from '../../errors';
 import { NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, UNKNOWN_PROTOCOL } from './http2-constants';
 
 /** On a socket: the HTTP/2 session node made for it (set before the pool sees the socket). */
@@ -86,6 +88,8 @@ export abstract class Http2Server<P extends Http2ConnectionPool = Http2Connectio
 
   /** Refused sessions waiting to answer their first stream; the pool does not track them, so the server does. */
   private readonly refusedSessions = new Set<ServerHttp2Session>();
+  /** For HTTP/2 compatibility requests: `handle`, or a view of it when it is an Express app (resolved at the first one). */
+  private h2Handle: ((req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => unknown) | undefined;
 
   /**
    * Handles one admitted request: an HTTP/2 stream on node's compatibility API, or an HTTP/1.1
@@ -238,18 +242,24 @@ export abstract class Http2Server<P extends Http2ConnectionPool = Http2Connectio
     const stream = (req as http2.Http2ServerRequest).stream as TrackedStream;
     // Refused (answered 503) or reset already: no handler.
     if (stream[S_CONN] === undefined || stream.destroyed) return;
+    const h2req = req as http2.Http2ServerRequest;
     const h2res = res as http2.Http2ServerResponse;
+    this.h2Handle ??= http2HandlerFor(this.handle) ?? ((rq, rs) => this.handle(rq, rs));
     try {
-      const result = this.handle(req, h2res);
+      const result = this.h2Handle(h2req, h2res);
+      // A handler that swapped node's prototypes for HTTP/1.1 ones would crash the process at node's next body read.
+      if (restoreCompatPrototypes(h2req, h2res)) throw new Http2CompatObjectsError();
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
-        (result as Promise<void>).then(undefined, (err: unknown) => this.onStreamHandlerError(err, stream, h2res));
+        (result as Promise<void>).then(undefined, (err: unknown) => this.onStreamHandlerError(err, stream, h2res, h2req));
       }
     } catch (err) {
-      this.onStreamHandlerError(err, stream, h2res);
+      this.onStreamHandlerError(err, stream, h2res, h2req);
     }
   };
 
-  private onStreamHandlerError(err: unknown, stream: TrackedStream, res: http2.Http2ServerResponse | undefined): void {
+  private onStreamHandlerError(err: unknown, stream: TrackedStream, res: http2.Http2ServerResponse | undefined, req?: http2.Http2ServerRequest): void {
+    // A throw may come from a handler that broke node's objects first: make them node's again to answer.
+    if (res !== undefined && req !== undefined) restoreCompatPrototypes(req, res);
     this.pool.recordError('handler', err instanceof Error ? err : new Error(String(err)), stream[S_CONN]);
     this.logger?.error({ protocol: this.pool.protocol, err }, 'request handler failed');
     if (stream.destroyed) return;

@@ -84,7 +84,9 @@ function increment(map: Map<string, number>, key: string): void {
  */
 export class HttpsConnectionPool<C extends HttpPoolConfig = HttpsPoolConfig> extends HttpConnectionPool<C> {
   override readonly protocol: string = 'https';
-  override readonly urlScheme: string = 'https';
+  override get urlScheme(): string {
+    return 'https';
+  }
 
   /** TLS handshake duration, TCP accept to `secureConnection` (ms). */
   readonly handshakeDuration = new LatencyHistogram(LATENCY_BUCKETS_MS);
