@@ -119,6 +119,8 @@ export class Application {
   private stopping: Promise<ShutdownResult> | undefined;
   private orchestrator: ShutdownOrchestrator | undefined;
   private readonly signals: SignalHandler;
+  /** A SIGTERM/SIGINT that came while booting: the app stops once it is running. */
+  private signalDuringBoot: NodeJS.Signals | undefined;
   private readonly rejectLog: RejectionLog;
   /** Each pool with the servers sharing it (the first one's section configures it). */
   private poolGroups: PoolGroup[] = [];
@@ -157,27 +159,19 @@ export class Application {
     this.metrics = new PrometheusCollector(this, this.logger);
     this.signals = new SignalHandler(
       (signal) => {
-        if (this.stopping) {
-          // A shutdown started from code owns the process's fate: it never calls process.exit.
-          this.logger.info({ signal }, 'signal received: shutdown already under way (started from code; send it again to force)');
+        if (this.appState === 'starting') {
+          // Installed from the first line of start(): a signal during boot is not lost, nor kills the process.
+          this.logger.info({ signal }, 'signal received during boot: shutting down gracefully once started (send it again to exit at once)');
+          this.signalDuringBoot = signal;
           return;
         }
-        this.logger.info({ signal }, 'signal received: shutting down gracefully (send it again to force)');
-        this.stop().then(
-          (result) => {
-            // Forced by a second signal or app.stop({ force: true }): exit 1 even when nothing was left to force.
-            const code = result.ok && !result.forcedByUser ? 0 : 1;
-            process.exitCode = code;
-            scheduleExit(this.shutdownConfig.exitDelay, code, this.logger);
-          },
-          (err: unknown) => {
-            this.logger.error({ err }, 'shutdown failed');
-            process.exitCode = 1;
-            scheduleExit(this.shutdownConfig.exitDelay, 1, this.logger);
-          },
-        );
+        this.shutdownOnSignal(signal);
       },
       (signal) => {
+        if (this.appState === 'starting') {
+          this.logger.warn({ signal }, 'signal received again during boot: exiting at once');
+          process.exit(1);
+        }
         this.logger.warn({ signal }, 'signal received again: forcing shutdown');
         this.stop({ force: true }).catch(() => undefined); // the first signal's handler reports the outcome
       },
@@ -191,6 +185,37 @@ export class Application {
         this.reload().catch((err: unknown) => this.logger.error({ err }, 'reload failed'));
       },
     );
+  }
+
+  /** The first SIGTERM/SIGINT: a graceful stop, then the process exits with its outcome. */
+  private shutdownOnSignal(signal: NodeJS.Signals): void {
+    if (this.stopping) {
+      // A shutdown started from code owns the process's fate: it never calls process.exit.
+      this.logger.info({ signal }, 'signal received: shutdown already under way (started from code; send it again to force)');
+      return;
+    }
+    this.logger.info({ signal }, 'signal received: shutting down gracefully (send it again to force)');
+    this.stop().then(
+      (result) => {
+        // Forced by a second signal or app.stop({ force: true }): exit 1 even when nothing was left to force.
+        const code = result.ok && !result.forcedByUser ? 0 : 1;
+        process.exitCode = code;
+        scheduleExit(this.shutdownConfig.exitDelay, code, this.logger);
+      },
+      (err: unknown) => {
+        this.logger.error({ err }, 'shutdown failed');
+        process.exitCode = 1;
+        scheduleExit(this.shutdownConfig.exitDelay, 1, this.logger);
+      },
+    );
+  }
+
+  /** Once running: the shutdown a signal asked for during boot. */
+  private honourSignalDuringBoot(): void {
+    const signal = this.signalDuringBoot;
+    if (signal === undefined) return;
+    this.signalDuringBoot = undefined;
+    this.shutdownOnSignal(signal);
   }
 
   /** Decorator misuse is a programming error: report all of it at once, before anything runs. */
@@ -318,6 +343,7 @@ export class Application {
   async start(): Promise<void> {
     if (this.appState !== 'created') throw new LifecycleStateError(`start() needs a new application (state: ${this.appState})`);
     this.appState = 'starting';
+    if (this.options.handleSignals !== false) this.signals.install();
     this.bootStartedAt = Date.now();
     const started = performance.now();
     let initialized = false;
@@ -363,6 +389,7 @@ export class Application {
       const durationMs = performance.now() - started;
       this.logger.info({ durationMs: Math.round(durationMs), servers: this.serverInstances.length }, 'started');
       this.events.emit('started', { durationMs });
+      this.honourSignalDuringBoot();
     } catch (err) {
       this.appState = 'failed';
       this.logBootFailure(err);
@@ -400,6 +427,7 @@ export class Application {
     const durationMs = performance.now() - started;
     this.logger.info({ durationMs: Math.round(durationMs), workers: primary.workers().length, pid: process.pid }, 'started');
     this.events.emit('started', { durationMs });
+    this.honourSignalDuringBoot();
   }
 
   /** Cluster primary: every worker with its pools, for the dashboard's frames (undefined in a single process and in a worker). */

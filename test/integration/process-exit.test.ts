@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { expect } from 'chai';
 import { waitFor } from '../helpers/http-fixtures';
 
@@ -15,9 +17,9 @@ interface AppProcess {
 const FIXTURE = join(__dirname, '../fixtures/lingering-app.js');
 const children: ChildProcess[] = [];
 
-function startApp(config: Record<string, unknown>, linger: boolean, mode = ''): AppProcess {
+function startApp(config: Record<string, unknown>, linger: boolean, mode = '', extraEnv: Record<string, string> = {}): AppProcess {
   const child = spawn(process.execPath, [FIXTURE], {
-    env: { ...process.env, UNIPOOL_TEST_CONFIG: JSON.stringify(config), UNIPOOL_TEST_LINGER: linger ? '1' : '0', UNIPOOL_TEST_MODE: mode, UNIPOOL_LOG_LEVEL: 'info' },
+    env: { ...process.env, UNIPOOL_TEST_CONFIG: JSON.stringify(config), UNIPOOL_TEST_LINGER: linger ? '1' : '0', UNIPOOL_TEST_MODE: mode, UNIPOOL_LOG_LEVEL: 'info', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -57,6 +59,27 @@ describe('The process after a signal-started shutdown (child processes)', () => 
         child.kill('SIGKILL');
         await gone;
       }
+    }
+  });
+
+  it('a signal during boot is not lost: SIGHUP is ignored with a log, SIGTERM stops the app gracefully once it has started, exit 0 (before: both killed the process by the signal)', async () => {
+    const gate = join(mkdtempSync(join(tmpdir(), 'unipool-boot-')), 'open');
+    const app = startApp({}, false, '', { UNIPOOL_TEST_BOOT_GATE: gate });
+    try {
+      await waitFor(() => app.out().includes('booting\n'), 10_000, `boot reached onInit (output: ${app.out()})`);
+      app.child.kill('SIGHUP');
+      expect((await logged(app, 'signal received: reload ignored (not running)')).record).to.include({ signal: 'SIGHUP', state: 'starting' });
+      app.child.kill('SIGTERM');
+      await logged(app, 'signal received during boot: shutting down gracefully once started (send it again to exit at once)');
+      writeFileSync(gate, '');
+      const exit = await exitWithin(app, 10_000);
+      expect(exit).to.include({ code: 0, signal: null });
+      const msgs = app.records().map((r) => r.msg);
+      expect(msgs.indexOf('started')).to.be.greaterThan(-1);
+      expect(msgs.indexOf('stopped')).to.be.greaterThan(msgs.indexOf('started'));
+      expect(app.records().find((r) => r.msg === 'stopped')).to.include({ ok: true });
+    } finally {
+      rmSync(dirname(gate), { recursive: true, force: true });
     }
   });
 
