@@ -8,6 +8,7 @@ import type { Logger } from './logger';
 import { LatencyHistogram, bucketIndex, LATENCY_BUCKETS_MS } from './latency-histogram';
 import { ConnectionPoolEvent, PoolEventEmitter } from './pool-events';
 import { PoolHealth, PoolHealthStatus, type HealthReport } from './pool-health';
+import { ConnectionList } from './connection-list';
 import { PooledConnection, type PeerLookup } from './pooled-connection';
 import type { CloseReason, ConfigUpdateResult, DrainResult, KnownLabelValues, PoolMetricsSnapshot, PreparedConfigUpdate, RejectReason } from './pool-types';
 import type { PoolObserver } from './pool-observer';
@@ -77,13 +78,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private currentConfig: C;
   /** Servers that follow this pool's keys while they listen (`attachServer`). */
   private readonly attached = new Set<PoolConfigTarget>();
-  /** Live connections, oldest first: an intrusive list (see `PooledConnection.next`), O(1) add and remove. */
-  private head: PooledConnection<T> | undefined;
-  private tail: PooledConnection<T> | undefined;
-  private count = 0;
-  /** The next connection of the walk in progress (`forEachConnection`), kept valid by `unlink`. */
-  private cursor: PooledConnection<T> | undefined;
-  private walking = false;
+  /** Live connections, oldest first (O(1) add and remove). */
+  private readonly connections = new ConnectionList<T>();
   private nextId = 1;
   private admittedTotal = 0;
   private requestsTotal = 0;
@@ -322,13 +318,13 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.healthJudge.thresholds = next.health;
     if (next.health.window !== previous.health.window) this.replaceWindow(next.health.window);
     if (next.idleTimeout !== previous.idleTimeout || next.connectionTimeout !== previous.connectionTimeout) {
-      for (const conn of this.snapshot()) this.rearmTimer(conn);
+      for (const conn of this.connections.snapshot()) this.rearmTimer(conn);
       this.schedulePending(true);
     }
     if (next.health.checkInterval !== previous.health.checkInterval && this.healthTimer) this.startHealthTimer();
     const limit = this.share ?? next.maxConnections;
-    const reachedLimit = this.count >= limit && !this.atLimit;
-    this.atLimit = this.count >= limit;
+    const reachedLimit = this.connections.size >= limit && !this.atLimit;
+    this.atLimit = this.connections.size >= limit;
     for (const server of this.attached) {
       try {
         server.applyPoolConfig(previous, next);
@@ -336,7 +332,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
         this.reportError({ err, protocol: this.protocol, pool: this.name }, 'server failed to apply a pool config update');
       }
     }
-    if (reachedLimit) this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.count, maxConnections: limit });
+    if (reachedLimit) this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.connections.size, maxConnections: limit });
     const result = { applied, restartRequired };
     this.events.emit(ConnectionPoolEvent.ConfigUpdated, result);
     this.checkHealth();
@@ -347,7 +343,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Connections open now. */
   get size(): number {
-    return this.count;
+    return this.connections.size;
   }
 
   /** Whether the pool is draining (admits nothing). */
@@ -358,7 +354,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   /** Whether the pool admits a new connection right now; `undefined` if it does, else the reason it would refuse. */
   admissionRefusal(): RejectReason | undefined {
     if (this.draining || this.destroyed) return 'draining';
-    if (this.count >= (this.share ?? this.currentConfig.maxConnections)) return 'max_connections';
+    if (this.connections.size >= (this.share ?? this.currentConfig.maxConnections)) return 'max_connections';
     return undefined;
   }
 
@@ -374,7 +370,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    */
   setAdmissionShare(share: number | undefined): void {
     this.share = share === undefined ? undefined : Math.max(0, Math.floor(share));
-    this.atLimit = this.count >= this.admissionLimit;
+    this.atLimit = this.connections.size >= this.admissionLimit;
   }
 
   /**
@@ -392,18 +388,18 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     // A closed socket no longer knows its peer: when someone listens to events that can come
     // after the close, read the address now.
     if (remoteAddress === undefined && this.wantsPeerEarly()) void conn.remoteAddress;
-    this.link(conn);
+    this.connections.link(conn);
     this.admittedTotal++;
     this.window.recordConnection();
     this.rearmTimer(conn);
-    const reachedLimit = !this.atLimit && this.count >= (this.share ?? this.currentConfig.maxConnections);
+    const reachedLimit = !this.atLimit && this.connections.size >= (this.share ?? this.currentConfig.maxConnections);
     if (reachedLimit) this.atLimit = true;
     // Events leave once the state is consistent (listeners are isolated by the emitter, so the
     // server always gets the connection back and attaches its close listener).
     if (this.events.listenerCount(ConnectionPoolEvent.ConnectionAdded)) {
-      this.events.emit(ConnectionPoolEvent.ConnectionAdded, { connection: conn.toJSON(), active: this.count });
+      this.events.emit(ConnectionPoolEvent.ConnectionAdded, { connection: conn.toJSON(), active: this.connections.size });
     }
-    if (reachedLimit) this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.count, maxConnections: this.admissionLimit });
+    if (reachedLimit) this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.connections.size, maxConnections: this.admissionLimit });
     return conn;
   }
 
@@ -428,14 +424,13 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.rejectedTotal++;
     increment(this.rejectedByReason, reason);
     if (this.events.listenerCount(ConnectionPoolEvent.ConnectionRejected)) {
-      this.events.emit(ConnectionPoolEvent.ConnectionRejected, { reason, remoteAddress, active: this.count });
+      this.events.emit(ConnectionPoolEvent.ConnectionRejected, { reason, remoteAddress, active: this.connections.size });
     }
   }
 
   /** Looks a live connection up by id (a walk over the connections: for tools and tests, not the hot path). */
   get(id: number): PooledConnection<T> | undefined {
-    for (let conn = this.head; conn !== undefined; conn = conn.next) if (conn.id === id) return conn;
-    return undefined;
+    return this.connections.find(id);
   }
 
   /**
@@ -443,15 +438,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * connections while iterating is safe. O(n), for drain, `/status` and tools.
    */
   values(): IterableIterator<PooledConnection<T>> {
-    return this.snapshot().values();
-  }
-
-  /** The live connections now, oldest first. */
-  private snapshot(): PooledConnection<T>[] {
-    const out = new Array<PooledConnection<T>>(this.count);
-    let i = 0;
-    for (let conn = this.head; conn !== undefined; conn = conn.next) out[i++] = conn;
-    return out;
+    return this.connections.snapshot().values();
   }
 
   /**
@@ -462,41 +449,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * so the one cursor always belongs to the outermost walk and stays right whatever either does.
    */
   protected forEachConnection(fn: (conn: PooledConnection<T>) => void): void {
-    if (this.walking) {
-      for (const conn of this.snapshot()) if (!conn.removed) fn(conn);
-      return;
-    }
-    this.walking = true;
-    try {
-      for (let conn = this.head; conn !== undefined; conn = this.cursor) {
-        this.cursor = conn.next;
-        fn(conn);
-      }
-    } finally {
-      this.walking = false;
-      this.cursor = undefined;
-    }
-  }
-
-  private link(conn: PooledConnection<T>): void {
-    conn.prev = this.tail;
-    if (this.tail !== undefined) this.tail.next = conn;
-    else this.head = conn;
-    this.tail = conn;
-    this.count++;
-    if (this.walking && this.cursor === undefined) this.cursor = conn; // the walk was at its end
-  }
-
-  private unlink(conn: PooledConnection<T>): void {
-    const { prev, next } = conn;
-    if (this.cursor === conn) this.cursor = next;
-    if (prev !== undefined) prev.next = next;
-    else this.head = next;
-    if (next !== undefined) next.prev = prev;
-    else this.tail = prev;
-    conn.prev = undefined;
-    conn.next = undefined;
-    this.count--;
+    this.connections.forEach(fn);
   }
 
   /**
@@ -507,7 +460,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     if (conn.owner !== this) throw new ForeignConnectionError(conn.id, this.protocol);
     if (conn.removed) return;
     conn.removed = true;
-    this.unlink(conn);
+    this.connections.unlink(conn);
     if (conn.timerKind === 'connection') this.unpend(conn);
     else if (conn.timer) clearTimeout(conn.timer);
     conn.timer = undefined;
@@ -517,7 +470,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.closedBytesOut += bytesOut;
     const lifetimeMs = monotonicMs() - conn.startedMono;
     this.connectionDurations.observe(lifetimeMs);
-    if (this.atLimit && this.count < (this.share ?? this.currentConfig.maxConnections)) this.atLimit = false;
+    if (this.atLimit && this.connections.size < (this.share ?? this.currentConfig.maxConnections)) this.atLimit = false;
     const why = reason ?? conn.closeReason ?? 'closed';
     if (this.observer !== undefined) this.observer.connectionClosed(this, lifetimeMs / 1000, why);
     const drain = this.drainState;
@@ -526,9 +479,9 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       else drain.graceful++;
     }
     if (this.events.listenerCount(ConnectionPoolEvent.ConnectionRemoved)) {
-      this.events.emit(ConnectionPoolEvent.ConnectionRemoved, { connection: conn.toJSON(), reason: why, active: this.count });
+      this.events.emit(ConnectionPoolEvent.ConnectionRemoved, { connection: conn.toJSON(), reason: why, active: this.connections.size });
     }
-    if (drain && this.count === 0) drain.done?.();
+    if (drain && this.connections.size === 0) drain.done?.();
   }
 
   /**
@@ -888,7 +841,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.draining = true;
     const state: { graceful: number; forced: number; done: (() => void) | undefined } = { graceful: 0, forced: 0, done: undefined };
     this.drainState = state;
-    this.events.emit(ConnectionPoolEvent.DrainStarted, { active: this.count, deadlineMs: timeoutMs });
+    this.events.emit(ConnectionPoolEvent.DrainStarted, { active: this.connections.size, deadlineMs: timeoutMs });
     this.checkHealth();
     this.drainPromise = new Promise<DrainResult>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
@@ -907,12 +860,12 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
         resolve(result);
       };
       state.done = finish;
-      for (const conn of this.snapshot()) {
+      for (const conn of this.connections.snapshot()) {
         if (conn.removed) continue; // closed by an earlier one's drain
         conn.draining = true;
         this.drainConnection(conn);
       }
-      if (this.count === 0) return finish();
+      if (this.connections.size === 0) return finish();
       if (signal?.aborted) return this.forceAll();
       if (timeoutMs !== undefined) timer = setTimeout(() => this.forceAll(), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -922,7 +875,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Destroys every connection now, counting each as forced. */
   forceAll(): void {
-    for (const conn of this.snapshot()) {
+    for (const conn of this.connections.snapshot()) {
       if (conn.removed) continue;
       conn.forced = true;
       conn.closeReason = 'forced';
@@ -952,7 +905,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     return {
       listening: this.listening,
       draining: this.draining,
-      active: this.count,
+      active: this.connections.size,
       maxConnections: this.admissionLimit,
       requests: w.requests,
       errors: w.errors,
@@ -986,7 +939,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     let idle = 0;
     let inFlight = 0;
     let streamsInFlight = 0;
-    for (let conn = this.head; conn !== undefined; conn = conn.next) {
+    for (let conn = this.connections.head; conn !== undefined; conn = conn.next) {
       const [i, o] = this.connectionBytes(conn);
       bytesIn += i;
       bytesOut += o;
@@ -997,7 +950,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       }
     }
     const streams = this.streamDurations;
-    const active = this.count;
+    const active = this.connections.size;
     return {
       protocol: this.protocol,
       active,
