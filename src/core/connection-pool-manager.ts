@@ -9,6 +9,7 @@ import { LatencyHistogram, bucketIndex, LATENCY_BUCKETS_MS } from './latency-his
 import { ConnectionPoolEvent, PoolEventEmitter } from './pool-events';
 import { PoolHealth, PoolHealthStatus, type HealthReport } from './pool-health';
 import { ConnectionList } from './connection-list';
+import { ConnectionTimers } from './connection-timers';
 import { PooledConnection, type PeerLookup } from './pooled-connection';
 import type { CloseReason, ConfigUpdateResult, DrainResult, KnownLabelValues, PoolMetricsSnapshot, PreparedConfigUpdate, RejectReason } from './pool-types';
 import type { PoolObserver } from './pool-observer';
@@ -96,14 +97,19 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private atLimit = false;
   /** Connections this process may admit when it holds only a share of `maxConnections` (a cluster worker); undefined: `maxConnections`. */
   private share: number | undefined;
-  /**
-   * Connections that have not started their first unit of work, oldest first (every one waits
-   * the same connectionTimeout): one timer serves them all, so admitting a connection allocates
-   * no timer. An intrusive queue through `pendingNext`, like the connection list.
-   */
-  private pendingHead: PooledConnection<T> | undefined;
-  private pendingTail: PooledConnection<T> | undefined;
-  private pendingTimer: NodeJS.Timeout | undefined;
+  /** Connection and idle timeouts (one shared timer for the connection timeout). */
+  private readonly timers = new ConnectionTimers<T>({
+    timeouts: () => this.currentConfig,
+    destroyed: () => this.destroyed,
+    receivedSinceIdle: (conn) => this.receivedSinceIdle(conn),
+    markIdleStart: (conn) => this.markIdleStart(conn),
+    markEstablished: (conn) => this.markEstablished(conn),
+    timedOut: (conn, kind) => {
+      this.recordTimeout(kind, conn);
+      conn.closeReason = kind === 'connection' ? 'connection_timeout' : 'idle_timeout';
+      this.closeConnection(conn, conn.closeReason);
+    },
+  });
 
   /** Latency of requests whose window slot has been reused; with the live slots, every request since the pool was created. */
   private readonly retiredLatency = new LatencyHistogram(LATENCY_BUCKETS_MS);
@@ -318,8 +324,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.healthJudge.thresholds = next.health;
     if (next.health.window !== previous.health.window) this.replaceWindow(next.health.window);
     if (next.idleTimeout !== previous.idleTimeout || next.connectionTimeout !== previous.connectionTimeout) {
-      for (const conn of this.connections.snapshot()) this.rearmTimer(conn);
-      this.schedulePending(true);
+      this.timers.reconfigure(this.connections.snapshot());
     }
     if (next.health.checkInterval !== previous.health.checkInterval && this.healthTimer) this.startHealthTimer();
     const limit = this.share ?? next.maxConnections;
@@ -391,7 +396,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.connections.link(conn);
     this.admittedTotal++;
     this.window.recordConnection();
-    this.rearmTimer(conn);
+    this.timers.rearm(conn);
     const reachedLimit = !this.atLimit && this.connections.size >= (this.share ?? this.currentConfig.maxConnections);
     if (reachedLimit) this.atLimit = true;
     // Events leave once the state is consistent (listeners are isolated by the emitter, so the
@@ -461,10 +466,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     if (conn.removed) return;
     conn.removed = true;
     this.connections.unlink(conn);
-    if (conn.timerKind === 'connection') this.unpend(conn);
-    else if (conn.timer) clearTimeout(conn.timer);
-    conn.timer = undefined;
-    conn.timerKind = undefined;
+    this.timers.clear(conn);
     const [bytesIn, bytesOut] = this.connectionBytes(conn);
     this.closedBytesIn += bytesIn;
     this.closedBytesOut += bytesOut;
@@ -491,11 +493,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   markEstablished(conn: PooledConnection<T>): void {
     if (conn.started || conn.removed) return;
     conn.started = true;
-    if (conn.timerKind === 'connection') {
-      this.unpend(conn);
-      conn.timerKind = undefined;
-    }
-    if (conn.inFlight === 0) this.armIdle(conn);
+    this.timers.endConnectionTimeout(conn);
+    if (conn.inFlight === 0) this.timers.armIdle(conn);
   }
 
   /**
@@ -509,10 +508,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     conn.requests++;
     if (!conn.started) {
       conn.started = true;
-      if (conn.timerKind === 'connection') {
-        this.unpend(conn);
-        conn.timerKind = undefined;
-      }
+      this.timers.endConnectionTimeout(conn);
     }
     return startedAt ?? performance.now();
   }
@@ -537,7 +533,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     conn.lastActivityMono = Math.floor(now);
     if (conn.inFlight === 0 && this.currentConfig.idleTimeout > 0) {
       this.markIdleStart(conn);
-      this.armIdle(conn);
+      this.timers.armIdle(conn);
     }
   }
 
@@ -592,7 +588,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
         this.closeConnection(conn, 'drain');
       } else if (this.currentConfig.idleTimeout > 0) {
         this.markIdleStart(conn);
-        this.armIdle(conn);
+        this.timers.armIdle(conn);
       }
     }
   }
@@ -631,126 +627,6 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     if (conn && this.events.listenerCount(ConnectionPoolEvent.ConnectionTimeout)) {
       this.events.emit(ConnectionPoolEvent.ConnectionTimeout, { connection: conn.toJSON(), kind });
     }
-  }
-
-  // ---------------------------------------------------------------- timeouts
-
-  private rearmTimer(conn: PooledConnection<T>): void {
-    if (conn.timerKind === 'connection') this.unpend(conn);
-    else if (conn.timer) clearTimeout(conn.timer);
-    conn.timer = undefined;
-    conn.timerKind = undefined;
-    const { connectionTimeout, idleTimeout } = this.currentConfig;
-    if (!conn.started && connectionTimeout > 0) {
-      conn.timerKind = 'connection';
-      this.pend(conn);
-      this.schedulePending(false);
-    } else if (idleTimeout > 0) {
-      this.startIdleTimer(conn, idleTimeout);
-    }
-  }
-
-  /**
-   * Starts the idle timer of a connection that just went idle. A running idle timer is left
-   * alone: when it fires it compares the connection's last activity with the timeout and waits
-   * out the rest (`onTimer`), so a unit of work that ends costs no timer operation (restarting a
-   * node timer costs about as much as a clock read, and a keep-alive connection goes idle after
-   * every request). A timer that lapsed while the connection was busy is started anew.
-   */
-  private armIdle(conn: PooledConnection<T>): void {
-    if (conn.timerKind !== 'idle' && this.currentConfig.idleTimeout > 0) this.rearmTimer(conn);
-  }
-
-  private startIdleTimer(conn: PooledConnection<T>, ms: number): void {
-    conn.timerKind = 'idle';
-    conn.timer = setTimeout(() => this.onTimer(conn), ms).unref();
-  }
-
-  /**
-   * Takes a connection off the connection-timeout queue. The shared timer is left to fire and
-   * find nothing due: clearing it whenever the queue empties would cost a timer per connection
-   * again under churn (connections start their first request within microseconds).
-   */
-  private unpend(conn: PooledConnection<T>): void {
-    const prev = conn.pendingPrev;
-    if (prev === undefined && this.pendingHead !== conn) return; // not queued
-    const next = conn.pendingNext;
-    if (prev !== undefined) prev.pendingNext = next;
-    else this.pendingHead = next;
-    if (next !== undefined) next.pendingPrev = prev;
-    else this.pendingTail = prev;
-    conn.pendingPrev = undefined;
-    conn.pendingNext = undefined;
-  }
-
-  /** Appends a connection to the connection-timeout queue (the newest waits longest). */
-  private pend(conn: PooledConnection<T>): void {
-    conn.pendingPrev = this.pendingTail;
-    if (this.pendingTail !== undefined) this.pendingTail.pendingNext = conn;
-    else this.pendingHead = conn;
-    this.pendingTail = conn;
-  }
-
-  /** Keeps the one connection-timeout timer aimed at the oldest waiting connection. */
-  private schedulePending(reset: boolean): void {
-    if (reset && this.pendingTimer) {
-      clearTimeout(this.pendingTimer);
-      this.pendingTimer = undefined;
-    }
-    const oldest = this.pendingHead;
-    if (this.pendingTimer || oldest === undefined || this.destroyed) return;
-    const due = oldest.startedMono + this.currentConfig.connectionTimeout - monotonicMs();
-    this.pendingTimer = setTimeout(() => this.onPendingTimer(), Math.max(0, due)).unref();
-  }
-
-  private onPendingTimer(): void {
-    this.pendingTimer = undefined;
-    const deadline = monotonicMs() - this.currentConfig.connectionTimeout;
-    for (let conn = this.pendingHead; conn !== undefined && conn.startedMono <= deadline; conn = this.pendingHead) {
-      this.unpend(conn);
-      conn.timerKind = 'connection';
-      this.onTimer(conn);
-    }
-    this.schedulePending(false);
-  }
-
-  private onTimer(conn: PooledConnection<T>): void {
-    if (conn.removed || this.destroyed) return;
-    const kind = conn.timerKind === 'connection' ? 'connection' : 'idle';
-    if (kind === 'connection' && this.receivedSinceIdle(conn)) {
-      // Not a connection that sends nothing: its first unit of work is arriving, and the
-      // protocol's own timeouts for it (HTTP: headersTimeout, answered 408) govern from here.
-      conn.timerKind = undefined;
-      this.markEstablished(conn);
-      return;
-    }
-    if (kind === 'idle') {
-      // A busy connection is never idle: the timer lapses, and `armIdle` restarts it when the
-      // work ends.
-      if (conn.inFlight > 0) {
-        conn.timer = undefined;
-        conn.timerKind = undefined;
-        return;
-      }
-      // Work ended or a pong came since the timer started: idle time counts from the last activity.
-      const { idleTimeout } = this.currentConfig;
-      const remaining = conn.lastActivityMono + idleTimeout - monotonicMs();
-      if (remaining > 0) {
-        this.startIdleTimer(conn, remaining);
-        return;
-      }
-      if (this.receivedSinceIdle(conn)) {
-        // The next unit of work is arriving (a request's headers, say) but has not started yet.
-        this.markIdleStart(conn);
-        this.startIdleTimer(conn, idleTimeout);
-        return;
-      }
-    }
-    conn.timer = undefined;
-    conn.timerKind = undefined;
-    this.recordTimeout(kind, conn);
-    conn.closeReason = kind === 'connection' ? 'connection_timeout' : 'idle_timeout';
-    this.closeConnection(conn, conn.closeReason);
   }
 
   // ---------------------------------------------------------------- protocol hooks
@@ -891,8 +767,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.listening = false;
     if (this.healthTimer) clearInterval(this.healthTimer);
     this.healthTimer = undefined;
-    if (this.pendingTimer) clearTimeout(this.pendingTimer);
-    this.pendingTimer = undefined;
+    this.timers.close();
     this.forceAll();
     this.drainState?.done?.();
     this.events.removeAllListeners();
