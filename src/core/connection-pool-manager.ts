@@ -5,25 +5,19 @@ import { declaredKeys, validateSection, type ConfigClass } from '../config/valid
 import { ConfigValidationError, ForeignConnectionError, type ConfigProblem } from '../errors';
 import { changedConfigKeys, mergeConfig } from './config-diff';
 import type { Logger } from './logger';
-import { LatencyHistogram, bucketIndex, LATENCY_BUCKETS_MS } from './latency-histogram';
+import type { LatencyHistogram } from './latency-histogram';
 import { ConnectionPoolEvent, PoolEventEmitter } from './pool-events';
 import { PoolHealth, PoolHealthStatus, type HealthReport } from './pool-health';
 import { ConnectionList } from './connection-list';
 import { ConnectionTimers } from './connection-timers';
 import { PooledConnection, type PeerLookup } from './pooled-connection';
+import { PoolStats } from './pool-stats';
 import type { CloseReason, ConfigUpdateResult, DrainResult, KnownLabelValues, PoolMetricsSnapshot, PreparedConfigUpdate, RejectReason } from './pool-types';
 import type { PoolObserver } from './pool-observer';
 import type { ProtocolMetricFamily } from './protocol-metrics';
-import { SlidingWindow } from './sliding-window';
 import { monotonicMs, refreshWallClock } from './clock';
 
-/** Upper bounds (ms) of the connection-duration buckets: 10 ms to 1 h. */
-export const CONNECTION_DURATION_BUCKETS_MS: readonly number[] = Object.freeze([
-  10, 50, 100, 500, 1000, 5000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000,
-]);
-
-/** Upper bounds (ms) of the stream-duration buckets (long-lived work such as gRPC streaming calls): as for connections. */
-export const STREAM_DURATION_BUCKETS_MS: readonly number[] = CONNECTION_DURATION_BUCKETS_MS;
+export { CONNECTION_DURATION_BUCKETS_MS, STREAM_DURATION_BUCKETS_MS } from './pool-stats';
 
 /** Marker that lets decorators tell pool classes from anything else. */
 export const POOL_CLASS_MARKER = Symbol.for('unipool.poolClass');
@@ -38,19 +32,12 @@ const BASE_LABEL_VALUES: KnownLabelValues = Object.freeze({
 const NO_KEYS: ReadonlySet<string> = new Set();
 const EMPTY_EXTRA: ReadonlyArray<{ status: PoolHealthStatus; reason: string }> = [];
 
-/** The sliding window's clock: monotonic, so a step of the system clock cannot expire or revive slots. */
-const monotonicNow = (): number => performance.now();
-
 /** The keys every pool owns: admission, connection timeouts and health. */
 const BASE_POOL_KEYS: readonly string[] = ['maxConnections', 'connectionTimeout', 'idleTimeout', 'health'];
 
 /** What a pool tells the servers attached to it when its keys change (`ManagedServer` implements it). */
 export interface PoolConfigTarget {
   applyPoolConfig(previous: PoolSettings, next: PoolSettings): void;
-}
-
-function increment(map: Map<string, number>, key: string): void {
-  map.set(key, (map.get(key) ?? 0) + 1);
 }
 
 /**
@@ -82,18 +69,6 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   /** Live connections, oldest first (O(1) add and remove). */
   private readonly connections = new ConnectionList<T>();
   private nextId = 1;
-  private admittedTotal = 0;
-  private requestsTotal = 0;
-  private requestsFailed = 0;
-  private streamsTotal = 0;
-  private streamsFailed = 0;
-  private rejectedTotal = 0;
-  private readonly rejectedByReason = new Map<string, number>();
-  private readonly timeoutsByKind = new Map<string, number>();
-  private errorsTotal = 0;
-  private readonly errorsByType = new Map<string, number>();
-  private closedBytesIn = 0;
-  private closedBytesOut = 0;
   private atLimit = false;
   /** Connections this process may admit when it holds only a share of `maxConnections` (a cluster worker); undefined: `maxConnections`. */
   private share: number | undefined;
@@ -111,13 +86,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     },
   });
 
-  /** Latency of requests whose window slot has been reused; with the live slots, every request since the pool was created. */
-  private readonly retiredLatency = new LatencyHistogram(LATENCY_BUCKETS_MS);
-  /** Lifetime of closed connections (ms). */
-  readonly connectionDurations = new LatencyHistogram(CONNECTION_DURATION_BUCKETS_MS);
-  /** Duration of finished streams (`beginStream` .. `endStream`), since the pool was created (ms); never part of request latency or health. */
-  readonly streamDurations = new LatencyHistogram(STREAM_DURATION_BUCKETS_MS);
-  private window: SlidingWindow;
+  /** Counters, the sliding window and the lifetime histograms. */
+  private readonly stats: PoolStats;
   private readonly healthJudge: PoolHealth;
   private lastHealth: HealthReport;
   private healthTimer: NodeJS.Timeout | undefined;
@@ -131,7 +101,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   constructor(readonly configClass: ConfigClass<C>) {
     refreshWallClock();
     this.currentConfig = deepFreeze(new configClass());
-    this.window = new SlidingWindow(this.currentConfig.health.window, monotonicNow, this.retiredLatency);
+    this.stats = new PoolStats(this.currentConfig.health.window);
     this.healthJudge = new PoolHealth(this.currentConfig.health);
     // Not evaluated here: a subclass's healthFindings() may read fields not initialised yet.
     this.lastHealth = { status: PoolHealthStatus.Unavailable, reason: 'not listening', utilization: 0, errorRate: 0, p95LatencyMs: 0, checkedAt: Date.now() };
@@ -166,16 +136,17 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * read from the retired slots and the live window (a scrape reads it; requests never do).
    */
   get requestLatency(): LatencyHistogram {
-    const all = new LatencyHistogram(LATENCY_BUCKETS_MS);
-    all.merge(this.retiredLatency);
-    this.window.addLiveLatency(all);
-    return all;
+    return this.stats.requestLatency();
   }
 
-  /** A new sliding window of `windowMs`; what the old one held still counts in the lifetime latency. */
-  private replaceWindow(windowMs: number): void {
-    this.window.retire();
-    this.window = new SlidingWindow(windowMs, monotonicNow, this.retiredLatency);
+  /** Lifetime of closed connections (ms), since the pool was created. */
+  get connectionDurations(): LatencyHistogram {
+    return this.stats.connectionDurations;
+  }
+
+  /** Duration of finished streams (`beginStream` .. `endStream`), since the pool was created (ms); never part of request latency or health. */
+  get streamDurations(): LatencyHistogram {
+    return this.stats.streamDurations;
   }
 
   /**
@@ -254,7 +225,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     }
     this.currentConfig = deepFreeze(config);
     this.healthJudge.thresholds = config.health;
-    this.replaceWindow(config.health.window);
+    this.stats.replaceWindow(config.health.window);
   }
 
   /**
@@ -322,7 +293,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     // logged and neither undoes the change nor keeps the others from following it).
     this.currentConfig = deepFreeze(next);
     this.healthJudge.thresholds = next.health;
-    if (next.health.window !== previous.health.window) this.replaceWindow(next.health.window);
+    if (next.health.window !== previous.health.window) this.stats.replaceWindow(next.health.window);
     if (next.idleTimeout !== previous.idleTimeout || next.connectionTimeout !== previous.connectionTimeout) {
       this.timers.reconfigure(this.connections.snapshot());
     }
@@ -394,8 +365,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     // after the close, read the address now.
     if (remoteAddress === undefined && this.wantsPeerEarly()) void conn.remoteAddress;
     this.connections.link(conn);
-    this.admittedTotal++;
-    this.window.recordConnection();
+    this.stats.connectionAdmitted();
     this.timers.rearm(conn);
     const reachedLimit = !this.atLimit && this.connections.size >= (this.share ?? this.currentConfig.maxConnections);
     if (reachedLimit) this.atLimit = true;
@@ -426,8 +396,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Counts a refusal by reason (for refusals decided outside `add`, e.g. a failed handshake). */
   reject(reason: RejectReason, remoteAddress?: string): void {
-    this.rejectedTotal++;
-    increment(this.rejectedByReason, reason);
+    this.stats.countRejection(reason);
     if (this.events.listenerCount(ConnectionPoolEvent.ConnectionRejected)) {
       this.events.emit(ConnectionPoolEvent.ConnectionRejected, { reason, remoteAddress, active: this.connections.size });
     }
@@ -468,10 +437,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.connections.unlink(conn);
     this.timers.clear(conn);
     const [bytesIn, bytesOut] = this.connectionBytes(conn);
-    this.closedBytesIn += bytesIn;
-    this.closedBytesOut += bytesOut;
     const lifetimeMs = monotonicMs() - conn.startedMono;
-    this.connectionDurations.observe(lifetimeMs);
+    this.stats.connectionClosed(lifetimeMs, bytesIn, bytesOut);
     if (this.atLimit && this.connections.size < (this.share ?? this.currentConfig.maxConnections)) this.atLimit = false;
     const why = reason ?? conn.closeReason ?? 'closed';
     if (this.observer !== undefined) this.observer.connectionClosed(this, lifetimeMs / 1000, why);
@@ -528,7 +495,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       return;
     }
     const now = performance.now();
-    this.observeWork(now - startedAt, failed, now);
+    this.stats.observeWork(now - startedAt, failed, now);
     conn.requests++;
     conn.lastActivityMono = Math.floor(now);
     if (conn.inFlight === 0 && this.currentConfig.idleTimeout > 0) {
@@ -545,7 +512,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     // One clock read serves the latency, the sliding window and the activity stamp: clock reads
     // are most of what tracking a request costs (about 30 ns each here).
     const now = endedAt ?? performance.now();
-    this.observeWork(now - startedAt, failed, now);
+    this.stats.observeWork(now - startedAt, failed, now);
     if (!conn.removed) this.workEnded(conn, now);
   }
 
@@ -574,9 +541,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Records one finished stream that no connection owns (or whose connection is gone). */
   recordStream(ms: number, failed: boolean): void {
-    this.streamDurations.observe(ms);
-    this.streamsTotal++;
-    if (failed) this.streamsFailed++;
+    this.stats.observeStream(ms, failed);
   }
 
   /** The connection side of the end of a unit of work: activity, in-flight count, idle timer, drain. */
@@ -595,15 +560,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Records one finished unit of work that no connection owns (or whose connection is gone). */
   recordLatency(ms: number, failed: boolean): void {
-    this.observeWork(ms, failed, performance.now());
-  }
-
-  /** `now` is `performance.now()`, the window's clock. */
-  private observeWork(ms: number, failed: boolean, now: number): void {
-    // One histogram per request: the window's slot, folded into the lifetime one when reused.
-    this.window.recordRequest(bucketIndex(ms, LATENCY_BUCKETS_MS), ms, failed, now);
-    this.requestsTotal++;
-    if (failed) this.requestsFailed++;
+    this.stats.observeWork(ms, failed, performance.now());
   }
 
   /** Notes activity that is not a unit of work (a pong, a keep-alive ping): idle time counts from now. */
@@ -614,8 +571,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Counts an error by type, optionally tied to a connection. */
   recordError(type: string, error?: Error, conn?: PooledConnection<T>): void {
-    this.errorsTotal++;
-    increment(this.errorsByType, type);
+    this.stats.countError(type);
     if (this.events.listenerCount(ConnectionPoolEvent.ConnectionError)) {
       this.events.emit(ConnectionPoolEvent.ConnectionError, { connection: conn?.toJSON(), type, error });
     }
@@ -623,7 +579,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Counts a timeout by kind (for timeouts a protocol enforces itself, e.g. headers or heartbeat). */
   recordTimeout(kind: string, conn?: PooledConnection<T>): void {
-    increment(this.timeoutsByKind, kind);
+    this.stats.countTimeout(kind);
     if (conn && this.events.listenerCount(ConnectionPoolEvent.ConnectionTimeout)) {
       this.events.emit(ConnectionPoolEvent.ConnectionTimeout, { connection: conn.toJSON(), kind });
     }
@@ -776,7 +732,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   // ---------------------------------------------------------------- health and metrics
 
   private healthInputs() {
-    const w = this.window.snapshot();
+    const w = this.stats.window.snapshot();
     return {
       listening: this.listening,
       draining: this.draining,
@@ -806,61 +762,20 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** A copy of every figure the pool measures. */
   getMetrics(): PoolMetricsSnapshot {
-    const w = this.window.snapshot();
-    let bytesIn = this.closedBytesIn;
-    let bytesOut = this.closedBytesOut;
-    // Idle and in-flight counts are read here, in the walk bytes need anyway, so tracking a unit
-    // of work updates no pool-wide counter but the request totals.
-    let idle = 0;
-    let inFlight = 0;
-    let streamsInFlight = 0;
+    // Bytes, idle and in-flight counts are read in one walk, so tracking a unit of work updates
+    // no pool-wide counter but the request totals.
+    const live = { active: this.connections.size, idle: 0, inFlight: 0, streamsInFlight: 0, bytesIn: this.stats.closedBytesIn, bytesOut: this.stats.closedBytesOut };
     for (let conn = this.connections.head; conn !== undefined; conn = conn.next) {
       const [i, o] = this.connectionBytes(conn);
-      bytesIn += i;
-      bytesOut += o;
-      if (conn.inFlight === 0) idle++;
+      live.bytesIn += i;
+      live.bytesOut += o;
+      if (conn.inFlight === 0) live.idle++;
       else {
-        inFlight += conn.inFlight - conn.streamsInFlight;
-        streamsInFlight += conn.streamsInFlight;
+        live.inFlight += conn.inFlight - conn.streamsInFlight;
+        live.streamsInFlight += conn.streamsInFlight;
       }
     }
-    const streams = this.streamDurations;
-    const active = this.connections.size;
-    return {
-      protocol: this.protocol,
-      active,
-      idle,
-      maxConnections: this.currentConfig.maxConnections,
-      utilization: active / Math.max(1, this.admissionLimit),
-      totalConnections: this.admittedTotal,
-      rejected: { total: this.rejectedTotal, byReason: Object.fromEntries(this.rejectedByReason) },
-      timeouts: Object.fromEntries(this.timeoutsByKind),
-      errors: { total: this.errorsTotal, byType: Object.fromEntries(this.errorsByType) },
-      connectionsPerSecond: w.connectionsPerSecond,
-      requests: {
-        total: this.requestsTotal,
-        failed: this.requestsFailed,
-        inFlight,
-        errorRate: w.requests > 0 ? w.errors / w.requests : 0,
-        windowTotal: w.requests,
-      },
-      latency: {
-        count: w.latency.count,
-        avgMs: w.latency.mean(),
-        p50Ms: w.latency.quantile(0.5),
-        p95Ms: w.latency.quantile(0.95),
-        p99Ms: w.latency.quantile(0.99),
-        maxMs: w.latency.max,
-      },
-      streams: {
-        total: this.streamsTotal,
-        failed: this.streamsFailed,
-        inFlight: streamsInFlight,
-        duration: { count: streams.count, avgMs: streams.mean(), p50Ms: streams.quantile(0.5), p95Ms: streams.quantile(0.95), p99Ms: streams.quantile(0.99), maxMs: streams.max },
-      },
-      bytes: { in: bytesIn, out: bytesOut },
-      windowMs: this.window.windowMs,
-    };
+    return this.stats.snapshot(this.protocol, live, this.currentConfig.maxConnections, this.admissionLimit);
   }
 }
 

@@ -962,7 +962,7 @@ describe('ConnectionPoolManager', () => {
 
     it('keeps metrics memory constant: a million observations do not grow any array', () => {
       pool = FakePool.with();
-      const internals = pool as unknown as { window: { latency: unknown[]; connections: Float64Array; errors: Float64Array } };
+      const internals = (pool as unknown as { stats: { window: { latency: unknown[]; connections: Float64Array; errors: Float64Array } } }).stats;
       const histogramLength = pool.requestLatency.counts.length;
       const durationsLength = pool.connectionDurations.counts.length;
       for (let i = 0; i < 1_000_000; i++) {
