@@ -7,11 +7,12 @@ import { changedConfigKeys, mergeConfig } from './config-diff';
 import type { Logger } from './logger';
 import type { LatencyHistogram } from './latency-histogram';
 import { ConnectionPoolEvent, PoolEventEmitter } from './pool-events';
-import { PoolHealth, PoolHealthStatus, type HealthReport } from './pool-health';
+import { PoolHealthStatus, type HealthReport } from './pool-health';
 import { ConnectionList } from './connection-list';
 import { ConnectionTimers } from './connection-timers';
 import { PooledConnection, type PeerLookup } from './pooled-connection';
 import { PoolStats } from './pool-stats';
+import { HealthMonitor } from './health-monitor';
 import type { CloseReason, ConfigUpdateResult, DrainResult, KnownLabelValues, PoolMetricsSnapshot, PreparedConfigUpdate, RejectReason } from './pool-types';
 import type { PoolObserver } from './pool-observer';
 import type { ProtocolMetricFamily } from './protocol-metrics';
@@ -88,9 +89,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Counters, the sliding window and the lifetime histograms. */
   private readonly stats: PoolStats;
-  private readonly healthJudge: PoolHealth;
-  private lastHealth: HealthReport;
-  private healthTimer: NodeJS.Timeout | undefined;
+  /** Health judged on an interval while listening, and on demand. */
+  private readonly health: HealthMonitor;
 
   private listening = false;
   private draining = false;
@@ -102,9 +102,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     refreshWallClock();
     this.currentConfig = deepFreeze(new configClass());
     this.stats = new PoolStats(this.currentConfig.health.window);
-    this.healthJudge = new PoolHealth(this.currentConfig.health);
-    // Not evaluated here: a subclass's healthFindings() may read fields not initialised yet.
-    this.lastHealth = { status: PoolHealthStatus.Unavailable, reason: 'not listening', utilization: 0, errorRate: 0, p95LatencyMs: 0, checkedAt: Date.now() };
+    this.health = new HealthMonitor(this.currentConfig.health, () => this.healthInputs(), (previous, current) => this.events.emit(ConnectionPoolEvent.HealthChanged, { previous, current }));
   }
 
   /**
@@ -224,7 +222,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       config = value;
     }
     this.currentConfig = deepFreeze(config);
-    this.healthJudge.thresholds = config.health;
+    this.health.thresholds = config.health;
     this.stats.replaceWindow(config.health.window);
   }
 
@@ -292,12 +290,12 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     // The pool's own state first, whole; then the servers, each on its own (one that throws is
     // logged and neither undoes the change nor keeps the others from following it).
     this.currentConfig = deepFreeze(next);
-    this.healthJudge.thresholds = next.health;
+    this.health.thresholds = next.health;
     if (next.health.window !== previous.health.window) this.stats.replaceWindow(next.health.window);
     if (next.idleTimeout !== previous.idleTimeout || next.connectionTimeout !== previous.connectionTimeout) {
       this.timers.reconfigure(this.connections.snapshot());
     }
-    if (next.health.checkInterval !== previous.health.checkInterval && this.healthTimer) this.startHealthTimer();
+    if (next.health.checkInterval !== previous.health.checkInterval && this.health.running) this.health.start(next.health.checkInterval, this.checkHealthTick);
     const limit = this.share ?? next.maxConnections;
     const reachedLimit = this.connections.size >= limit && !this.atLimit;
     this.atLimit = this.connections.size >= limit;
@@ -653,13 +651,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   /** Tells the pool whether its server is listening (a pool that is not listening is UNAVAILABLE). */
   setListening(listening: boolean): void {
     this.listening = listening;
-    if (listening && !this.healthTimer && !this.destroyed) this.startHealthTimer();
+    if (listening && !this.health.running && !this.destroyed) this.health.start(this.currentConfig.health.checkInterval, this.checkHealthTick);
     this.checkHealth();
-  }
-
-  private startHealthTimer(): void {
-    if (this.healthTimer) clearInterval(this.healthTimer);
-    this.healthTimer = setInterval(() => this.checkHealth(), this.currentConfig.health.checkInterval).unref();
   }
 
   /**
@@ -721,8 +714,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     if (this.destroyed) return;
     this.destroyed = true;
     this.listening = false;
-    if (this.healthTimer) clearInterval(this.healthTimer);
-    this.healthTimer = undefined;
+    this.health.stop();
     this.timers.close();
     this.forceAll();
     this.drainState?.done?.();
@@ -745,14 +737,12 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     };
   }
 
+  /** The health interval's callback: through `checkHealth`, which a subclass may extend. */
+  private readonly checkHealthTick = (): void => void this.checkHealth();
+
   /** Re-evaluates health now, emitting `HealthChanged` if the status moved. */
   checkHealth(): HealthReport {
-    refreshWallClock();
-    const current = this.healthJudge.evaluate(this.healthInputs(), Date.now());
-    const previous = this.lastHealth;
-    this.lastHealth = current;
-    if (current.status !== previous.status) this.events.emit(ConnectionPoolEvent.HealthChanged, { previous, current });
-    return current;
+    return this.health.check();
   }
 
   /** The current health (re-evaluated). */
