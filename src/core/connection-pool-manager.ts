@@ -13,6 +13,7 @@ import { ConnectionTimers } from './connection-timers';
 import { PooledConnection, type PeerLookup } from './pooled-connection';
 import { PoolStats } from './pool-stats';
 import { HealthMonitor } from './health-monitor';
+import { DrainRun } from './pool-drain';
 import type { CloseReason, ConfigUpdateResult, DrainResult, KnownLabelValues, PoolMetricsSnapshot, PreparedConfigUpdate, RejectReason } from './pool-types';
 import type { PoolObserver } from './pool-observer';
 import type { ProtocolMetricFamily } from './protocol-metrics';
@@ -95,8 +96,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private listening = false;
   private draining = false;
   private destroyed = false;
-  private drainPromise: Promise<DrainResult> | undefined;
-  private drainState: { graceful: number; forced: number; done: (() => void) | undefined } | undefined;
+  /** The drain, once `drain()` was called (kept after it finished: `drain()` again returns its promise). */
+  private drainRun: DrainRun | undefined;
 
   constructor(readonly configClass: ConfigClass<C>) {
     refreshWallClock();
@@ -440,15 +441,12 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     if (this.atLimit && this.connections.size < (this.share ?? this.currentConfig.maxConnections)) this.atLimit = false;
     const why = reason ?? conn.closeReason ?? 'closed';
     if (this.observer !== undefined) this.observer.connectionClosed(this, lifetimeMs / 1000, why);
-    const drain = this.drainState;
-    if (drain) {
-      if (conn.forced) drain.forced++;
-      else drain.graceful++;
-    }
+    const drain = this.drainRun?.open ? this.drainRun : undefined;
+    drain?.count(conn.forced);
     if (this.events.listenerCount(ConnectionPoolEvent.ConnectionRemoved)) {
       this.events.emit(ConnectionPoolEvent.ConnectionRemoved, { connection: conn.toJSON(), reason: why, active: this.connections.size });
     }
-    if (drain && this.connections.size === 0) drain.done?.();
+    if (drain && this.connections.size === 0) drain.finish();
   }
 
   /**
@@ -661,41 +659,22 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * Calling it again returns the same promise.
    */
   drain(timeoutMs?: number, signal?: AbortSignal): Promise<DrainResult> {
-    if (this.drainPromise) return this.drainPromise;
-    const started = performance.now();
+    if (this.drainRun) return this.drainRun.promise;
     this.draining = true;
-    const state: { graceful: number; forced: number; done: (() => void) | undefined } = { graceful: 0, forced: 0, done: undefined };
-    this.drainState = state;
+    const run = new DrainRun((result) => this.events.emit(ConnectionPoolEvent.DrainFinished, result));
+    this.drainRun = run;
     this.events.emit(ConnectionPoolEvent.DrainStarted, { active: this.connections.size, deadlineMs: timeoutMs });
     this.checkHealth();
-    this.drainPromise = new Promise<DrainResult>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = (): void => this.forceAll();
-      let finished = false;
-      // Connections that close synchronously in drainConnection already finish the drain from remove().
-      const finish = (): void => {
-        if (finished) return;
-        finished = true;
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        state.done = undefined;
-        this.drainState = undefined;
-        const result: DrainResult = { graceful: state.graceful, forced: state.forced, durationMs: performance.now() - started };
-        this.events.emit(ConnectionPoolEvent.DrainFinished, result);
-        resolve(result);
-      };
-      state.done = finish;
-      for (const conn of this.connections.snapshot()) {
-        if (conn.removed) continue; // closed by an earlier one's drain
-        conn.draining = true;
-        this.drainConnection(conn);
-      }
-      if (this.connections.size === 0) return finish();
-      if (signal?.aborted) return this.forceAll();
-      if (timeoutMs !== undefined) timer = setTimeout(() => this.forceAll(), timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-    return this.drainPromise;
+    // Connections that close synchronously in drainConnection finish the drain from remove().
+    for (const conn of this.connections.snapshot()) {
+      if (conn.removed) continue; // closed by an earlier one's drain
+      conn.draining = true;
+      this.drainConnection(conn);
+    }
+    if (this.connections.size === 0) run.finish();
+    else if (signal?.aborted) this.forceAll();
+    else run.arm(timeoutMs, signal, () => this.forceAll());
+    return run.promise;
   }
 
   /** Destroys every connection now, counting each as forced. */
@@ -717,7 +696,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.health.stop();
     this.timers.close();
     this.forceAll();
-    this.drainState?.done?.();
+    this.drainRun?.finish();
     this.events.removeAllListeners();
   }
 
