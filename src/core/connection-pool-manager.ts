@@ -14,6 +14,7 @@ import { PooledConnection, type PeerLookup } from './pooled-connection';
 import { PoolStats } from './pool-stats';
 import { HealthMonitor } from './health-monitor';
 import { DrainRun } from './pool-drain';
+import { PoolAdmission } from './pool-admission';
 import type { CloseReason, ConfigUpdateResult, DrainResult, KnownLabelValues, PoolMetricsSnapshot, PreparedConfigUpdate, RejectReason } from './pool-types';
 import type { PoolObserver } from './pool-observer';
 import type { ProtocolMetricFamily } from './protocol-metrics';
@@ -71,9 +72,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   /** Live connections, oldest first (O(1) add and remove). */
   private readonly connections = new ConnectionList<T>();
   private nextId = 1;
-  private atLimit = false;
-  /** Connections this process may admit when it holds only a share of `maxConnections` (a cluster worker); undefined: `maxConnections`. */
-  private share: number | undefined;
+  /** The connection cap (`maxConnections` or a cluster worker's share of it). */
+  private readonly admission: PoolAdmission;
   /** Connection and idle timeouts (one shared timer for the connection timeout). */
   private readonly timers = new ConnectionTimers<T>({
     timeouts: () => this.currentConfig,
@@ -103,6 +103,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     refreshWallClock();
     this.currentConfig = deepFreeze(new configClass());
     this.stats = new PoolStats(this.currentConfig.health.window);
+    this.admission = new PoolAdmission(this.currentConfig.maxConnections);
     this.health = new HealthMonitor(this.currentConfig.health, () => this.healthInputs(), (previous, current) => this.events.emit(ConnectionPoolEvent.HealthChanged, { previous, current }));
   }
 
@@ -225,6 +226,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.currentConfig = deepFreeze(config);
     this.health.thresholds = config.health;
     this.stats.replaceWindow(config.health.window);
+    this.admission.setMax(config.maxConnections, this.connections.size);
   }
 
   /**
@@ -297,9 +299,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       this.timers.reconfigure(this.connections.snapshot());
     }
     if (next.health.checkInterval !== previous.health.checkInterval && this.health.running) this.health.start(next.health.checkInterval, this.checkHealthTick);
-    const limit = this.share ?? next.maxConnections;
-    const reachedLimit = this.connections.size >= limit && !this.atLimit;
-    this.atLimit = this.connections.size >= limit;
+    const reachedLimit = this.admission.setMax(next.maxConnections, this.connections.size);
     for (const server of this.attached) {
       try {
         server.applyPoolConfig(previous, next);
@@ -307,7 +307,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
         this.reportError({ err, protocol: this.protocol, pool: this.name }, 'server failed to apply a pool config update');
       }
     }
-    if (reachedLimit) this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.connections.size, maxConnections: limit });
+    if (reachedLimit) this.events.emit(ConnectionPoolEvent.LimitReached, { active: this.connections.size, maxConnections: this.admission.limit });
     const result = { applied, restartRequired };
     this.events.emit(ConnectionPoolEvent.ConfigUpdated, result);
     this.checkHealth();
@@ -329,13 +329,13 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   /** Whether the pool admits a new connection right now; `undefined` if it does, else the reason it would refuse. */
   admissionRefusal(): RejectReason | undefined {
     if (this.draining || this.destroyed) return 'draining';
-    if (this.connections.size >= (this.share ?? this.currentConfig.maxConnections)) return 'max_connections';
+    if (!this.admission.allows(this.connections.size)) return 'max_connections';
     return undefined;
   }
 
   /** What this process may admit: its share of `maxConnections` (a cluster worker), else `maxConnections`. */
   get admissionLimit(): number {
-    return this.share ?? this.currentConfig.maxConnections;
+    return this.admission.limit;
   }
 
   /**
@@ -344,8 +344,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    * connections over a lowered share stay; new ones are refused until the count is under it.
    */
   setAdmissionShare(share: number | undefined): void {
-    this.share = share === undefined ? undefined : Math.max(0, Math.floor(share));
-    this.atLimit = this.connections.size >= this.admissionLimit;
+    this.admission.setShare(share, this.connections.size);
   }
 
   /**
@@ -366,8 +365,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.connections.link(conn);
     this.stats.connectionAdmitted();
     this.timers.rearm(conn);
-    const reachedLimit = !this.atLimit && this.connections.size >= (this.share ?? this.currentConfig.maxConnections);
-    if (reachedLimit) this.atLimit = true;
+    const reachedLimit = this.admission.admitted(this.connections.size);
     // Events leave once the state is consistent (listeners are isolated by the emitter, so the
     // server always gets the connection back and attaches its close listener).
     if (this.events.listenerCount(ConnectionPoolEvent.ConnectionAdded)) {
@@ -438,7 +436,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     const [bytesIn, bytesOut] = this.connectionBytes(conn);
     const lifetimeMs = monotonicMs() - conn.startedMono;
     this.stats.connectionClosed(lifetimeMs, bytesIn, bytesOut);
-    if (this.atLimit && this.connections.size < (this.share ?? this.currentConfig.maxConnections)) this.atLimit = false;
+    this.admission.removed(this.connections.size);
     const why = reason ?? conn.closeReason ?? 'closed';
     if (this.observer !== undefined) this.observer.connectionClosed(this, lifetimeMs / 1000, why);
     const drain = this.drainRun?.open ? this.drainRun : undefined;
