@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import { IsInt, IsNumber, IsObject, IsString, Max, Min, MinLength, ValidateIf, ValidateNested } from 'class-validator';
 import type { ConfigProblem } from '../errors';
+import { OverloadConfig } from '../overload/overload-config';
 
 /** Config classes may add rules that span several keys; problems use paths relative to the section. */
 export interface CrossFieldRules {
@@ -57,9 +58,14 @@ export class PoolSettings implements CrossFieldRules {
   @IsInt() @Min(0) @Max(86_400_000) idleTimeout = 0;
   /** Health thresholds. */
   @IsObject() @ValidateNested() @Type(() => HealthThresholds) health: HealthThresholds = new HealthThresholds();
+  /** Overload protection: a concurrency limiter for units of work, a queue, process pressure and graded actions (off by default). */
+  @IsObject() @ValidateNested() @Type(() => OverloadConfig) overload: OverloadConfig = new OverloadConfig();
 
   crossCheck(): ConfigProblem[] {
-    return this.health.crossCheck().map((p) => ({ ...p, path: `health.${p.path}` }));
+    return [
+      ...this.health.crossCheck().map((p) => ({ ...p, path: `health.${p.path}` })),
+      ...(typeof this.overload?.crossCheck === 'function' ? this.overload.crossCheck().map((p) => ({ ...p, path: `overload.${p.path}` })) : []),
+    ];
   }
 }
 

@@ -15,6 +15,12 @@ import { PoolStats } from './pool-stats';
 import { HealthMonitor } from './health-monitor';
 import { DrainRun } from './pool-drain';
 import { PoolAdmission } from './pool-admission';
+import { AdmissionController, type AdmissionOutcome } from '../overload/admission-controller';
+import type { Waiter } from '../overload/admission-queue';
+import type { OverloadConfig } from '../overload/overload-config';
+import { overloadStateName, type OverloadSnapshot, type ShedReason, type WorkPriority } from '../overload/overload-state';
+import { PressureLevel } from '../overload/pressure-level';
+import { pressureConfigured } from '../overload/pressure-monitor';
 import type { CloseReason, ConfigUpdateResult, DrainResult, KnownLabelValues, PoolMetricsSnapshot, PreparedConfigUpdate, RejectReason } from './pool-types';
 import type { PoolObserver } from './pool-observer';
 import type { ProtocolMetricFamily } from './protocol-metrics';
@@ -28,7 +34,7 @@ export const POOL_CLASS_MARKER = Symbol.for('unipool.poolClass');
 const NO_FAMILIES: readonly ProtocolMetricFamily[] = Object.freeze([]);
 /** What every pool may refuse for and time out on by itself (`add`, the connection and idle timers). */
 const BASE_LABEL_VALUES: KnownLabelValues = Object.freeze({
-  rejectReasons: Object.freeze(['max_connections', 'draining']),
+  rejectReasons: Object.freeze(['max_connections', 'draining', 'overloaded']),
   timeoutKinds: Object.freeze(['connection', 'idle']),
   errorTypes: Object.freeze([]),
 });
@@ -36,7 +42,7 @@ const NO_KEYS: ReadonlySet<string> = new Set();
 const EMPTY_EXTRA: ReadonlyArray<{ status: PoolHealthStatus; reason: string }> = [];
 
 /** The keys every pool owns: admission, connection timeouts and health. */
-const BASE_POOL_KEYS: readonly string[] = ['maxConnections', 'connectionTimeout', 'idleTimeout', 'health'];
+const BASE_POOL_KEYS: readonly string[] = ['maxConnections', 'connectionTimeout', 'idleTimeout', 'health', 'overload'];
 
 /** What a pool tells the servers attached to it when its keys change (`ManagedServer` implements it). */
 export interface PoolConfigTarget {
@@ -74,6 +80,13 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private nextId = 1;
   /** The connection cap (`maxConnections` or a cluster worker's share of it). */
   private readonly admission: PoolAdmission;
+  /**
+   * Admission of units of work (overload protection), or `undefined` when the `overload` block
+   * sets no limiter and no pressure signal: then a unit of work costs one read of this field.
+   */
+  private work: AdmissionController | undefined = undefined;
+  /** When (`performance.now()`) a unit of work was last shed: health is OVERLOADED while shedding. */
+  private lastShedAt = -Infinity;
   /** Connection and idle timeouts (one shared timer for the connection timeout). */
   private readonly timers = new ConnectionTimers<T>({
     timeouts: () => this.currentConfig,
@@ -227,6 +240,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.health.thresholds = config.health;
     this.stats.replaceWindow(config.health.window);
     this.admission.setMax(config.maxConnections, this.connections.size);
+    this.replaceWorkAdmission(config.overload);
   }
 
   /**
@@ -299,6 +313,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       this.timers.reconfigure(this.connections.snapshot());
     }
     if (next.health.checkInterval !== previous.health.checkInterval && this.health.running) this.health.start(next.health.checkInterval, this.checkHealthTick);
+    if (applied.includes('overload')) this.replaceWorkAdmission(next.overload);
     const reachedLimit = this.admission.setMax(next.maxConnections, this.connections.size);
     for (const server of this.attached) {
       try {
@@ -330,6 +345,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   admissionRefusal(): RejectReason | undefined {
     if (this.draining || this.destroyed) return 'draining';
     if (!this.admission.allows(this.connections.size)) return 'max_connections';
+    const work = this.work;
+    if (work !== undefined && work.pressureLevel >= PressureLevel.RefuseConnections) return 'overloaded';
     return undefined;
   }
 
@@ -490,6 +507,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     }
     const now = performance.now();
     this.stats.observeWork(now - startedAt, failed, now);
+    const work = this.work;
+    if (work !== undefined) work.release(startedAt, now, failed);
     conn.requests++;
     conn.lastActivityMono = Math.floor(now);
     if (conn.inFlight === 0 && this.currentConfig.idleTimeout > 0) {
@@ -507,6 +526,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     // are most of what tracking a request costs (about 30 ns each here).
     const now = endedAt ?? performance.now();
     this.stats.observeWork(now - startedAt, failed, now);
+    const work = this.work;
+    if (work !== undefined) work.release(startedAt, now, failed);
     if (!conn.removed) this.workEnded(conn, now);
   }
 
@@ -554,7 +575,10 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Records one finished unit of work that no connection owns (or whose connection is gone). */
   recordLatency(ms: number, failed: boolean): void {
-    this.stats.observeWork(ms, failed, performance.now());
+    const now = performance.now();
+    this.stats.observeWork(ms, failed, now);
+    const work = this.work;
+    if (work !== undefined) work.release(now - ms, now, failed);
   }
 
   /** Notes activity that is not a unit of work (a pong, a keep-alive ping): idle time counts from now. */
@@ -577,6 +601,120 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     if (conn && this.events.listenerCount(ConnectionPoolEvent.ConnectionTimeout)) {
       this.events.emit(ConnectionPoolEvent.ConnectionTimeout, { connection: conn.toJSON(), kind });
     }
+  }
+
+  // ---------------------------------------------------------------- overload protection
+
+  /**
+   * Whether units of work go through admission: the `overload` block sets a limiter or a
+   * pressure signal. When it does not, protocols skip `admitWork` (and `priority()`) entirely.
+   */
+  get admitsWork(): boolean {
+    return this.work !== undefined;
+  }
+
+  /** The graded action in force (`None` without overload protection): protocols read it per request for `CloseKeepAlive`. */
+  get overloadLevel(): PressureLevel {
+    const work = this.work;
+    return work === undefined ? PressureLevel.None : work.pressureLevel;
+  }
+
+  /** The shed answer settings of the `overload` block (HTTP status, `Retry-After`, gRPC status, WebSocket close). */
+  get overloadConfig(): Readonly<OverloadConfig> {
+    return this.currentConfig.overload;
+  }
+
+  /**
+   * Asks admission for one unit of work (HTTP request, unary gRPC call, WebSocket message)
+   * that arrived at `now` (a `performance.now()` read; pass the same stamp to `beginWork`, so
+   * time spent queued counts in its latency).
+   *
+   * - `'admit'`: run it now: `beginWork`, the handler, then `endWork` releases it.
+   * - `'queued'`: `waiter` waits; it hears `onAdmitted(now)` (then `beginWork` and run it) or
+   *   `onShed(reason, now)` (answer it shed). Call `cancelWork(waiter)` if its client goes away.
+   * - anything else: the reason it is shed now; answer it in the protocol's terms and do not
+   *   call `beginWork`.
+   *
+   * `waiter` null: the unit cannot wait (it is shed when over the limit). Without overload
+   * protection this is always `'admit'`.
+   */
+  admitWork(waiter: Waiter | null, priority: WorkPriority, now: number): AdmissionOutcome {
+    const work = this.work;
+    return work === undefined ? 'admit' : work.acquire(waiter, priority, now);
+  }
+
+  /** A queued unit's client went away: takes it out of the queue. Returns whether it was still queued. */
+  cancelWork(waiter: Waiter): boolean {
+    const work = this.work;
+    return work === undefined ? false : work.cancel(waiter);
+  }
+
+  /**
+   * Admission for long-lived work (a streaming call): it holds no slot of the concurrency limit
+   * (its length is the client's business) and is shed only for pressure. Returns the reason to
+   * shed it, or `undefined` to run it.
+   */
+  admitStream(priority: WorkPriority): ShedReason | undefined {
+    const work = this.work;
+    if (work === undefined || priority === 'critical' || work.pressureLevel < PressureLevel.ShedWork) return undefined;
+    work.countShed('pressure', priority);
+    return 'pressure';
+  }
+
+  /** The pool's overload protection now, or `undefined` without one. */
+  overloadSnapshot(): OverloadSnapshot | undefined {
+    const work = this.work;
+    if (work === undefined) return undefined;
+    const pressure = work.pressure;
+    const wait = work.queueWait;
+    return {
+      limiter: work.kind,
+      limit: Number.isFinite(work.limit) ? work.limit : null,
+      inFlight: work.inflight,
+      queued: work.queued,
+      shed: { ...work.shed },
+      state: overloadStateName(work.pressureLevel),
+      pressure: pressure?.pressure ?? 0,
+      eventLoopDelayMs: work.loopDelayMs,
+      queueWait: { count: wait.count, p50Ms: wait.quantile(0.5), p99Ms: wait.quantile(0.99), maxMs: wait.max },
+    };
+  }
+
+  /** @internal The admission controller (metrics read its histogram), or `undefined`. */
+  get workAdmission(): AdmissionController | undefined {
+    return this.work;
+  }
+
+  /**
+   * Builds the admission of units of work for `config` (none when it limits nothing and watches
+   * no signal). A controller it replaces hands over its units in flight and its queue.
+   */
+  private replaceWorkAdmission(config: OverloadConfig): void {
+    const previous = this.work;
+    const wanted = config.limiter !== 'none' || pressureConfigured(config.pressure);
+    const next = wanted
+      ? new AdmissionController(config, {
+          onLimitChanged: (limit, before) => this.events.emit(ConnectionPoolEvent.LimitChanged, { limit, previous: before }),
+          onPressureChanged: (level, before, snapshot) => {
+            this.events.emit(ConnectionPoolEvent.PressureChanged, { state: overloadStateName(level), previous: overloadStateName(before), pressure: snapshot.pressure, eventLoopDelayMs: snapshot.eventLoopDelayMs });
+            this.checkHealth();
+          },
+          onShed: (reason, priority) => {
+            this.lastShedAt = performance.now();
+            if (this.events.listenerCount(ConnectionPoolEvent.WorkShed)) this.events.emit(ConnectionPoolEvent.WorkShed, { reason, priority });
+          },
+        })
+      : undefined;
+    this.work = next;
+    const now = performance.now();
+    if (previous !== undefined) {
+      if (next !== undefined) next.adopt(previous, now);
+      else for (const waiter of previous.close()) waiter.onAdmitted(now); // nothing limits any more
+    }
+    if (next !== undefined && this.listening && !this.destroyed) next.start();
+    const before = previous === undefined ? Infinity : previous.limit;
+    const after = next === undefined ? Infinity : next.limit;
+    if (before !== after) this.events.emit(ConnectionPoolEvent.LimitChanged, { limit: after, previous: before });
   }
 
   // ---------------------------------------------------------------- protocol hooks
@@ -648,6 +786,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   setListening(listening: boolean): void {
     this.listening = listening;
     if (listening && !this.health.running && !this.destroyed) this.health.start(this.currentConfig.health.checkInterval, this.checkHealthTick);
+    if (listening && !this.destroyed) this.work?.start();
     this.checkHealth();
   }
 
@@ -693,6 +832,12 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     this.listening = false;
     this.health.stop();
     this.timers.close();
+    const work = this.work;
+    if (work !== undefined) {
+      // Queued units belong to connections destroyed just below: each hears it was shed.
+      const now = performance.now();
+      for (const waiter of work.close()) waiter.onShed('queue_timeout', now);
+    }
     this.forceAll();
     this.drainRun?.finish();
     this.events.removeAllListeners();
@@ -710,8 +855,21 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
       requests: w.requests,
       errors: w.errors,
       p95LatencyMs: w.latency.quantile(0.95),
-      extra: this.healthFindings(),
+      extra: this.work === undefined ? this.healthFindings() : [...this.healthFindings(), ...this.overloadFindings()],
     };
+  }
+
+  /**
+   * OVERLOADED while work is being shed: the pressure level sheds new work, or a unit was shed
+   * within the last health interval (at least a second). Readiness does not follow it (see
+   * docs/overload.md: a fleet that turns unready under load moves the load onto the rest).
+   */
+  private overloadFindings(): ReadonlyArray<{ status: PoolHealthStatus; reason: string }> {
+    const work = this.work!;
+    if (work.pressureLevel >= PressureLevel.ShedWork) return [{ status: PoolHealthStatus.Overloaded, reason: `shedding work: pressure ${(work.pressure?.pressure ?? 0).toFixed(2)}` }];
+    const recent = Math.max(1000, this.currentConfig.health.checkInterval);
+    if (performance.now() - this.lastShedAt <= recent) return [{ status: PoolHealthStatus.Overloaded, reason: `shedding work: limit ${Number.isFinite(work.limit) ? work.limit : 'none'}, ${work.shedTotal} shed` }];
+    return EMPTY_EXTRA;
   }
 
   /** The health interval's callback: through `checkHealth`, which a subclass may extend. */
@@ -742,7 +900,9 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
         live.streamsInFlight += conn.streamsInFlight;
       }
     }
-    return this.stats.snapshot(this.protocol, live, this.currentConfig.maxConnections, this.admissionLimit);
+    const snapshot = this.stats.snapshot(this.protocol, live, this.currentConfig.maxConnections, this.admissionLimit);
+    if (this.work !== undefined) snapshot.overload = this.overloadSnapshot();
+    return snapshot;
   }
 }
 

@@ -1,3 +1,4 @@
+import type { OverloadSnapshot } from '../overload/overload-state';
 /** Why a connection was refused at admission. */
 export type RejectReason = 'max_connections' | 'draining' | 'not_listening' | (string & {});
 
@@ -100,4 +101,6 @@ export interface PoolMetricsSnapshot {
   };
   bytes: { in: number; out: number };
   windowMs: number;
+  /** Overload protection (limit, queue, shed counts, pressure), when the pool's `overload` block turns it on. */
+  overload?: OverloadSnapshot;
 }

@@ -1,3 +1,4 @@
+import { LatencyHistogram, LATENCY_BUCKETS_MS } from '../core/latency-histogram';
 import { AdmissionQueue, type Waiter } from './admission-queue';
 import { createLimiter } from './create-limiter';
 import type { Limiter } from './limiter';
@@ -76,6 +77,8 @@ export class AdmissionController implements AdmissionStrategy {
   inflight = 0;
   /** Units shed so far, by reason. */
   readonly shed: ShedCounts = { limit: 0, queue_full: 0, queue_timeout: 0, pressure: 0 };
+  /** Time (ms) queued units waited before they were admitted. */
+  readonly queueWait = new LatencyHistogram(LATENCY_BUCKETS_MS);
   /** Last event-loop delay (ms) seen. */
   loopDelayMs = 0;
   /** Estimated units waiting in the event loop (adaptive limiters only). */
@@ -87,6 +90,8 @@ export class AdmissionController implements AdmissionStrategy {
   private readonly queue: AdmissionQueue | undefined;
   private readonly monitor: PressureMonitor | undefined;
   private readonly maxLimit: number;
+  /** The limiter's name (`static`, `gradient2`...). */
+  readonly kind: string;
   private arrivals = 0;
   private arrivalsSince = -1;
 
@@ -94,6 +99,7 @@ export class AdmissionController implements AdmissionStrategy {
     config: OverloadConfig,
     private readonly options: AdmissionControllerOptions = {},
   ) {
+    this.kind = config.limiter;
     this.limiter = createLimiter(config, options.random);
     this.adaptive = this.limiter !== undefined && config.limiter !== 'static';
     this.maxLimit = config.limiter === 'static' ? Math.max(config.maxConcurrency, config.maxLimit) : config.maxLimit;
@@ -117,6 +123,11 @@ export class AdmissionController implements AdmissionStrategy {
 
   get limit(): number {
     return this.limiter ? this.limiter.limit : Infinity;
+  }
+
+  /** The pressure monitor's last sample, or `undefined` without a monitor (no signal configured, no adaptive limiter). */
+  get pressure(): Readonly<PressureSnapshot> | undefined {
+    return this.monitor?.snapshot;
   }
 
   get queued(): number {
@@ -153,7 +164,9 @@ export class AdmissionController implements AdmissionStrategy {
 
   release(startedAt: number, now: number, failed: boolean): void {
     const inflight = this.inflight;
-    this.inflight = inflight - 1;
+    // Never below 0: a unit admitted before this controller existed (a reload that turned a
+    // limiter on) ends here too.
+    if (inflight > 0) this.inflight = inflight - 1;
     if (this.window) {
       const previous = this.limiter!.limit;
       if (this.window.add(now, now - startedAt + this.loopDelayMs, inflight + this.backlog, failed) && this.limiter!.limit !== previous) {
@@ -182,6 +195,21 @@ export class AdmissionController implements AdmissionStrategy {
     if (this.queue && this.queue.length > 0) this.admitQueued(now);
   }
 
+  /**
+   * Takes over from the controller this one replaces (a live config change): its units in flight
+   * (they release here) and its queued units, which are admitted, queued or shed by this one's
+   * rules, in their order. The old one is closed.
+   */
+  adopt(previous: AdmissionController, now: number): void {
+    this.inflight += previous.inflight;
+    previous.inflight = 0;
+    for (const waiter of previous.close()) {
+      const outcome = this.acquire(waiter, 'normal', now);
+      if (outcome === 'admit') waiter.onAdmitted(now);
+      else if (outcome !== 'queued') waiter.onShed(outcome, now);
+    }
+  }
+
   /** Sets the pressure level (the controller's own monitor does; a shared monitor may). */
   setPressureLevel(level: PressureLevel): void {
     this.pressureLevel = level;
@@ -195,11 +223,25 @@ export class AdmissionController implements AdmissionStrategy {
   private admitQueued(now: number): void {
     const limit = this.limiter!.limit;
     while (this.inflight + this.backlog < limit) {
-      const waiter = this.queue!.shift();
+      const queue = this.queue!;
+      const since = queue.nextWaitingSince();
+      const waiter = queue.shift();
       if (!waiter) return;
       this.inflight++;
+      this.queueWait.observe(Math.max(0, now - since));
       waiter.onAdmitted(now);
     }
+  }
+
+  /** Counts a unit shed outside `acquire` (a streaming call shed for pressure). */
+  countShed(reason: ShedReason, priority: WorkPriority): void {
+    this.count(reason, priority);
+  }
+
+  /** Units shed so far, all reasons. */
+  get shedTotal(): number {
+    const s = this.shed;
+    return s.limit + s.queue_full + s.queue_timeout + s.pressure;
   }
 
   private count(reason: ShedReason, priority: WorkPriority): ShedReason {

@@ -71,6 +71,12 @@ export class AdmissionQueue {
     return null;
   }
 
+  /** When the next waiter `shift` would take entered the queue (-1 when empty). */
+  nextWaitingSince(): number {
+    const waiter = this.options.order === 'fifo' ? this.head : this.tail;
+    return waiter ? waiter.waitingSince : -1;
+  }
+
   /** Takes the next waiter to admit (`fifo`: oldest, `lifo`: newest), or `null` when empty. */
   shift(): Waiter | null {
     const waiter = this.options.order === 'fifo' ? this.head : this.tail;

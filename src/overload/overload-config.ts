@@ -104,13 +104,12 @@ export class ShedSettings {
   @IsInt() @Min(0) @Max(86_400) retryAfter = 1;
   /** gRPC status of a shed call, sent before its handler runs. */
   @IsIn(SHED_GRPC_STATUSES, oneOf(SHED_GRPC_STATUSES)) grpcStatus: ShedGrpcStatus = 'RESOURCE_EXHAUSTED';
-  /** WebSocket: a message shed on an open connection closes it with 1013 (otherwise its handler is skipped and counted). */
-  @IsBoolean() closeOnShed = false;
 }
 
 /**
  * The per-pool `overload` block: adaptive admission of units of work (HTTP requests, gRPC calls,
- * WebSocket message handlers). Building block: validated here, not yet wired into the pools.
+ * WebSocket message handlers), process pressure and graded actions. A pool key: every server on
+ * the pool shares it, and a reload or `updateConfig` changes it live.
  */
 export class OverloadConfig {
   /** Concurrency limiter; `none` admits everything (today's behaviour). */
@@ -143,6 +142,12 @@ export class OverloadConfig {
   @IsArray() @Matches(/^\/\S*$/, { each: true, message: 'must be a list of paths, each starting with /' }) criticalPaths: string[] = [];
   /** How shed work is answered. */
   @IsObject() @ValidateNested() @Type(() => ShedSettings) shed: ShedSettings = new ShedSettings();
+  /**
+   * WebSocket (`ws.overload.closeOnShed`): a message shed on an open connection closes it with
+   * 1013 (Try Again Later); otherwise the message's handler is skipped and counted. Other
+   * protocols ignore it.
+   */
+  @IsBoolean() closeOnShed = false;
 
   /** Rules across keys; every broken one is listed. Paths are relative to the block. */
   crossCheck(): ConfigProblem[] {

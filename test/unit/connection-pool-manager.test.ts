@@ -1046,7 +1046,7 @@ describe('ConnectionPoolManager', () => {
       expect(pool.config.port).to.equal(3000);
       expect(pool.config.maxConnections).to.equal(10);
       expect(updates).to.have.length(0);
-      expect([...pool.poolKeys()]).to.have.members(['maxConnections', 'connectionTimeout', 'idleTimeout', 'health']);
+      expect([...pool.poolKeys()]).to.have.members(['maxConnections', 'connectionTimeout', 'idleTimeout', 'health', 'overload']);
     });
 
     it('item 9: a whole-section update (reload) leaves server keys to the servers and reports only pool keys', () => {

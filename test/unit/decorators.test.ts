@@ -318,7 +318,7 @@ describe('Application container', () => {
       {
         path: 'fake2.maxConnections',
         rule: 'sharedPool',
-        message: 'fake.maxConnections (7) differs from fake2.maxConnections (8): servers AlphaServer and BetaServer share FakePool, whose settings (maxConnections, connectionTimeout, idleTimeout, health) must be the same in both sections',
+        message: 'fake.maxConnections (7) differs from fake2.maxConnections (8): servers AlphaServer and BetaServer share FakePool, whose settings (maxConnections, connectionTimeout, idleTimeout, health, overload) must be the same in both sections',
       },
     ]);
     expect(running.state).to.equal('failed');

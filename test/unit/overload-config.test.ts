@@ -29,7 +29,8 @@ describe('OverloadConfig (the per-pool `overload` block)', () => {
     expect(o.pressure).to.include({ maxEventLoopDelay: 0, maxEventLoopUtilization: 0, maxHeapUsedBytes: 0, maxRssBytes: 0, sampleInterval: 500 });
     expect(o.pressure.hysteresis).to.include({ exitRatio: 0.8, holdTime: 2000 });
     expect(o.actions).to.include({ closeKeepAlive: 0.9, refuseConnections: 0.95, shedWork: 1 });
-    expect(o.shed).to.include({ httpStatus: 503, retryAfter: 1, grpcStatus: 'RESOURCE_EXHAUSTED', closeOnShed: false });
+    expect(o.shed).to.include({ httpStatus: 503, retryAfter: 1, grpcStatus: 'RESOURCE_EXHAUSTED' });
+    expect(o.closeOnShed).to.equal(false);
     expect(o.criticalPaths).to.deep.equal([]);
   });
 
