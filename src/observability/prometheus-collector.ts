@@ -5,6 +5,8 @@ import { HEALTH_STATUSES, type HealthReport } from '../core/pool-health';
 import type { KnownLabelValues, PoolMetricsSnapshot } from '../core/pool-types';
 import { histogramSampleSeconds, type ProtocolMetricFamily } from '../core/protocol-metrics';
 import { METRIC_NAME, ScrapedFamily, mergeHistograms, mergeSamples } from './metric-family';
+import { PRESSURE_LEVEL_NAMES } from '../overload/pressure-level';
+import { SHED_REASONS } from '../overload/shed-reason';
 
 /** What the collector reads from the application on each scrape. */
 export interface MetricsSource {
@@ -145,12 +147,13 @@ export class PrometheusCollector {
     });
   }
 
-  private histogram(name: string, help: string, read: (p: PoolScrape) => ReturnType<typeof histogramSampleSeconds>): void {
+  /** `read` returns undefined for a pool without this histogram (overload protection off, say). */
+  private histogram(name: string, help: string, read: (p: PoolScrape) => ReturnType<typeof histogramSampleSeconds> | undefined): void {
     this.builtIn.add(name);
     const family = new ScrapedFamily(name, help, 'histogram', () => ({
-      histograms: mergeHistograms(this.pools().map((p) => {
+      histograms: mergeHistograms(this.pools().flatMap((p) => {
         const h = read(p);
-        return { ...h, labels: p.labels };
+        return h === undefined ? [] : [{ ...h, labels: p.labels }];
       })),
     }));
     this.registry.registerMetric(family.asMetric());
@@ -186,6 +189,8 @@ export class PrometheusCollector {
     this.histogram('unipool_request_duration_seconds', 'Duration of units of work: HTTP requests, unary gRPC calls, WebSocket message handling.', (p) => histogramSampleSeconds(p.pool.requestLatency));
     this.histogram('unipool_stream_duration_seconds', 'Duration of finished long-lived work (gRPC streaming calls), never part of request duration or health.', (p) => histogramSampleSeconds(p.pool.streamDurations));
 
+    this.registerOverload(P);
+
     const stats = this.source.stats;
     this.gauge('unipool_ready', 'Whether the application is ready for traffic (1) or not (0).', [], () => [{ labels: {}, value: this.source.isReady ? 1 : 0 }]);
     this.gauge('unipool_shutdown_phase_duration_seconds', 'Duration of each shutdown phase run so far.', ['phase'], () =>
@@ -200,6 +205,33 @@ export class PrometheusCollector {
     this.gauge('unipool_config_last_reload_success_timestamp_seconds', 'When the configuration was last loaded successfully (boot or reload).', [], () => [
       { labels: {}, value: stats.lastReloadSuccessAt / 1000 },
     ]);
+  }
+
+  /**
+   * Overload protection (issue 14): series only for pools whose `overload` block turns it on
+   * (a limiter or a pressure signal); the families are there, empty, for the others.
+   */
+  private registerOverload(P: string[]): void {
+    const on = (read: (o: NonNullable<PoolMetricsSnapshot['overload']>) => Array<{ labels?: Labels; value: number }>) => (p: PoolScrape) =>
+      p.metrics.overload === undefined ? [] : read(p.metrics.overload);
+    this.gauge('unipool_concurrency_limit', 'Units of work a pool admits at once (its overload limiter\'s current limit); no series without a limiter.', P, () =>
+      this.perPool(on((o) => (o.limit === null ? [] : [{ value: o.limit }]))),
+    );
+    this.gauge('unipool_requests_queued', 'Units of work waiting for admission in the overload queue.', P, () => this.perPool(on((o) => [{ value: o.queued }])));
+    this.histogram('unipool_queue_wait_seconds', 'Time units of work waited in the overload queue before they were admitted.', (p) =>
+      p.metrics.overload === undefined ? undefined : histogramSampleSeconds(p.pool.workAdmission!.queueWait),
+    );
+    this.counter('unipool_requests_shed_total', 'Units of work shed by overload protection, by reason (limit, queue_full, queue_timeout, pressure).', [...P, 'reason'], () =>
+      this.perPool(on((o) => SHED_REASONS.map((reason) => ({ labels: { reason }, value: o.shed[reason] })))),
+    );
+    this.gauge('unipool_event_loop_delay_seconds', 'Event-loop delay (p99 over the last pressure sample interval) seen by a pool\'s overload protection.', P, () =>
+      this.perPool(on((o) => [{ value: o.eventLoopDelayMs / 1000 }]), 'max'),
+    'max',
+    );
+    this.gauge('unipool_overload_state', 'Graded overload action in force as a state set: 1 for the current state (none, closeKeepAlive, refuseConnections, shedWork), 0 for the others.', [...P, 'state'], () =>
+      this.perPool(on((o) => PRESSURE_LEVEL_NAMES.map((state) => ({ labels: { state }, value: state === o.state ? 1 : 0 }))), 'max'),
+    'max',
+    );
   }
 
   /** Registers a family for every protocol-specific name a pool reports that is not yet known. */

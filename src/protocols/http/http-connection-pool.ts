@@ -14,7 +14,7 @@ const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 /** Refusals, timeouts and errors an HTTP server counts, on top of every pool's. */
 export const HTTP_LABEL_VALUES: KnownLabelValues = Object.freeze({
-  rejectReasons: Object.freeze(['max_connections', 'draining']),
+  rejectReasons: Object.freeze(['max_connections', 'draining', 'overloaded']),
   timeoutKinds: Object.freeze(['connection', 'idle', 'headers', 'request', 'body_linger']),
   errorTypes: Object.freeze(['handler', 'aborted', 'client_error']),
 });

@@ -59,7 +59,7 @@ export function closeCodeLabel(code: number): string {
 
 /** Refusals, timeouts and errors a WebSocket server counts. */
 const WS_LABEL_VALUES: KnownLabelValues = Object.freeze({
-  rejectReasons: Object.freeze(['max_connections', 'draining', 'bad_path', 'handshake_backlog', 'unauthorized']),
+  rejectReasons: Object.freeze(['max_connections', 'draining', 'overloaded', 'bad_path', 'handshake_backlog', 'unauthorized']),
   timeoutKinds: Object.freeze(['connection', 'idle', ...Object.values(WS_TIMEOUT)]),
   errorTypes: Object.freeze(Object.values(WS_ERROR)),
 });
