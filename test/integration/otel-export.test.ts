@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
 import type { Application } from '../../src';
 import { createTestApp } from '../../src/testing';
@@ -145,6 +146,21 @@ describe('OpenTelemetry: the official OTLP exporter, decoded by a test receiver'
     expect(refused.value).to.equal(1);
     expect(receiver.latest('unipool.rejected_connections')).to.include({ unit: '{connection}', kind: 'sum', monotonic: true });
     expect(only(receiver.points('unipool.rejected_connections', { 'unipool.rejection.reason': 'draining' }), 'draining reported from 0').value).to.equal(0);
+  });
+
+  it('issue 14: overload protection exports unipool.concurrency.limit, unipool.requests.queued, unipool.requests.shed{unipool.shed.reason}, unipool.overload.state and nodejs.eventloop.delay.p99 (s) for a pool that has it', async () => {
+    app = createTestApp({ servers: [HttpApiServer], config: { http: { overload: { limiter: 'static', maxConcurrency: 1 } }, metrics: { otlp: otlp('http/protobuf') } } });
+    await app.start();
+    const pool = app.server(HttpApiServer).pool;
+    pool.admitWork(null, 'normal', performance.now());
+    expect(pool.admitWork(null, 'normal', performance.now())).to.equal('limit');
+    await app.stop();
+    expect(only(receiver.points('unipool.concurrency.limit'), 'limit').value).to.equal(1);
+    expect(only(receiver.points('unipool.requests.queued'), 'queued').value).to.equal(0);
+    expect(only(receiver.points('unipool.requests.shed', { 'unipool.shed.reason': 'limit' }), 'shed limit').value).to.equal(1);
+    expect(receiver.points('unipool.requests.shed')).to.have.length(4);
+    expect(only(receiver.points('unipool.overload.state', { 'unipool.overload.state': 'none' }), 'state none').value).to.equal(1);
+    expect(receiver.latest('nodejs.eventloop.delay.p99')).to.include({ unit: 's' });
   });
 
   it('unipool.connection.duration carries error.type when a connection ended in error: a client that sends nothing is cut at connectionTimeout (connection_timeout)', async () => {

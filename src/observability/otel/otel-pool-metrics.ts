@@ -4,6 +4,8 @@ import type { PoolObserver } from '../../core/pool-observer';
 import { HEALTH_STATUSES } from '../../core/pool-health';
 import { AttributeSetCache } from './attribute-set-cache';
 import type { CloseReason } from '../../core/pool-types';
+import { PRESSURE_LEVEL_NAMES } from '../../overload/pressure-level';
+import { SHED_REASONS } from '../../overload/shed-reason';
 
 /** Name of the meter every unipool instrument belongs to (the instrumentation scope). */
 export const METER_NAME = 'unipool';
@@ -120,6 +122,11 @@ export class OtelPoolMetrics implements PoolObserver {
   private readonly networkIo;
   private readonly connectionMax;
   private readonly health;
+  private readonly concurrencyLimit;
+  private readonly requestsQueued;
+  private readonly requestsShed;
+  private readonly overloadState;
+  private readonly eventLoopDelay;
 
   constructor(
     private readonly meter: Meter,
@@ -142,6 +149,12 @@ export class OtelPoolMetrics implements PoolObserver {
     this.networkIo = meter.createObservableCounter('unipool.network.io', { description: 'Bytes received and transmitted on pooled connections.', unit: 'By', valueType: INT });
     this.connectionMax = meter.createObservableUpDownCounter('unipool.connection.max', { description: 'The configured connection limit of the pool.', unit: '{connection}', valueType: INT });
     this.health = meter.createObservableGauge('unipool.health', { description: 'Health of the pool: 1 for the current status, 0 for the others.', unit: '1', valueType: INT });
+    // Overload protection (issue 14): data points only for pools whose `overload` block turns it on.
+    this.concurrencyLimit = meter.createObservableGauge('unipool.concurrency.limit', { description: 'Units of work the pool admits at once (its overload limiter\'s current limit).', unit: '{request}', valueType: INT });
+    this.requestsQueued = meter.createObservableUpDownCounter('unipool.requests.queued', { description: 'Units of work waiting for admission in the overload queue.', unit: '{request}', valueType: INT });
+    this.requestsShed = meter.createObservableCounter('unipool.requests.shed', { description: 'Units of work shed by overload protection, by reason.', unit: '{request}', valueType: INT });
+    this.overloadState = meter.createObservableGauge('unipool.overload.state', { description: 'Graded overload action in force: 1 for the current state, 0 for the others.', unit: '1', valueType: INT });
+    this.eventLoopDelay = meter.createObservableGauge('nodejs.eventloop.delay.p99', { description: 'Event-loop delay, 99th percentile over the last pressure sample interval, as the pool\'s overload protection saw it.', unit: 's' });
     this.observables = [
       this.activeConnections,
       this.rejectedConnections,
@@ -153,6 +166,11 @@ export class OtelPoolMetrics implements PoolObserver {
       this.networkIo,
       this.connectionMax,
       this.health,
+      this.concurrencyLimit,
+      this.requestsQueued,
+      this.requestsShed,
+      this.overloadState,
+      this.eventLoopDelay,
     ];
     meter.addBatchObservableCallback(this.collect, this.observables);
   }
@@ -195,6 +213,14 @@ export class OtelPoolMetrics implements PoolObserver {
       if (facts.upgradedConnections === true) result.observe(this.upgradedConnections, m.active, base);
       if (typeof facts.activeTlsHandshakes === 'number') result.observe(this.activeTlsHandshakes, facts.activeTlsHandshakes, base);
       if (typeof facts.urlScheme === 'string') result.observe(this.activeRequests, m.requests.inFlight, { ...base, 'url.scheme': facts.urlScheme });
+      const o = m.overload;
+      if (o !== undefined) {
+        if (o.limit !== null) result.observe(this.concurrencyLimit, o.limit, base);
+        result.observe(this.requestsQueued, o.queued, base);
+        observeCounts(result, this.requestsShed, base, 'unipool.shed.reason', SHED_REASONS, o.shed);
+        for (const state of PRESSURE_LEVEL_NAMES) result.observe(this.overloadState, state === o.state ? 1 : 0, { ...base, 'unipool.overload.state': state });
+        result.observe(this.eventLoopDelay, o.eventLoopDelayMs / 1000, base);
+      }
     }
   }
 
