@@ -36,6 +36,14 @@ export { resolveOtlpSettings, type OtlpSettings, type OtlpResolution } from './o
 export type { OtelMeterProvider } from './observability/otel/otel-meter-provider';
 export type { MetricsExposition, AdminTarget } from './observability/admin-server';
 
+export { OverloadConfig, Gradient2Settings, VegasSettings, AimdSettings, AdmissionQueueSettings, PressureSettings, HysteresisSettings, OverloadActions, ShedSettings, LIMITER_KINDS, QUEUE_ORDERS, SHED_HTTP_STATUSES, SHED_GRPC_STATUSES, type LimiterKind, type QueueOrder, type ShedGrpcStatus } from './overload/overload-config';
+export { PressureLevel, PRESSURE_LEVEL_NAMES } from './overload/pressure-level';
+export { SHED_REASONS, type ShedReason } from './overload/shed-reason';
+export { criticalPathMatcher, type WorkPriority } from './overload/work-priority';
+export type { Waiter } from './overload/admission-queue';
+export type { AdmissionOutcome } from './overload/admission-controller';
+export type { OverloadSnapshot, OverloadState } from './overload/overload-state';
+
 export { ClusterConfig } from './cluster/cluster-config';
 export type { ClusterRole } from './cluster/cluster-role';
 export type { WorkerInfo, WorkerState } from './cluster/cluster-primary';

@@ -1,4 +1,4 @@
-/** The building blocks of adaptive admission (issue 14), not yet wired into the pools: internal until they are, so not exported from the package. */
+/** Every piece of overload protection (issue 14), for tests and tools; the package exports the public part from `src/index.ts`. */
 export { OverloadConfig, Gradient2Settings, VegasSettings, AimdSettings, AdmissionQueueSettings, PressureSettings, HysteresisSettings, OverloadActions, ShedSettings, LIMITER_KINDS, QUEUE_ORDERS, SHED_HTTP_STATUSES, SHED_GRPC_STATUSES, type LimiterKind, type QueueOrder, type ShedGrpcStatus } from './overload-config';
 export type { Limiter } from './limiter';
 export { StaticLimiter } from './static-limiter';
