@@ -1,9 +1,21 @@
 import { withChildren, type Message } from '../lib/child';
 import { alternate, row, type BenchOptions, type Row } from '../lib/scenario';
+import { DRAIN_KEEP_ALIVE_GRACE_MS } from '../../src';
+
+/**
+ * How long the idle connections sit idle before the stop: past unipool's drain grace for
+ * recently active keep-alive sockets (`DRAIN_KEEP_ALIVE_GRACE_MS`), so both sides close idle
+ * sockets. Stopped right after their answers, unipool would keep them open 500 ms by design
+ * (the next request of a busy client may be on the wire) while node's `server.close()` under
+ * terminus destroys them at once: not the same work.
+ */
+const IDLE_BEFORE_STOP_MS = DRAIN_KEEP_ALIVE_GRACE_MS + 200;
 
 /** What one shutdown run reports. */
 export interface ShutdownRun {
   ms: number;
+  /** CPU time (user + system) of the server process over the same span: what the stop costs, less moved by other load than wall time. */
+  cpuMs: number;
   failed: number;
   stillOpen: number;
 }
@@ -33,6 +45,7 @@ export function shutdownRun(impl: 'terminus' | 'unipool', load: { kind: 'idle'; 
     if (load.kind === 'idle') {
       const ready = await client.request<Message & { open: number }>({ type: 'open-idle', port, count: load.count }, 'idle-ready');
       if (ready.open !== load.count) throw new Error(`only ${ready.open} of ${load.count} idle connections opened`);
+      await new Promise((resolve) => setTimeout(resolve, IDLE_BEFORE_STOP_MS));
       stopped = await server.request({ type: 'stop' }, 'stopped', 15_000);
     } else {
       // The server starts its stop itself the moment the last request is in its handler.
@@ -40,7 +53,7 @@ export function shutdownRun(impl: 'terminus' | 'unipool', load: { kind: 'idle'; 
       stopped = await server.next('stopped', 15_000);
     }
     const report = await client.request<Report>({ type: 'report', waitMs: 5000 }, 'report', 15_000);
-    return { ms: stopped.ms as number, failed: report.failed, stillOpen: report.stillOpen };
+    return { ms: stopped.ms as number, cpuMs: stopped.cpuMs as number, failed: report.failed, stillOpen: report.stillOpen };
   });
 }
 
@@ -74,5 +87,6 @@ export function shutdownRows(name: string, result: Awaited<ReturnType<typeof com
     row(name, 'unipool failed requests per run', 'count', failed(result.b), { op: '<=', value: 0 }),
     row(name, 'time ratio unipool/terminus', 'x', result.ratios, ratioTarget === undefined ? undefined : { op: '<=', value: ratioTarget }),
     row(name, 'terminus failed requests per run', 'count', failed(result.a), undefined),
+    row(name, 'server CPU during stop, ratio unipool/terminus', 'x', result.b.map((r, i) => r.cpuMs / result.a[i].cpuMs), undefined, { unipoolCpuMs: result.b.map((r) => r.cpuMs), terminusCpuMs: result.a.map((r) => r.cpuMs) }),
   ];
 }

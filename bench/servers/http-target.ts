@@ -4,7 +4,8 @@
  * - `terminus`: `node:http` + `@godaddy/terminus` (shutdown through its signal handler);
  * - `unipool`: the same handler in an `HttpServer` run by `createApp` (shutdown: `app.stop()`).
  * Replies `ready` with the port; on `stop` (or when `stopAtInflight` requests are in flight)
- * shuts down and replies `stopped` with the time from the call to the promise resolving.
+ * shuts down and replies `stopped` with the time from the call to the promise resolving and
+ * the CPU time (user + system) the process used in it.
  */
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
@@ -41,6 +42,12 @@ class BenchHttpsServer extends HttpsServer {
 const args = workerArgs<Args>();
 const keepAliveTimeout = args.keepAliveTimeout ?? 5000;
 
+/** CPU time (user + system, ms) this process used since `since` (a `process.cpuUsage()` read). */
+function cpuMsSince(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+}
+
 async function start(): Promise<{ port: number; stop: () => Promise<Record<string, unknown>> }> {
   if (args.impl === 'unipool') {
     const section = { host: '127.0.0.1', port: 0, maxConnections: args.maxConnections ?? 20_000, keepAliveTimeout };
@@ -58,8 +65,9 @@ async function start(): Promise<{ port: number; stop: () => Promise<Record<strin
       port,
       stop: async () => {
         const t0 = performance.now();
+        const cpu0 = process.cpuUsage();
         const result = await app.stop();
-        return { ms: performance.now() - t0, graceful: result.graceful, forced: result.forced, ok: result.ok };
+        return { ms: performance.now() - t0, cpuMs: cpuMsSince(cpu0), graceful: result.graceful, forced: result.forced, ok: result.ok };
       },
     };
   }
@@ -69,6 +77,7 @@ async function start(): Promise<{ port: number; stop: () => Promise<Record<strin
   let stop: () => Promise<Record<string, unknown>>;
   if (args.impl === 'terminus') {
     let t0 = 0;
+    let cpu0 = process.cpuUsage();
     let finished: (ms: number) => void = () => undefined;
     // signals: a private one, raised by emit() below so no OS signal timing is measured.
     createTerminus(server, {
@@ -83,16 +92,18 @@ async function start(): Promise<{ port: number; stop: () => Promise<Record<strin
         finished = (ms) => {
           process.removeAllListeners('SIGUSR2');
           process.on('SIGUSR2', () => undefined);
-          resolve({ ms, ok: true });
+          resolve({ ms, cpuMs: cpuMsSince(cpu0), ok: true });
         };
         t0 = performance.now();
+        cpu0 = process.cpuUsage();
         process.emit('SIGUSR2', 'SIGUSR2');
       });
   } else {
     stop = () =>
       new Promise((resolve) => {
         const t0 = performance.now();
-        server.close(() => resolve({ ms: performance.now() - t0, ok: true }));
+        const cpu0 = process.cpuUsage();
+        server.close(() => resolve({ ms: performance.now() - t0, cpuMs: cpuMsSince(cpu0), ok: true }));
       });
   }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

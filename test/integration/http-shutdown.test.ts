@@ -74,6 +74,37 @@ describe('HTTP server: graceful shutdown on real sockets', () => {
     expect(drain.durationMs).to.be.below(1000);
   });
 
+  it('issue 14: a drain closes idle keep-alive sockets in one pass: each is closed (FIN, no reset) and counted graceful as drain() runs, without waiting for its close event', async () => {
+    const { port, pool, app } = await boot({ keepAliveTimeout: 30_000 });
+    const sockets = await Promise.all(Array.from({ length: 20 }, () => connect(port)));
+    const seen = sockets.map((s) => {
+      let data = '';
+      let error: string | undefined;
+      s.setEncoding('utf8').on('data', (c: string) => (data += c));
+      s.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message));
+      s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      const ended = new Promise<boolean>((r) => s.once('close', () => r(s.readableEnded)));
+      return { data: () => data, error: () => error, ended };
+    });
+    await waitFor(() => pool.getMetrics().requests.total === 20 && pool.getMetrics().requests.inFlight === 0, 5000, '20 answered');
+    // The precondition: idle for longer than the grace given to recently active sockets.
+    await new Promise((r) => setTimeout(r, DRAIN_KEEP_ALIVE_GRACE_MS + 50));
+    const draining = pool.drain();
+    // Closed and counted in the drain's own pass: no event-loop turn per socket before the drain ends.
+    expect(pool.size).to.equal(0);
+    const drained = await draining;
+    expect(drained.graceful).to.equal(20);
+    expect(drained.forced).to.equal(0);
+    const result = await app.stop();
+    expect(result.ok).to.equal(true);
+    expect(result.graceful).to.equal(20);
+    for (const s of seen) {
+      expect(await s.ended, 'closed by FIN (end), not reset').to.equal(true);
+      expect(s.error()).to.equal(undefined);
+      expect(s.data()).to.match(/^HTTP\/1.1 200/);
+    }
+  });
+
   it('drain grace: a keep-alive socket active just before the drain gets DRAIN_KEEP_ALIVE_GRACE_MS for its next request (answered 200 with Connection: close, no reset); a recent one that sends nothing is closed at the grace end, graceful', async () => {
     const { port, pool, app } = await boot({ keepAliveTimeout: 30_000 });
     const [sender, silent] = await Promise.all([connect(port), connect(port)]);

@@ -113,8 +113,19 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
     if (reason === 'drain' && requestArriving(socket as HttpSocket, conn.requests === 0)) return;
     // Just answered (its last response, `Connection: close`): FIN first, as node's own close
     // does, so a client that sends on regardless sees the end of the connection, not a reset.
-    if (socket.writableLength === 0 && !(reason === 'drain' && conn.requests > 0 && monotonicMs() - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS)) socket.destroy();
+    if (socket.writableLength === 0 && !(reason === 'drain' && conn.requests > 0 && monotonicMs() - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS)) this.destroyIdle(conn, reason);
     else socket.destroySoon();
+  }
+
+  /**
+   * Destroys a socket with nothing in flight and nothing left to write. Drained, it is also
+   * removed now (counted graceful): its file descriptor is closed here (the client gets FIN),
+   * and waiting for its 'close' event (one event-loop turn, then one event and one listener
+   * call per socket) would only hold the drain back; that listener then finds it removed.
+   */
+  private destroyIdle(conn: PooledConnection<Socket>, reason: CloseReason): void {
+    conn.raw.destroy();
+    if (reason === 'drain' && conn.inFlight === 0) this.remove(conn);
   }
 
   protected destroyConnection(conn: PooledConnection<Socket>): void {
@@ -150,7 +161,9 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
       return;
     }
     conn.closeReason = 'drain';
-    this.closeConnection(conn, 'drain');
+    // What closeConnection would check again (a request arriving, the grace) was just read: only the write buffer is left.
+    if (conn.raw.writableLength === 0) this.destroyIdle(conn, 'drain');
+    else conn.raw.destroySoon();
   }
 
   /** The grace is over: closes every drained socket still idle (one whose request is arriving is left to finish, as at drain start). */
@@ -178,6 +191,16 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
   }
 
   protected override connectionBytes(conn: PooledConnection<Socket>): [number, number] {
-    return [conn.raw.bytesRead, conn.raw.bytesWritten];
+    return [conn.raw.bytesRead, bytesWritten(conn.raw)];
   }
+}
+
+/**
+ * `socket.bytesWritten`, without its cost when nothing is queued: node's getter copies the write
+ * queue into a new array and walks it, which a drain would do once per socket; with an empty
+ * queue the figure is `_bytesDispatched` (node:net's own term of that sum, a getter since v0.x).
+ */
+function bytesWritten(socket: Socket): number {
+  const dispatched = (socket as Socket & { _bytesDispatched?: unknown })._bytesDispatched;
+  return typeof dispatched === 'number' && socket.writableLength === 0 ? dispatched : socket.bytesWritten;
 }
