@@ -33,6 +33,18 @@ interface CpuMessage extends Message {
   served: number;
 }
 
+/** A server's CPU time so far (user + system, µs) and the units of work it has done. */
+export interface CpuReading {
+  cpuUs: number;
+  served: number;
+}
+
+/** CPU reading of a bench child process (it answers `cpu` messages, see `reportCpu`). */
+async function childCpu(side: Child): Promise<CpuReading> {
+  const m = await side.request<CpuMessage>({ type: 'cpu' }, 'cpu');
+  return { cpuUs: m.cpuUs, served: m.served };
+}
+
 /**
  * Alternates short measured slices of the same load on side A and side B, both servers alive
  * the whole time in their own processes (so the idle one costs nothing), the order flipped
@@ -41,15 +53,24 @@ interface CpuMessage extends Message {
  * each slice the server reports its CPU time and units of work, which gives CPU per unit: far
  * less sensitive than the rate to other processes competing for the cores.
  */
-export async function compareThroughput(options: BenchOptions, sides: Sides, measure: (side: Child, seconds: number) => Promise<number>): Promise<ThroughputComparison> {
+export function compareThroughput(options: BenchOptions, sides: Sides, measure: (side: Child, seconds: number) => Promise<number>): Promise<ThroughputComparison> {
+  return compareRates(options, sides, measure, childCpu);
+}
+
+/**
+ * `compareThroughput` for sides of any kind: `cpu` reads a side's CPU time and units of work
+ * (a bench child asks the process; a plain process, e.g. the shipped sample, is read from the
+ * outside).
+ */
+export async function compareRates<S>(options: BenchOptions, sides: { a: S; b: S }, measure: (side: S, seconds: number) => Promise<number>, cpu: (side: S) => Promise<CpuReading>): Promise<ThroughputComparison> {
   if (options.warmup > 0) {
     await measure(sides.a, options.warmup);
     await measure(sides.b, options.warmup);
   }
-  const slice = async (side: Child): Promise<{ rate: number; cpu: number }> => {
-    const before = await side.request<CpuMessage>({ type: 'cpu' }, 'cpu');
+  const slice = async (side: S): Promise<{ rate: number; cpu: number }> => {
+    const before = await cpu(side);
     const rate = await measure(side, options.duration);
-    const after = await side.request<CpuMessage>({ type: 'cpu' }, 'cpu');
+    const after = await cpu(side);
     return { rate, cpu: (after.cpuUs - before.cpuUs) / Math.max(1, after.served - before.served) };
   };
   const a: number[] = [];

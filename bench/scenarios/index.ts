@@ -7,6 +7,7 @@ import { httpsKeepAlive } from './https-keepalive';
 import { http2KeepAlive } from './http2-keepalive';
 import { overload } from './overload';
 import { poolBookkeeping } from './pool-bookkeeping';
+import { sampleProcess } from './sample-process';
 import { shutdownIdle } from './shutdown-idle';
 import { shutdownInflight } from './shutdown-inflight';
 import { wsBroadcast } from './ws-broadcast';
@@ -14,4 +15,4 @@ import { wsEcho } from './ws-echo';
 import { wsIdleMemory } from './ws-idle-memory';
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, httpsKeepAlive, http2KeepAlive, grpcUnary, wsEcho, wsIdleMemory, wsBroadcast, shutdownIdle, shutdownInflight, poolBookkeeping, clusterScenario, overload];
+export const SCENARIOS: readonly Scenario[] = [httpKeepAlive, httpNewConnection, httpsKeepAlive, http2KeepAlive, grpcUnary, wsEcho, wsIdleMemory, wsBroadcast, shutdownIdle, shutdownInflight, poolBookkeeping, clusterScenario, overload, sampleProcess];
