@@ -342,11 +342,11 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   }
 
   /** Whether the pool admits a new connection right now; `undefined` if it does, else the reason it would refuse. */
-  admissionRefusal(): RejectReason | undefined {
+  admissionRefusal(priority: WorkPriority = 'normal'): RejectReason | undefined {
     if (this.draining || this.destroyed) return 'draining';
     if (!this.admission.allows(this.connections.size)) return 'max_connections';
     const work = this.work;
-    if (work !== undefined && work.pressureLevel >= PressureLevel.RefuseConnections) return 'overloaded';
+    if (work !== undefined && priority !== 'critical' && work.acts(PressureLevel.RefuseConnections)) return 'overloaded';
     return undefined;
   }
 
@@ -366,10 +366,12 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /**
    * Admits a connection or refuses it. Synchronous, so concurrent connects can never over-admit.
-   * Returns the tracked connection, or `undefined` when refused (the refusal is counted).
+   * Returns the tracked connection, or `undefined` when refused (the refusal is counted). A
+   * `critical` connection (a WebSocket upgrade on a critical path, say) is not refused for
+   * overload (`refuseConnections`), only for `maxConnections` or a drain.
    */
-  add(raw: T, remoteAddress?: string, remotePort?: number): PooledConnection<T> | undefined {
-    const refusal = this.admissionRefusal();
+  add(raw: T, remoteAddress?: string, remotePort?: number, priority: WorkPriority = 'normal'): PooledConnection<T> | undefined {
+    const refusal = this.admissionRefusal(priority);
     if (refusal !== undefined) {
       if (remoteAddress === undefined && this.events.listenerCount(ConnectionPoolEvent.ConnectionRejected)) remoteAddress = this.peerOf(raw)?.address;
       this.reject(refusal, remoteAddress);
@@ -621,6 +623,16 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   get overloadLevel(): PressureLevel {
     const work = this.work;
     return work === undefined ? PressureLevel.None : work.pressureLevel;
+  }
+
+  /**
+   * Whether keep-alive connections close after their current response now (the graded action
+   * `closeKeepAlive` is in force). Protocols read it per response; without overload protection
+   * it is one field read.
+   */
+  get closesKeepAlive(): boolean {
+    const work = this.work;
+    return work !== undefined && work.acts(PressureLevel.CloseKeepAlive);
   }
 
   /** The shed answer settings of the `overload` block (HTTP status, `Retry-After`, gRPC status, WebSocket close). */

@@ -7,7 +7,7 @@ import { PressureLevel } from './pressure-level';
 import { PressureMonitor, pressureConfigured, type PressureSnapshot } from './pressure-monitor';
 import type { PressureSources } from './pressure-sources';
 import { SampleWindow } from './sample-window';
-import type { ShedReason } from './shed-reason';
+import { SHED_REASONS, type ShedReason } from './shed-reason';
 import type { WorkPriority } from './work-priority';
 
 /** What `acquire` decided: run now, wait in the queue (the waiter hears later), or shed at once (why). */
@@ -90,6 +90,8 @@ export class AdmissionController implements AdmissionStrategy {
   private readonly queue: AdmissionQueue | undefined;
   private readonly monitor: PressureMonitor | undefined;
   private readonly maxLimit: number;
+  /** Which graded actions the config turns on (an action at 0 is off even when a higher level is reached). */
+  private readonly actionsOn: readonly boolean[];
   /** The limiter's name (`static`, `gradient2`...). */
   readonly kind: string;
   private arrivals = 0;
@@ -100,6 +102,7 @@ export class AdmissionController implements AdmissionStrategy {
     private readonly options: AdmissionControllerOptions = {},
   ) {
     this.kind = config.limiter;
+    this.actionsOn = [false, config.actions.closeKeepAlive > 0, config.actions.refuseConnections > 0, config.actions.shedWork > 0];
     this.limiter = createLimiter(config, options.random);
     this.adaptive = this.limiter !== undefined && config.limiter !== 'static';
     this.maxLimit = config.limiter === 'static' ? Math.max(config.maxConcurrency, config.maxLimit) : config.maxLimit;
@@ -151,7 +154,7 @@ export class AdmissionController implements AdmissionStrategy {
       if (this.inflight < this.maxLimit) return this.admit();
       return this.count('limit', priority);
     }
-    if (this.pressureLevel >= PressureLevel.ShedWork) return this.count('pressure', priority);
+    if (this.pressureLevel >= PressureLevel.ShedWork && this.actionsOn[PressureLevel.ShedWork]) return this.count('pressure', priority);
     const limiter = this.limiter;
     if (!limiter) return this.admit();
     if (this.queued === 0 && this.inflight + this.backlog < limiter.limit) return this.admit();
@@ -203,11 +206,24 @@ export class AdmissionController implements AdmissionStrategy {
   adopt(previous: AdmissionController, now: number): void {
     this.inflight += previous.inflight;
     previous.inflight = 0;
+    // Counters and the level carry over: a reload is not a restart (the monitor's next sample
+    // settles the level by the new thresholds).
+    for (const reason of SHED_REASONS) this.shed[reason] += previous.shed[reason];
+    this.queueWait.merge(previous.queueWait);
+    this.pressureLevel = previous.pressureLevel;
     for (const waiter of previous.close()) {
       const outcome = this.acquire(waiter, 'normal', now);
       if (outcome === 'admit') waiter.onAdmitted(now);
       else if (outcome !== 'queued') waiter.onShed(outcome, now);
     }
+  }
+
+  /**
+   * Whether a graded action is in force: the level reached it and the config turns it on (with
+   * `refuseConnections: 0`, reaching `ShedWork` sheds work but refuses no connection).
+   */
+  acts(action: PressureLevel): boolean {
+    return this.pressureLevel >= action && this.actionsOn[action];
   }
 
   /** Sets the pressure level (the controller's own monitor does; a shared monitor may). */

@@ -151,6 +151,33 @@ describe('ConnectionPoolManager overload protection (issue 14)', () => {
     ]);
   });
 
+  it('issue 14: graded actions are independent: with refuseConnections and closeKeepAlive at 0, reaching ShedWork sheds work but refuses no connection and keeps keep-alive; a critical connection is never refused for overload', () => {
+    pool = FakePool.with({ overload: { limiter: 'static', maxConcurrency: 4, actions: { closeKeepAlive: 0, refuseConnections: 0, shedWork: 1 } } });
+    pool.setListening(true);
+    pool.workAdmission!.setPressureLevel(PressureLevel.ShedWork);
+    expect(pool.admitWork(null, 'normal', performance.now())).to.equal('pressure');
+    expect(pool.closesKeepAlive).to.equal(false);
+    expect(pool.admissionRefusal()).to.equal(undefined);
+    pool.updateConfig({ overload: { actions: { closeKeepAlive: 0.9, refuseConnections: 0.95, shedWork: 1 } } });
+    expect(pool.closesKeepAlive).to.equal(true);
+    expect(pool.admissionRefusal()).to.equal('overloaded');
+    expect(pool.add(fakeConn(), undefined, undefined, 'critical')).to.not.equal(undefined);
+    expect(pool.add(fakeConn())).to.equal(undefined);
+  });
+
+  it('issue 14: a live update keeps the shed counts, the queue-wait histogram and the level (a reload is not a restart)', () => {
+    pool = FakePool.with({ overload: { limiter: 'static', maxConcurrency: 1 } });
+    pool.setListening(true);
+    pool.admitWork(null, 'normal', performance.now());
+    expect(pool.admitWork(null, 'normal', performance.now())).to.equal('limit');
+    pool.workAdmission!.setPressureLevel(PressureLevel.CloseKeepAlive);
+    pool.updateConfig({ overload: { limiter: 'static', maxConcurrency: 2 } });
+    const o = pool.getMetrics().overload!;
+    expect(o.shed.limit).to.equal(1);
+    expect(o.state).to.equal('closeKeepAlive');
+    expect(o).to.deep.include({ limit: 2, inFlight: 1 });
+  });
+
   it('issue 14: an invalid overload block is refused at boot and on update with every problem and its path; the old block stays', () => {
     expect(() => FakePool.with({ overload: { limiter: 'fast', initialLimit: 0, minLimit: 5, maxLimit: 2 } }))
       .to.throw(ConfigValidationError)
