@@ -28,6 +28,41 @@ async def main(url, insecure):
 asyncio.run(main(sys.argv[1], len(sys.argv) > 2 and sys.argv[2] == "insecure"))
 `;
 
+/**
+ * A scripted Python `websockets` (10.4) client: connects to argv[1] and prints `status N R`
+ * (R: the `Retry-After` header, or `-`) if the upgrade was refused, else `open`; then runs one
+ * command per stdin line: `send TEXT` (prints `sent TEXT` once written) or `recv` (prints
+ * `recv TEXT`). Once the server has closed the connection, a command prints `close CODE REASON`
+ * and the client exits.
+ */
+const PY_WS_SCRIPTED = `
+import asyncio, sys, websockets
+async def main(url):
+    try:
+        ws = await websockets.connect(url, ping_interval=None)
+    except websockets.exceptions.InvalidStatusCode as e:
+        print("status", e.status_code, e.headers.get("Retry-After", "-"), flush=True)
+        return
+    print("open", flush=True)
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            break
+        cmd, _, arg = line.rstrip("\\n").partition(" ")
+        try:
+            if cmd == "send":
+                await ws.send(arg)
+                print("sent", arg, flush=True)
+            elif cmd == "recv":
+                print("recv", await ws.recv(), flush=True)
+        except websockets.ConnectionClosed as e:
+            print("close", e.rcvd.code if e.rcvd else "none", e.rcvd.reason if e.rcvd else "", flush=True)
+            break
+    await ws.close()
+asyncio.run(main(sys.argv[1]))
+`;
+
 /** Clients not exited yet. */
 const running = new Set<ChildProcess>();
 
@@ -42,9 +77,26 @@ export interface PythonWsClient {
   exited: Promise<number | null>;
 }
 
+/** A scripted client (`PY_WS_SCRIPTED`): `command` writes one line to its stdin. */
+export interface ScriptedPythonWsClient extends PythonWsClient {
+  command(line: string): void;
+}
+
 /** Starts a Python `websockets` client on `url` (see `PY_WS_CLIENT`); kill it with `stopPythonClients`. */
 export function pythonWsClient(url: string, insecure = false): PythonWsClient {
-  const child = spawn(PYTHON, ['-c', PY_WS_CLIENT, url, ...(insecure ? ['insecure'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnClient(PY_WS_CLIENT, [url, ...(insecure ? ['insecure'] : [])], false);
+}
+
+/** Starts a scripted Python `websockets` client on `url` (see `PY_WS_SCRIPTED`); kill it with `stopPythonClients`. */
+export function scriptedPythonWsClient(url: string): ScriptedPythonWsClient {
+  const client = spawnClient(PY_WS_SCRIPTED, [url], true);
+  return { ...client, command: (line) => void client.child.stdin!.write(`${line}\n`) };
+}
+
+function spawnClient(script: string, args: string[], stdin: boolean): PythonWsClient {
+  const child = spawn(PYTHON, ['-c', script, ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  // A client that exited before reading its command must not crash the test process (EPIPE).
+  child.stdin?.on('error', () => undefined);
   let out = '';
   let err = '';
   let exitedFlag = false;

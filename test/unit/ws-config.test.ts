@@ -91,6 +91,7 @@ describe('WebSocketConnectionPool live config (no sockets)', () => {
       pongTimeouts: 0,
       slowConsumersClosed: 0,
       oversizedMessages: 0,
+      messagesShed: 0,
       closeCodes: {},
     });
     pool.destroy();

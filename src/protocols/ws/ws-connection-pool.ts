@@ -2,7 +2,8 @@ import WebSocket from 'ws';
 import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import type { PooledConnection } from '../../core/pooled-connection';
 import { ForeignConnectionError } from '../../errors';
-import type { CloseReason, KnownLabelValues, PoolMetricsSnapshot } from '../../core/pool-types';
+import type { CloseReason, KnownLabelValues, PoolMetricsSnapshot, RejectReason } from '../../core/pool-types';
+import type { WorkPriority } from '../../overload/work-priority';
 import { countSamples, type ProtocolMetricFamily } from '../../core/protocol-metrics';
 import { WebSocketPoolConfig } from './ws-config';
 import { WS_CLOSE, WS_CLOSE_REASON, WS_ERROR, WS_REMOVE_REASON, WS_TIMEOUT, WS_COUNTED_CLOSE_CODES } from './ws-constants';
@@ -40,6 +41,12 @@ export interface WebSocketPoolMetrics extends PoolMetricsSnapshot {
     pongTimeouts: number;
     slowConsumersClosed: number;
     oversizedMessages: number;
+    /**
+     * Messages whose handler was skipped because overload protection shed them (their connection
+     * closed with 1013 if `overload.closeOnShed`). Unlike `overload.shed`, kept across live
+     * updates of the `overload` block.
+     */
+    messagesShed: number;
     /** Close codes of finished connections: the one the server sent if it closed first, else the client's (1006: no close frame either way). */
     closeCodes: Record<string, number>;
   };
@@ -117,6 +124,9 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
   private pongTimeouts = 0;
   private slowConsumersClosed = 0;
   private oversizedMessages = 0;
+  private messagesShed = 0;
+  /** True only inside `add` of an upgrade whose priority is critical: overload does not refuse it. */
+  private admittingCritical = false;
   private readonly closeCodes = new Map<number, number>();
 
   constructor(configClass: new () => C = WebSocketPoolConfig as new () => C) {
@@ -137,10 +147,27 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
 
   // ---------------------------------------------------------------- tracking
 
-  override add(raw: WebSocket, remoteAddress = '', remotePort = 0): PooledConnection<WebSocket> | undefined {
-    const conn = super.add(raw, remoteAddress, remotePort);
+  /**
+   * Admits an upgraded connection. `priority` is the upgrade's (`WebSocketServer.upgradePriority`):
+   * a critical one is not refused for overload (pressure level `RefuseConnections` and above);
+   * `maxConnections` and a drain still refuse it.
+   */
+  override add(raw: WebSocket, remoteAddress = '', remotePort = 0, priority: WorkPriority = 'normal'): PooledConnection<WebSocket> | undefined {
+    this.admittingCritical = priority === 'critical';
+    let conn: PooledConnection<WebSocket> | undefined;
+    try {
+      conn = super.add(raw, remoteAddress, remotePort);
+    } finally {
+      this.admittingCritical = false;
+    }
     if (conn) conn.data = 0;
     return conn;
+  }
+
+  // `add` asks this (it cannot pass a priority): inside the `add` of a critical upgrade, overload does not refuse.
+  override admissionRefusal(): RejectReason | undefined {
+    const refusal = super.admissionRefusal();
+    return refusal === 'overloaded' && this.admittingCritical ? undefined : refusal;
   }
 
   /** Forgets a connection and counts its close code: the one the server sent, else 1006 (terminated, or gone without a close frame). */
@@ -176,6 +203,16 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
     this.payloadBytesIn += bytes;
     conn.messages++;
     conn.bytesIn += bytes;
+  }
+
+  /**
+   * @internal Overload protection shed a message of `conn` (its handler does not run). The client
+   * is active all the same: its first-message timeout ends and its idle time counts from now.
+   */
+  recordMessageShed(conn: PooledConnection<WebSocket>): void {
+    this.messagesShed++;
+    this.markEstablished(conn);
+    this.touch(conn);
   }
 
   private recordMessageOut(conn: PooledConnection<WebSocket>, bytes: number): void {
@@ -425,6 +462,7 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
         pongTimeouts: this.pongTimeouts,
         slowConsumersClosed: this.slowConsumersClosed,
         oversizedMessages: this.oversizedMessages,
+        messagesShed: this.messagesShed,
         closeCodes: Object.fromEntries([...this.closeCodes].map(([code, n]) => [String(code), n])),
       },
     };

@@ -1,3 +1,5 @@
+import type { ShedReason } from '../../overload/shed-reason';
+
 /** Close codes (RFC 6455 section 7.4.1) the WebSocket pool sends. */
 export const WS_CLOSE = Object.freeze({
   /** The idle timeout closed a quiet connection. */
@@ -12,7 +14,10 @@ export const WS_CLOSE = Object.freeze({
   protocolError: 1002,
   /** The client sent text that is not UTF-8; sent by `ws`. */
   invalidPayload: 1007,
-  /** The pool was full when the handshake completed (a race the upgrade check did not see). */
+  /**
+   * The pool was full when the handshake completed (a race the upgrade check did not see), or,
+   * with `overload.closeOnShed`, a message of the client was shed.
+   */
   tryAgainLater: 1013,
 });
 
@@ -30,11 +35,21 @@ export const WS_CLOSE_REASON = Object.freeze({
   full: 'server is at its connection limit',
 });
 
+/** Close reason (1013) of a connection closed because one of its messages was shed (`overload.closeOnShed`), by shed reason. */
+export const WS_SHED_CLOSE_REASON: Readonly<Record<ShedReason, string>> = Object.freeze({
+  limit: 'server overloaded: message shed (limit)',
+  queue_full: 'server overloaded: message shed (queue_full)',
+  queue_timeout: 'server overloaded: message shed (queue_timeout)',
+  pressure: 'server overloaded: message shed (pressure)',
+});
+
 /** Reasons the pool gives for removing a WebSocket connection (`ConnectionRemoved` events). */
 export const WS_REMOVE_REASON = Object.freeze({
   pongTimeout: 'pong_timeout',
   slowConsumer: 'slow_consumer',
   messageTooBig: 'message_too_big',
+  /** A message was shed and `overload.closeOnShed` closed the connection. */
+  overloaded: 'overloaded',
 });
 
 /** Error types the pool counts (`errors.byType`). */

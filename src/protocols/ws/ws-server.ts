@@ -8,12 +8,15 @@ import type { ManagedServer } from '../../core/managed-server';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { PoolConfigOf } from '../../core/managed-server';
 import { ConfigValidationError, type ConfigProblem } from '../../errors';
+import type { OverloadConfig } from '../../overload/overload-config';
+import type { ShedReason } from '../../overload/shed-reason';
+import { criticalPathMatcher, type WorkPriority } from '../../overload/work-priority';
 import { HttpServer } from '../http/http-server';
 import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from '../http/node-server';
 import { pathOf, rejectUpgrade } from '../http/upgrade-request';
 import { WebSocketPoolConfig } from './ws-config';
 import { WebSocketConnectionPool, type BroadcastFilter, type BroadcastResult, type WebSocketData } from './ws-connection-pool';
-import { WS_CLOSE, WS_CLOSE_REASON, WS_ERROR, WS_ERR_MESSAGE_TOO_BIG, WS_TIMEOUT } from './ws-constants';
+import { WS_CLOSE, WS_CLOSE_REASON, WS_ERROR, WS_ERR_MESSAGE_TOO_BIG, WS_REMOVE_REASON, WS_SHED_CLOSE_REASON, WS_TIMEOUT } from './ws-constants';
 import { PoolWebSocket } from './pool-web-socket';
 
 /** `ws` server options, plus `closeTimeout`, which `ws` 8 reads but `@types/ws` does not declare. */
@@ -108,6 +111,7 @@ function pathTaken(path: string, hostSection: string): ConfigProblem {
 /** Body of a 503 refusal at admission. */
 function admissionRefusalBody(reason: string): string {
   if (reason === 'max_connections') return 'server is at its connection limit\n';
+  if (reason === 'overloaded') return 'server is overloaded: refusing new connections (overloaded)\n';
   return reason === 'draining' ? 'server is shutting down\n' : 'server is not listening yet\n';
 }
 
@@ -129,6 +133,10 @@ export abstract class WebSocketServer<P extends WebSocketConnectionPool = WebSoc
   private host: HttpServer | undefined;
   /** Upgrades waiting for an asynchronous `authorizeUpgrade`, with the timer that bounds the wait. */
   private readonly pendingUpgrades = new Map<Duplex, NodeJS.Timeout>();
+  /** `overload` block and path `pathCritical` was worked out for (both change only with the config). */
+  private criticalOf: Readonly<OverloadConfig> | undefined;
+  private criticalPathOf = '';
+  private pathCritical = false;
 
   /** Handles one message. A throw or rejection is counted as a failed message (the connection stays). */
   abstract onMessage(socket: WebSocket, data: RawData, isBinary: boolean): void | Promise<void>;
@@ -144,6 +152,38 @@ export abstract class WebSocketServer<P extends WebSocketConnectionPool = WebSoc
    */
   authorizeUpgrade(_req: http.IncomingMessage): UpgradeVerdict | Promise<UpgradeVerdict> {
     return true;
+  }
+
+  /**
+   * Priority of one message under overload protection (called only when the pool's `overload`
+   * block sets a limiter or a pressure signal, before the handler): `critical` messages are shed
+   * last (never for pressure, limited by `maxLimit` alone). Default: `critical` when this
+   * server's `path` is in `overload.criticalPaths`, else `normal`.
+   */
+  priority(_socket: WebSocket, _data: RawData, _isBinary: boolean): WorkPriority {
+    return this.criticalPath() ? 'critical' : 'normal';
+  }
+
+  /**
+   * Priority of an upgrade request (on this server's path, authorised), asked only when overload
+   * would refuse it (pressure level `RefuseConnections` or above): a `critical` upgrade is
+   * admitted all the same (`maxConnections` and a drain still refuse it). Default: `critical`
+   * when this server's `path` is in `overload.criticalPaths`, else `normal`.
+   */
+  upgradePriority(_req: http.IncomingMessage): WorkPriority {
+    return this.criticalPath() ? 'critical' : 'normal';
+  }
+
+  /** Whether `path` is one of `overload.criticalPaths`, worked out again only when either changed. */
+  private criticalPath(): boolean {
+    const overload = this.pool.overloadConfig;
+    const path = this.config.path;
+    if (overload !== this.criticalOf || path !== this.criticalPathOf) {
+      this.criticalOf = overload;
+      this.criticalPathOf = path;
+      this.pathCritical = criticalPathMatcher(overload.criticalPaths)(path);
+    }
+    return this.pathCritical;
   }
 
   /** Called once a client is admitted and its handshake done. */
@@ -346,23 +386,37 @@ export abstract class WebSocketServer<P extends WebSocketConnectionPool = WebSoc
   }
 
   /**
-   * Admission, before the handshake: a full or draining pool gets 503 + Retry-After.
+   * Admission, before the handshake: a full or draining pool gets 503 + Retry-After (`retryAfter`),
+   * an overloaded one (pressure level `RefuseConnections` or `ShedWork`) 503 + Retry-After
+   * (`overload.shed.retryAfter`, none if 0) unless `upgradePriority` says `critical`.
    * `handleUpgrade` completes synchronously (no `verifyClient`, no compression), so the check and
    * the `add` in `onUpgraded` cannot interleave with another upgrade.
    */
   private admit(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const wss = this.wss;
-    const refusal = wss === undefined ? 'not_listening' : this.pool.admissionRefusal();
+    let refusal = wss === undefined ? 'not_listening' : this.pool.admissionRefusal();
+    let priority: WorkPriority = 'normal';
+    if (refusal === 'overloaded' && this.priorityOfUpgrade(req) === 'critical') {
+      refusal = undefined;
+      priority = 'critical';
+    }
     if (refusal !== undefined) {
       this.pool.reject(refusal, req.socket.remoteAddress);
-      rejectUpgrade(socket, 503, { 'Retry-After': String(this.config.retryAfter) }, admissionRefusalBody(refusal));
+      rejectUpgrade(socket, 503, this.refusalHeaders(refusal), admissionRefusalBody(refusal));
       return;
     }
-    (wss as WsServer).handleUpgrade(req, socket, head, (ws) => this.onUpgraded(ws, req));
+    (wss as WsServer).handleUpgrade(req, socket, head, (ws) => this.onUpgraded(ws, req, priority));
   }
 
-  private onUpgraded(ws: WebSocket, req: http.IncomingMessage): void {
-    const conn = this.pool.add(ws, req.socket.remoteAddress, req.socket.remotePort);
+  /** `Retry-After` of a 503 at admission: the overload block's for overload (none if 0), else the section's. */
+  private refusalHeaders(refusal: string): Record<string, string> {
+    if (refusal !== 'overloaded') return { 'Retry-After': String(this.config.retryAfter) };
+    const retryAfter = this.pool.overloadConfig.shed.retryAfter;
+    return retryAfter > 0 ? { 'Retry-After': String(retryAfter) } : {};
+  }
+
+  private onUpgraded(ws: WebSocket, req: http.IncomingMessage, priority: WorkPriority): void {
+    const conn = this.pool.add(ws, req.socket.remoteAddress, req.socket.remotePort, priority);
     if (conn === undefined) {
       ws.on('error', ignoreError);
       ws.close(WS_CLOSE.tryAgainLater, WS_CLOSE_REASON.full);
@@ -384,7 +438,12 @@ export abstract class WebSocketServer<P extends WebSocketConnectionPool = WebSoc
     }
   }
 
-  /** @internal Runs `onMessage` for one message, counted and timed. */
+  /**
+   * @internal Runs `onMessage` for one message, counted and timed. Under overload protection
+   * the message is a unit of work admitted first: one over the limit (or shed for pressure) is
+   * not queued, since a message that waited while later ones of its connection ran would lose its
+   * order; it is shed at once (`shedMessage`).
+   */
   dispatchMessage(ws: TrackedWebSocket, data: RawData, isBinary: boolean): void {
     const conn = ws[CONN];
     const pool = this.pool;
@@ -392,6 +451,14 @@ export abstract class WebSocketServer<P extends WebSocketConnectionPool = WebSoc
     // A handler that returns without a promise is recorded in one step afterwards; one that
     // returns a promise enters in-flight state from the same start stamp.
     const started = performance.now();
+    if (pool.admitsWork) {
+      // Without a waiter the answer is 'admit' or the reason it is shed, never 'queued'.
+      const outcome = pool.admitWork(null, this.messagePriority(ws, data, isBinary), started);
+      if (outcome !== 'admit') {
+        this.shedMessage(ws, outcome as ShedReason);
+        return;
+      }
+    }
     let result: void | Promise<void>;
     try {
       result = this.onMessage(ws, data, isBinary);
@@ -412,6 +479,40 @@ export abstract class WebSocketServer<P extends WebSocketConnectionPool = WebSoc
     } else {
       pool.recordSyncWork(conn, started, false);
     }
+  }
+
+  /** `upgradePriority()`, and `normal` if it throws (counted and logged as a handler error). */
+  private priorityOfUpgrade(req: http.IncomingMessage): WorkPriority {
+    try {
+      return this.upgradePriority(req);
+    } catch (err) {
+      this.pool.recordError(WS_ERROR.handler, err instanceof Error ? err : new Error(String(err)));
+      this.logger?.error({ protocol: this.pool.protocol, err }, 'upgradePriority() failed');
+      return 'normal';
+    }
+  }
+
+  /** `priority()`, and `normal` if it throws (counted and logged as a handler error). */
+  private messagePriority(ws: TrackedWebSocket, data: RawData, isBinary: boolean): WorkPriority {
+    try {
+      return this.priority(ws, data, isBinary);
+    } catch (err) {
+      this.onHandlerError(err, ws[CONN], 'priority() failed');
+      return 'normal';
+    }
+  }
+
+  /**
+   * A message shed by overload protection: its handler does not run (the controller counted it,
+   * the pool counts `messagesShed`). With `overload.closeOnShed` its connection is closed with
+   * 1013 (Try Again Later) and a reason naming the cause; else it stays open.
+   */
+  private shedMessage(ws: TrackedWebSocket, reason: ShedReason): void {
+    const conn = ws[CONN];
+    this.pool.recordMessageShed(conn);
+    if (!this.pool.overloadConfig.closeOnShed || ws.readyState !== WebSocket.OPEN) return;
+    conn.closeReason = WS_REMOVE_REASON.overloaded;
+    ws.close(WS_CLOSE.tryAgainLater, WS_SHED_CLOSE_REASON[reason]);
   }
 
   /** @internal Runs `onClose` for a finished connection. */
