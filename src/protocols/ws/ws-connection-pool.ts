@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import type { PooledConnection } from '../../core/pooled-connection';
 import { ForeignConnectionError } from '../../errors';
-import type { CloseReason, KnownLabelValues, PoolMetricsSnapshot, RejectReason } from '../../core/pool-types';
+import type { CloseReason, KnownLabelValues, PoolMetricsSnapshot } from '../../core/pool-types';
 import type { WorkPriority } from '../../overload/work-priority';
 import { countSamples, type ProtocolMetricFamily } from '../../core/protocol-metrics';
 import { WebSocketPoolConfig } from './ws-config';
@@ -125,8 +125,6 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
   private slowConsumersClosed = 0;
   private oversizedMessages = 0;
   private messagesShed = 0;
-  /** True only inside `add` of an upgrade whose priority is critical: overload does not refuse it. */
-  private admittingCritical = false;
   private readonly closeCodes = new Map<number, number>();
 
   constructor(configClass: new () => C = WebSocketPoolConfig as new () => C) {
@@ -153,21 +151,9 @@ export class WebSocketConnectionPool<C extends WebSocketPoolConfig = WebSocketPo
    * `maxConnections` and a drain still refuse it.
    */
   override add(raw: WebSocket, remoteAddress = '', remotePort = 0, priority: WorkPriority = 'normal'): PooledConnection<WebSocket> | undefined {
-    this.admittingCritical = priority === 'critical';
-    let conn: PooledConnection<WebSocket> | undefined;
-    try {
-      conn = super.add(raw, remoteAddress, remotePort);
-    } finally {
-      this.admittingCritical = false;
-    }
+    const conn = super.add(raw, remoteAddress, remotePort, priority);
     if (conn) conn.data = 0;
     return conn;
-  }
-
-  // `add` asks this (it cannot pass a priority): inside the `add` of a critical upgrade, overload does not refuse.
-  override admissionRefusal(): RejectReason | undefined {
-    const refusal = super.admissionRefusal();
-    return refusal === 'overloaded' && this.admittingCritical ? undefined : refusal;
   }
 
   /** Forgets a connection and counts its close code: the one the server sent, else 1006 (terminated, or gone without a close frame). */
