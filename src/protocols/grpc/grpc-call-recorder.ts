@@ -108,6 +108,8 @@ class RecordingCall extends grpc.ServerInterceptingCall implements Waiter, GrpcC
   waitNext: Waiter | null = null;
   waitingSince = -1;
   private phase = Phase.New;
+  /** Whether the pool admitted work when the call arrived (then `closeKeepAlive` is looked at when it ends). */
+  private guarded = false;
   private upstream: UpstreamListener | undefined;
   private finished = false;
   /** When the call arrived (`performance.now()`): its latency, queue wait included, counts from here. */
@@ -158,10 +160,12 @@ class RecordingCall extends grpc.ServerInterceptingCall implements Waiter, GrpcC
     this.metadata = metadata;
     this.stats.inFlight++;
     const pool = this.pool;
+    // Overload protection off: this read is all it costs a call.
     if (!pool.admitsWork) {
       this.run();
       return;
     }
+    this.guarded = true;
     const priority = this.priority(this);
     if (this.stats.streaming) {
       const reason = pool.admitStream(priority);
@@ -258,7 +262,7 @@ class RecordingCall extends grpc.ServerInterceptingCall implements Waiter, GrpcC
       if (streaming) pool.endStream(conn, this.started, fault, now);
       else pool.endWork(conn, this.started, fault, now);
       // Graded action closeKeepAlive: the connection says GOAWAY once this call is answered.
-      if (pool.overloadLevel >= PressureLevel.CloseKeepAlive) pool.closeForOverload(conn);
+      if (this.guarded && pool.overloadLevel >= PressureLevel.CloseKeepAlive) pool.closeForOverload(conn);
     }
     if (observer !== undefined) observer.rpcCall(pool, this.stats.service, this.stats.method, this.code, ms / 1000);
   }
