@@ -166,7 +166,7 @@ class RecordingCall extends grpc.ServerInterceptingCall implements Waiter, GrpcC
       return;
     }
     this.guarded = true;
-    const priority = this.priority(this);
+    const priority = this.rank();
     if (this.stats.streaming) {
       const reason = pool.admitStream(priority);
       if (reason === undefined) this.run();
@@ -197,7 +197,11 @@ class RecordingCall extends grpc.ServerInterceptingCall implements Waiter, GrpcC
 
   // ---- the admission waiter
 
-  /** Admitted from the queue: the call runs now (its latency still counts from its arrival). */
+  /**
+   * Admitted from the queue: the call runs now (its latency still counts from its arrival). A
+   * client that went away in the tick before (its cancel is told a tick later) leaves a call that
+   * runs no handler (grpc-js reads nothing more of a closed stream) and ends as a CANCELLED request.
+   */
   onAdmitted(_now: number): void {
     this.run();
   }
@@ -225,12 +229,22 @@ class RecordingCall extends grpc.ServerInterceptingCall implements Waiter, GrpcC
     this.upstream?.onReceiveMetadata(this.metadata);
   }
 
-  /** Answers the call with the shed status, before anything above saw it. */
+  /** The call's priority from `GrpcServer.priority`; one that throws ranks the call normal (and counts a `priority` error). */
+  private rank(): WorkPriority {
+    try {
+      return this.priority(this);
+    } catch (err) {
+      this.pool.recordError('priority', err instanceof Error ? err : new Error(String(err)), this.conn);
+      return 'normal';
+    }
+  }
+
+  /** Answers the call with the shed status (read now: a live update applies), before anything above saw it. */
   private shed(reason: ShedReason): void {
     this.phase = Phase.Refused;
     const code = grpc.status[this.pool.overloadConfig.shed.grpcStatus];
-    // Straight down (not through `sendStatus`): grpc-js records it as a status the server's own
-    // code did not send, so it is never a fault, whatever the code.
+    // Straight down, past this layer's `sendStatus`: not relayed from the server's code, so
+    // `sendStatusBelow` records it as no fault, whatever the code (UNAVAILABLE included).
     super.sendStatus({ code, details: SHED_DETAILS[reason], metadata: null });
   }
 
