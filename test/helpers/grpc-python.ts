@@ -11,6 +11,8 @@ export interface PythonCall {
   timeout?: number;
   /** A server-streaming method: the replies are read to the end. */
   stream?: boolean;
+  /** Request metadata (name, value) pairs, e.g. `[['x-priority', 'critical']]`. */
+  metadata?: Array<[string, string]>;
 }
 
 /** What one call ended with, as grpcio saw it. */
@@ -31,9 +33,12 @@ const CLIENT = String.raw`
 import json, sys, threading, grpc
 spec = json.loads(sys.argv[1])
 channel = grpc.insecure_channel(spec['target'])
-# Connected before the first call, so a short deadline is spent on the call, not on connecting.
-grpc.channel_ready_future(channel).result(timeout=10)
+# Connected before the first call, so a short deadline is spent on the call, not on connecting
+# (unless the test wants to see how a call fares on a connection the server refuses).
+if spec['connectFirst']:
+    grpc.channel_ready_future(channel).result(timeout=10)
 ident = lambda b: b
+md = lambda c: [tuple(p) for p in c['metadata']] if c.get('metadata') else None
 results = [None] * len(spec['calls'])
 def failed(i, e):
     results[i] = {'code': e.code().value[0], 'details': e.details(), 'replies': []}
@@ -41,7 +46,7 @@ def run_stream(i, c):
     replies = []
     try:
         call = channel.unary_stream(c['path'], request_serializer=ident, response_deserializer=ident)
-        for r in call(bytes.fromhex(c['request']), timeout=c.get('timeout')):
+        for r in call(bytes.fromhex(c['request']), timeout=c.get('timeout'), metadata=md(c)):
             replies.append(r.hex())
         results[i] = {'code': 0, 'replies': replies}
     except grpc.RpcError as e:
@@ -54,7 +59,7 @@ for i, c in enumerate(spec['calls']):
         threads.append(t)
     else:
         m = channel.unary_unary(c['path'], request_serializer=ident, response_deserializer=ident)
-        futures.append((i, m.future(bytes.fromhex(c['request']), timeout=c.get('timeout'))))
+        futures.append((i, m.future(bytes.fromhex(c['request']), timeout=c.get('timeout'), metadata=md(c))))
 for i, f in futures:
     try:
         results[i] = {'code': 0, 'replies': [f.result().hex()]}
@@ -69,9 +74,12 @@ print(json.dumps(results))
 /** Children still running, so a test's `afterEach` can kill what a failed test left. */
 const running = new Set<ChildProcess>();
 
-/** Runs `calls` against `127.0.0.1:port` from Python grpcio; resolves with each call's outcome. */
-export function pythonCalls(port: number, calls: PythonCall[]): Promise<PythonOutcome[]> {
-  const spec = JSON.stringify({ target: `127.0.0.1:${port}`, calls: calls.map((c) => ({ ...c, request: c.request.toString('hex') })) });
+/**
+ * Runs `calls` against `127.0.0.1:port` from Python grpcio; resolves with each call's outcome.
+ * `connectFirst: false` skips waiting for the channel to connect (for a server that refuses it).
+ */
+export function pythonCalls(port: number, calls: PythonCall[], { connectFirst = true }: { connectFirst?: boolean } = {}): Promise<PythonOutcome[]> {
+  const spec = JSON.stringify({ target: `127.0.0.1:${port}`, connectFirst, calls: calls.map((c) => ({ ...c, request: c.request.toString('hex') })) });
   return new Promise((resolve, reject) => {
     const child = execFile(SYSTEM_PYTHON, ['-c', CLIENT, spec], { timeout: 30_000 }, (err, stdout, stderr) => {
       running.delete(child);

@@ -149,6 +149,20 @@ export class GrpcConnectionPool<C extends GrpcPoolConfig = GrpcPoolConfig> exten
     conn.raw.destroy();
   }
 
+  /**
+   * @internal Overload level `closeKeepAlive`: the connection's session gets GOAWAY (as at
+   * `maxConnectionAge`), so its client reconnects for new calls, through admission again (and,
+   * behind a TCP load balancer, maybe to another replica); calls in flight run to their end.
+   * Idempotent. The connection is removed with reason `overloaded` once it has closed.
+   */
+  closeForOverload(conn: PooledConnection<Socket>): void {
+    if (conn.removed || conn.closeReason !== undefined) return;
+    const session = sessionOf(conn);
+    if (session === undefined || session.closed || session.destroyed) return;
+    conn.closeReason = 'overloaded';
+    session.close();
+  }
+
   /** GOAWAY to every session at once, busy or not: in-flight calls run on, new ones go elsewhere. */
   protected override drainConnection(conn: PooledConnection<Socket>): void {
     conn.closeReason = 'drain';

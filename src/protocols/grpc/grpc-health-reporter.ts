@@ -1,15 +1,32 @@
 import type * as grpc from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
-import { PoolHealthStatus } from '../../core/pool-health';
+import { PoolHealthStatus, type HealthReport } from '../../core/pool-health';
 
 /** Fully qualified name of the standard health service. */
 export const HEALTH_SERVICE_NAME = 'grpc.health.v1.Health';
 
 /**
+ * How the core words its health finding while a pool sheds work (`shedding work: limit 1, 3
+ * shed`, `shedding work: pressure 1.20`); see `overloadFindings` in the pool manager.
+ */
+const SHEDDING_REASON_PREFIX = 'shedding work:';
+
+/**
+ * Whether `report` is OVERLOADED only because the pool sheds work (overload protection doing its
+ * job), with no other finding at that level (error rate, latency, utilisation).
+ */
+export function overloadedOnlyByShedding(report: Pick<HealthReport, 'status' | 'reason'>): boolean {
+  return report.status === PoolHealthStatus.Overloaded && report.reason.split('; ').every((r) => r.startsWith(SHEDDING_REASON_PREFIX));
+}
+
+/**
  * Serves `grpc.health.v1.Health` (Check, Watch, List) with `grpc-health-check`. The overall
  * status (`""`) and that of every registered service is SERVING while the application is ready
  * and the pool is neither OVERLOADED nor UNAVAILABLE, NOT_SERVING otherwise; Watch subscribers
- * hear of a change at once.
+ * hear of a change at once. A pool OVERLOADED only because it sheds work (`overload`) stays
+ * SERVING, as readiness does: load balancers and probes read NOT_SERVING as "take this replica
+ * out", which would move its load onto the others and overload them in turn; the replica is
+ * protecting itself and still answers (its health calls are critical, never shed).
  */
 export class GrpcHealthReporter {
   private readonly implementation = new HealthImplementation({ '': 'NOT_SERVING' });
@@ -66,6 +83,11 @@ export class GrpcHealthReporter {
   setPoolStatus(status: PoolHealthStatus): void {
     this.poolStatus = status;
     this.update();
+  }
+
+  /** Pool health changed: as `setPoolStatus`, but OVERLOADED only by shedding counts as HEALTHY. */
+  setPoolHealth(report: Pick<HealthReport, 'status' | 'reason'>): void {
+    this.setPoolStatus(overloadedOnlyByShedding(report) ? PoolHealthStatus.Healthy : report.status);
   }
 
   /**

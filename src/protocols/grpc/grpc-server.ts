@@ -15,6 +15,8 @@ import { GrpcConnectionPool, type GrpcConnectionState } from './grpc-connection-
 import { GrpcHealthReporter } from './grpc-health-reporter';
 import { GrpcTlsCredentials } from './grpc-tls-credentials';
 import { splitMethodPath, type GrpcMethodType } from './grpc-method-stats';
+import { GrpcCallPriority, type GrpcCallHead } from './grpc-call-priority';
+import type { WorkPriority } from '../../overload/work-priority';
 
 /** Keys the grpc-js server reads once at construction (besides host and port), so a change needs a restart. */
 const GRPC_RESTART_KEYS: ReadonlySet<string> = new Set([
@@ -92,11 +94,25 @@ export abstract class GrpcServer<P extends GrpcConnectionPool = GrpcConnectionPo
   private injector: grpc.ConnectionInjector | undefined;
   private readonly peers = new Map<string, PooledConnection<Socket>>();
   private closed: Promise<void> | undefined;
-  private readonly onPoolHealth = ({ current }: PoolEventMap[ConnectionPoolEvent.HealthChanged]): void => this.health.setPoolStatus(current.status);
+  private readonly onPoolHealth = ({ current }: PoolEventMap[ConnectionPoolEvent.HealthChanged]): void => this.health.setPoolHealth(current);
   private readonly onDrainStarted = (): void => this.health.endWatches();
 
   protected override restartKeys(): ReadonlySet<string> {
     return GRPC_RESTART_KEYS;
+  }
+
+  private readonly defaultPriority = new GrpcCallPriority();
+
+  /**
+   * How a call ranks under overload, decided when it arrives, before its handler runs (called
+   * only when the pool's `overload` block limits work or watches pressure). `call.path` is the
+   * method path (`/pkg.Service/Method`), `call.metadata` the request metadata. Default:
+   * `critical` for a path in `overload.criticalPaths` and for `grpc.health.v1.Health`,
+   * `normal` otherwise. Critical calls are never shed for pressure and are held only by
+   * `maxLimit`. Override it to rank by metadata (a tenant, a caller's own priority header).
+   */
+  protected priority(call: GrpcCallHead): WorkPriority {
+    return this.defaultPriority.of(call.path, this.pool.overloadConfig.criticalPaths);
   }
 
   /** Adds the application's services (`server.addService(...)`); called once, from `listen`. */
@@ -135,7 +151,11 @@ export abstract class GrpcServer<P extends GrpcConnectionPool = GrpcConnectionPo
     } catch (err) {
       throw new ListenError(this.name, `${host}:${port}`, err);
     }
-    const recorder = new GrpcCallRecorder(this.pool, (address, p) => this.peers.get(peerKey(address, p)));
+    const recorder = new GrpcCallRecorder(
+      this.pool,
+      (address, p) => this.peers.get(peerKey(address, p)),
+      (call) => this.priority(call),
+    );
     const options = this.serverOptions();
     // First, so it wraps the innermost call and sees every status (see GrpcCallRecorder).
     options.interceptors = [recorder.interceptor, ...(options.interceptors ?? [])];
@@ -158,7 +178,7 @@ export abstract class GrpcServer<P extends GrpcConnectionPool = GrpcConnectionPo
     this.pool.events.on(ConnectionPoolEvent.HealthChanged, this.onPoolHealth);
     this.pool.events.on(ConnectionPoolEvent.DrainStarted, this.onDrainStarted);
     this.pool.setListening(true);
-    this.health.setPoolStatus(this.pool.getHealth().status);
+    this.health.setPoolHealth(this.pool.getHealth());
   }
 
   private onService(service: grpc.ServiceDefinition): void {
