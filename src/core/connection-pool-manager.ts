@@ -7,7 +7,7 @@ import { changedConfigKeys, mergeConfig } from './config-diff';
 import type { Logger } from './logger';
 import type { LatencyHistogram } from './latency-histogram';
 import { ConnectionPoolEvent, PoolEventEmitter } from './pool-events';
-import { PoolHealthStatus, type HealthReport } from './pool-health';
+import { PoolHealthStatus, SHEDDING_REASON_PREFIX, type HealthReport } from './pool-health';
 import { ConnectionList } from './connection-list';
 import { ConnectionTimers } from './connection-timers';
 import { PooledConnection, type PeerLookup } from './pooled-connection';
@@ -885,9 +885,9 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    */
   private overloadFindings(): ReadonlyArray<{ status: PoolHealthStatus; reason: string }> {
     const work = this.work!;
-    if (work.pressureLevel >= PressureLevel.ShedWork) return [{ status: PoolHealthStatus.Overloaded, reason: `shedding work: pressure ${(work.pressure?.pressure ?? 0).toFixed(2)}` }];
+    if (work.pressureLevel >= PressureLevel.ShedWork) return [{ status: PoolHealthStatus.Overloaded, reason: `${SHEDDING_REASON_PREFIX} pressure ${(work.pressure?.pressure ?? 0).toFixed(2)}` }];
     const recent = Math.max(1000, this.currentConfig.health.checkInterval);
-    if (performance.now() - this.lastShedAt <= recent) return [{ status: PoolHealthStatus.Overloaded, reason: `shedding work: limit ${Number.isFinite(work.limit) ? work.limit : 'none'}, ${work.shedTotal} shed` }];
+    if (performance.now() - this.lastShedAt <= recent) return [{ status: PoolHealthStatus.Overloaded, reason: `${SHEDDING_REASON_PREFIX} limit ${Number.isFinite(work.limit) ? work.limit : 'none'}, ${work.shedTotal} shed` }];
     return EMPTY_EXTRA;
   }
 

@@ -16,6 +16,13 @@ export const HEALTH_STATUSES: readonly PoolHealthStatus[] = [
   PoolHealthStatus.Unavailable,
 ];
 
+/**
+ * How a health reason starts when the pool is OVERLOADED because it sheds work (overload
+ * protection doing its job): `shedding work: limit 4, 120 shed`. Readers that treat shedding
+ * apart (the gRPC health service stays SERVING) match on it.
+ */
+export const SHEDDING_REASON_PREFIX = 'shedding work:';
+
 /** A health status with why it was given and the figures it was judged on. */
 export interface HealthReport {
   status: PoolHealthStatus;

@@ -3,7 +3,6 @@ import type { Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { Waiter } from '../../overload/admission-queue';
-import { PressureLevel } from '../../overload/pressure-level';
 import type { ShedReason } from '../../overload/shed-reason';
 import type { WorkPriority } from '../../overload/work-priority';
 import type { GrpcCallHead } from './grpc-call-priority';
@@ -276,7 +275,7 @@ class RecordingCall extends grpc.ServerInterceptingCall implements Waiter, GrpcC
       if (streaming) pool.endStream(conn, this.started, fault, now);
       else pool.endWork(conn, this.started, fault, now);
       // Graded action closeKeepAlive: the connection says GOAWAY once this call is answered.
-      if (this.guarded && pool.overloadLevel >= PressureLevel.CloseKeepAlive) pool.closeForOverload(conn);
+      if (this.guarded && pool.closesKeepAlive) pool.closeForOverload(conn);
     }
     if (observer !== undefined) observer.rpcCall(pool, this.stats.service, this.stats.method, this.code, ms / 1000);
   }

@@ -1,15 +1,9 @@
 import type * as grpc from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
-import { PoolHealthStatus, type HealthReport } from '../../core/pool-health';
+import { PoolHealthStatus, SHEDDING_REASON_PREFIX, type HealthReport } from '../../core/pool-health';
 
 /** Fully qualified name of the standard health service. */
 export const HEALTH_SERVICE_NAME = 'grpc.health.v1.Health';
-
-/**
- * How the core words its health finding while a pool sheds work (`shedding work: limit 1, 3
- * shed`, `shedding work: pressure 1.20`); see `overloadFindings` in the pool manager.
- */
-const SHEDDING_REASON_PREFIX = 'shedding work:';
 
 /**
  * Whether `report` is OVERLOADED only because the pool sheds work (overload protection doing its
