@@ -2,9 +2,12 @@ import 'reflect-metadata';
 import { expect } from 'chai';
 import * as http from 'node:http';
 import type { Application } from '../../src';
-import { HttpConnectionPool, HttpPoolConfig, HttpServer, PoolConfig, UsePool } from '../../src';
+import { HttpConnectionPool, HttpPoolConfig, HttpServer, HttpsConnectionPool, HttpsPoolConfig, PoolConfig, UsePool } from '../../src';
 import { createTestApp } from '../../src/testing';
-import { request, waitFor, type Reply } from '../helpers/http-fixtures';
+import { PressureLevel } from '../../src/overload/pressure-level';
+import type { WorkPriority } from '../../src/overload/work-priority';
+import { connect, request, waitFor, type Reply } from '../helpers/http-fixtures';
+import { makeTlsFixtures, TestHttpsServer, type TlsFixtures } from '../helpers/https-fixtures';
 import { run } from '../helpers/metrics-clients';
 
 /** Held requests (`/held`) wait here until the test releases them. */
@@ -38,6 +41,57 @@ class OverloadHttpServer extends HttpServer {
   }
 }
 
+/** Ranks requests with `x-critical: yes` critical, whatever their path. */
+@UsePool(HttpConnectionPool)
+class HeaderPriorityServer extends OverloadHttpServer {
+  constructor(@PoolConfig(HttpPoolConfig, 'http') config: HttpPoolConfig) {
+    super(config);
+  }
+
+  override priority(req: http.IncomingMessage): WorkPriority {
+    return req.headers['x-critical'] === 'yes' ? 'critical' : 'normal';
+  }
+}
+
+/** The tests' HTTPS server, with `/held` as above. */
+@UsePool(HttpsConnectionPool)
+class OverloadHttpsServer extends TestHttpsServer {
+  constructor(@PoolConfig(HttpsPoolConfig, 'https') config: HttpsPoolConfig) {
+    super(config);
+  }
+
+  override handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.url === '/held') void held.then(() => res.end('held done'));
+    else super.handle(req, res);
+  }
+}
+
+/** Reads pipelined responses off `socket` until `count` complete ones (Content-Length bodies) arrived, or it closed. */
+function readResponses(socket: import('node:net').Socket, count: number): Promise<string[]> {
+  return new Promise((resolve) => {
+    let data = '';
+    const parsed: string[] = [];
+    const parse = (): void => {
+      for (;;) {
+        const end = data.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const length = Number(/content-length: (\d+)/i.exec(data.slice(0, end))?.[1] ?? 0);
+        if (data.length < end + 4 + length) return;
+        parsed.push(data.slice(0, end + 4 + length));
+        data = data.slice(end + 4 + length);
+      }
+    };
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      data += chunk;
+      parse();
+      if (parsed.length >= count) resolve(parsed);
+    });
+    socket.on('error', () => undefined);
+    socket.once('close', () => resolve(parsed));
+  });
+}
+
 /** One curl exchange (`-i`): the status line, headers and body of the last response. */
 async function curl(args: readonly string[]): Promise<Reply & { raw: string; code: number; stderr: string }> {
   const { code, stdout, stderr } = await run('/usr/bin/curl', ['-s', '-i', ...args], 20_000);
@@ -56,10 +110,10 @@ async function curl(args: readonly string[]): Promise<Reply & { raw: string; cod
 describe('HTTP server: overload protection (issue 14) on real sockets', () => {
   let app: Application | undefined;
 
-  async function boot(overload: Record<string, unknown>, http: Record<string, unknown> = {}): Promise<{ port: number; pool: HttpConnectionPool; server: OverloadHttpServer; url: string }> {
-    app = createTestApp({ servers: [OverloadHttpServer], config: { http: { ...http, overload } } });
+  async function boot(overload: Record<string, unknown>, http: Record<string, unknown> = {}, type: typeof OverloadHttpServer = OverloadHttpServer): Promise<{ port: number; pool: HttpConnectionPool; server: OverloadHttpServer; url: string }> {
+    app = createTestApp({ servers: [type], config: { http: { ...http, overload } } });
     await app.start();
-    const server = app.server(OverloadHttpServer);
+    const server = app.server(type);
     const port = server.address()!.port;
     return { port, pool: server.pool, server, url: `http://127.0.0.1:${port}` };
   }
@@ -154,5 +208,189 @@ describe('HTTP server: overload protection (issue 14) on real sockets', () => {
     expect(m.requests.total).to.equal(1);
     expect(m.overload!.inFlight).to.equal(0);
     expect(m.errors.total ?? 0).to.equal(0);
+  });
+
+  it('issue 14: under a static limit of 1 with the handler busy, GET /healthz (in overload.criticalPaths) gets 200 while GET / gets 503', async () => {
+    const { port, pool, server, url } = await boot({ limiter: 'static', maxConcurrency: 1, criticalPaths: ['/healthz'] });
+    await holdSlot(port, pool);
+    const health = await curl([`${url}/healthz?probe=1`]);
+    expect(health.status).to.equal(200);
+    expect(health.body).to.equal('ok /healthz?probe=1');
+    expect((await curl([`${url}/`])).status).to.equal(503);
+    expect(server.handled).to.deep.equal(['/held', '/healthz?probe=1']);
+  });
+
+  it('issue 14: a subclass that overrides priority(req) decides what is critical', async () => {
+    const { port, pool, url } = await boot({ limiter: 'static', maxConcurrency: 1 }, {}, HeaderPriorityServer);
+    await holdSlot(port, pool);
+    expect((await curl(['-H', 'x-critical: yes', `${url}/any`])).status).to.equal(200);
+    expect((await curl([`${url}/any`])).status).to.equal(503);
+  });
+
+  it('issue 14: a live update of overload.criticalPaths takes effect on the next request', async () => {
+    const { port, pool, url } = await boot({ limiter: 'static', maxConcurrency: 1, criticalPaths: ['/healthz'] });
+    await holdSlot(port, pool);
+    expect((await curl([`${url}/ready`])).status).to.equal(503);
+    pool.updateConfig({ overload: { limiter: 'static', maxConcurrency: 1, criticalPaths: ['/ready'] } });
+    await holdSlot(port, pool, '/held-again'); // the new controller starts empty: hold its slot too
+    expect((await curl([`${url}/ready`])).status).to.equal(200);
+    expect((await curl([`${url}/healthz`])).status).to.equal(503);
+  });
+
+  it('issue 14: at level CloseKeepAlive responses carry Connection: close, so two URLs over curl keep-alive take two connections', async () => {
+    const { pool, url } = await boot({ limiter: 'static', maxConcurrency: 100 });
+    pool.workAdmission!.setPressureLevel(PressureLevel.CloseKeepAlive);
+    const reply = await curl(['-v', `${url}/one`, `${url}/two`]);
+    expect(reply.status).to.equal(200);
+    expect(reply.body).to.equal('ok /two');
+    expect(reply.headers.connection).to.equal('close');
+    expect(reply.stderr).not.to.match(/Re-using existing connection|Reusing existing connection/i);
+    await waitFor(() => pool.getMetrics().requests.total === 2, 5000, 'both requests ended');
+    expect(pool.getMetrics().totalConnections).to.equal(2);
+    pool.workAdmission!.setPressureLevel(PressureLevel.None);
+    const again = await curl(['-v', `${url}/one`, `${url}/two`]);
+    expect(again.stderr).to.match(/Re-using existing connection|Reusing existing connection/i);
+    await waitFor(() => pool.getMetrics().requests.total === 4, 5000, 'four requests ended');
+    expect(pool.getMetrics().totalConnections).to.equal(3);
+  });
+
+  it('issue 14: at level RefuseConnections a new connection is refused with 503 + Retry-After and a body that says overloaded', async () => {
+    const { pool, url } = await boot({ limiter: 'static', maxConcurrency: 100 }, { retryAfter: 4 });
+    pool.workAdmission!.setPressureLevel(PressureLevel.RefuseConnections);
+    const reply = await curl([`${url}/`]);
+    expect(reply.status).to.equal(503);
+    expect(reply.headers['retry-after']).to.equal('4');
+    expect(reply.headers.connection).to.equal('close');
+    expect(reply.body).to.contain('overloaded');
+    expect(pool.getMetrics().rejected.byReason.overloaded).to.equal(1);
+    pool.workAdmission!.setPressureLevel(PressureLevel.None);
+    expect((await curl([`${url}/`])).status).to.equal(200);
+  });
+
+  it('issue 14: at level ShedWork a normal request on an open connection is shed 503 (pressure) with Connection: close, while a critical path is served', async () => {
+    const { port, pool } = await boot({ limiter: 'static', maxConcurrency: 100, criticalPaths: ['/healthz'] });
+    // Connections opened before the level rose (ShedWork refuses new ones too).
+    const [normal, critical] = await Promise.all([connect(port), connect(port)]);
+    await waitFor(() => pool.size === 2, 5000, 'both connections admitted');
+    pool.workAdmission!.setPressureLevel(PressureLevel.ShedWork);
+    const shed = readResponses(normal, 1);
+    const served = readResponses(critical, 1);
+    normal.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    critical.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [shedText] = await shed;
+    expect(shedText).to.match(/^HTTP\/1.1 503/);
+    expect(shedText).to.contain('pressure');
+    expect(shedText, 'ShedWork includes CloseKeepAlive').to.match(/connection: close/i);
+    const [servedText] = await served;
+    expect(servedText).to.match(/^HTTP\/1.1 200/);
+    expect(servedText).to.contain('ok /healthz');
+    expect(pool.getMetrics().overload!.shed.pressure).to.equal(1);
+    normal.destroy();
+    critical.destroy();
+  });
+
+  it('issue 14: a live update of the overload block takes effect on the next request (none -> static 1 -> none)', async () => {
+    const { port, pool, url } = await boot({ limiter: 'none' });
+    holdRequests();
+    const first = request(port, '/held');
+    await waitFor(() => pool.getMetrics().requests.inFlight === 1, 5000, 'held request running');
+    expect(pool.admitsWork).to.equal(false);
+    expect((await curl([`${url}/a`])).status).to.equal(200);
+    expect(pool.updateConfig({ overload: { limiter: 'static', maxConcurrency: 1 } }).applied).to.deep.equal(['overload']);
+    const second = request(port, '/held-too');
+    await waitFor(() => pool.getMetrics().overload?.inFlight === 1, 5000, 'second held request admitted');
+    expect((await curl([`${url}/b`])).status).to.equal(503);
+    pool.updateConfig({ overload: { limiter: 'none' } });
+    expect((await curl([`${url}/c`])).status).to.equal(200);
+    releaseHeld();
+    expect((await first).status).to.equal(200);
+    expect((await second).status).to.equal(200);
+  });
+
+  it('issue 14: a pipelined burst of 5 under static limit 1 + queue gets all 5 answers in order, none lost', async () => {
+    const { port, pool } = await boot({ limiter: 'static', maxConcurrency: 1, queue: { size: 10, timeout: 15_000 } });
+    const socket = await connect(port);
+    const replies = readResponses(socket, 5);
+    socket.write([1, 2, 3, 4, 5].map((i) => `GET /p${i} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
+    const texts = await replies;
+    expect(texts.map((t) => /\r\n\r\n(.*)$/s.exec(t)![1])).to.deep.equal(['ok /p1', 'ok /p2', 'ok /p3', 'ok /p4', 'ok /p5']);
+    for (const t of texts) expect(t).to.match(/^HTTP\/1.1 200/);
+    socket.destroy();
+    await waitFor(() => pool.size === 0, 5000, 'socket gone');
+    const m = pool.getMetrics();
+    expect(m.requests.total).to.equal(5);
+    expect(m.overload!.inFlight).to.equal(0);
+    expect(m.overload!.queued).to.equal(0);
+  });
+
+  it('issue 14: pipelined requests queued behind a held one leave the queue when their client resets, and nothing leaks', async () => {
+    const { port, pool, server } = await boot({ limiter: 'static', maxConcurrency: 1, queue: { size: 10, timeout: 60_000 } });
+    const first = await holdSlot(port, pool);
+    const socket = await connect(port);
+    socket.on('error', () => undefined);
+    socket.write([1, 2, 3].map((i) => `GET /q${i} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
+    await waitFor(() => pool.getMetrics().overload?.queued === 3, 5000, 'three requests queued');
+    socket.resetAndDestroy();
+    await waitFor(() => pool.getMetrics().overload?.queued === 0, 5000, 'queue emptied');
+    releaseHeld();
+    expect((await first.reply).status).to.equal(200);
+    await waitFor(() => pool.getMetrics().requests.total === 1 && pool.getMetrics().requests.inFlight === 0, 5000, 'held request ended');
+    const m = pool.getMetrics();
+    expect(server.handled).to.deep.equal(['/held']);
+    expect(m.overload!.inFlight).to.equal(0);
+    expect(m.errors.total).to.equal(0);
+  });
+
+  it('issue 14: a drain that starts while requests are queued serves them (not shed) before it completes', async () => {
+    const { port, pool, url } = await boot({ limiter: 'static', maxConcurrency: 1, queue: { size: 4, timeout: 15_000 } });
+    const first = await holdSlot(port, pool);
+    const queued = curl([`${url}/queued`]);
+    await waitFor(() => pool.getMetrics().overload?.queued === 1, 5000, 'request queued');
+    let drained = false;
+    const drain = pool.drain(15_000).then((result) => {
+      drained = true;
+      return result;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50)); // let the drain close what it closes at its start
+    expect(drained).to.equal(false);
+    expect(pool.getMetrics().overload!.queued).to.equal(1);
+    releaseHeld();
+    const reply = await queued;
+    expect(reply.status).to.equal(200);
+    expect(reply.body).to.equal('ok /queued');
+    expect(reply.headers.connection).to.equal('close');
+    expect((await first.reply).status).to.equal(200);
+    const result = await drain;
+    expect(result.forced).to.equal(0);
+    expect(result.graceful).to.equal(2);
+    expect(pool.getMetrics().overload!.shed.queue_timeout).to.equal(0);
+  });
+
+  describe('over HTTPS', () => {
+    let certs: TlsFixtures;
+    before(async () => {
+      certs = await makeTlsFixtures();
+    });
+    after(() => certs.cleanup());
+
+    it('issue 14: HTTPS sheds through the inherited path: with its one slot held, curl -k gets 503 + Retry-After, then 200 once it frees', async () => {
+      app = createTestApp({ servers: [OverloadHttpsServer], config: { https: { tls: { cert: certs.cert, key: certs.key }, overload: { limiter: 'static', maxConcurrency: 1, shed: { retryAfter: 2 } } } } });
+      await app.start();
+      const server = app.server(OverloadHttpsServer);
+      const url = `https://127.0.0.1:${server.address()!.port}`;
+      holdRequests();
+      const first = curl(['-k', `${url}/held`]);
+      await waitFor(() => server.pool.getMetrics().overload?.inFlight === 1, 5000, 'held request admitted');
+      const shed = await curl(['-k', `${url}/`]);
+      expect(shed.status).to.equal(503);
+      expect(shed.headers['retry-after']).to.equal('2');
+      expect(shed.body).to.contain('limit');
+      releaseHeld();
+      expect((await first).status).to.equal(200);
+      const ok = await curl(['-k', `${url}/`]);
+      expect(ok.status).to.equal(200);
+      expect(ok.body).to.equal('hello');
+      expect(server.pool.getMetrics().overload!.shed.limit).to.equal(1);
+    });
   });
 });
