@@ -501,13 +501,18 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
    * tenant); critical work is shed last.
    */
   priority(req: http.IncomingMessage): WorkPriority {
+    return this.isCriticalTarget(req.url ?? '/') ? 'critical' : 'normal';
+  }
+
+  /** Whether a request target (`/healthz?x=1`) is one of `overload.criticalPaths` (query aside). */
+  protected isCriticalTarget(target: string): boolean {
     const paths = (this.pool as unknown as HttpConnectionPool<HttpPoolConfig>).overloadConfig.criticalPaths;
     if (paths !== this.criticalPaths) {
       // Built once per config: a live update gives a new (frozen) list.
       this.criticalPaths = paths;
       this.isCriticalPath = criticalPathMatcher(paths);
     }
-    return this.isCriticalPath(req.url ?? '/') ? 'critical' : 'normal';
+    return this.isCriticalPath(target);
   }
 
   private criticalPaths: readonly string[] | undefined;
