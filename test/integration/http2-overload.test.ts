@@ -1,21 +1,43 @@
 import { expect } from 'chai';
 import * as http2 from 'node:http2';
-import type { Application } from '../../src';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { Http2ConnectionPool, Http2PoolConfig, PoolConfig, UsePool, type Application } from '../../src';
 import { createTestApp } from '../../src/testing';
 import { PressureLevel } from '../../src/overload/pressure-level';
-import { closeGate } from '../helpers/gate';
+import { closeGate, passGate } from '../helpers/gate';
 import { waitFor } from '../helpers/http-fixtures';
 import { closed, connect, h2request, run, TestHttp2Server } from '../helpers/http2-fixtures';
+
+/** Serves HTTP/2 streams on node's core API: `/gated` waits for the gate; every path its handler ran for is recorded. */
+@UsePool(Http2ConnectionPool)
+class CoreStreamServer extends TestHttp2Server {
+  readonly streamed: string[] = [];
+  constructor(@PoolConfig(Http2PoolConfig, 'http2') config: Http2PoolConfig) {
+    super(config);
+  }
+
+  override handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    const path = String(headers[':path']);
+    this.streamed.push(path);
+    const answer = (): void => {
+      if (stream.destroyed) return;
+      stream.respond({ ':status': 200 });
+      stream.end(`core ${path}`);
+    };
+    if (path === '/gated') void passGate().then(answer);
+    else answer();
+  }
+}
 
 describe('HTTP/2 server: overload protection (issue 14) with h2load, nghttp and node http2 (h2c)', () => {
   let app: Application | undefined;
   let release: (() => void) | undefined;
   const sessions: http2.ClientHttp2Session[] = [];
 
-  async function start(overload: Record<string, unknown>): Promise<{ port: number; server: TestHttp2Server; url: string }> {
-    app = createTestApp({ servers: [TestHttp2Server], config: { http2: { h2c: true, overload } } });
+  async function start(overload: Record<string, unknown>, type: typeof TestHttp2Server = TestHttp2Server): Promise<{ port: number; server: TestHttp2Server; url: string }> {
+    app = createTestApp({ servers: [type], config: { http2: { h2c: true, overload } } });
     await app.start();
-    const server = app.server(TestHttp2Server);
+    const server = app.server(type);
     const port = server.address()!.port;
     return { port, server, url: `http://127.0.0.1:${port}` };
   }
@@ -145,5 +167,51 @@ describe('HTTP/2 server: overload protection (issue 14) with h2load, nghttp and 
     expect((await run('nghttp', ['-v', `${url}/`])).stdout).to.match(/:status: 200/);
     release!();
     expect((await held.reply).status).to.equal(200);
+  });
+
+  it('issue 14: with handleStream (core API), a shed stream gets 503 before the handler and a queued one is handed to it once admitted', async () => {
+    const { port, server, url } = await start({ limiter: 'static', maxConcurrency: 1, queue: { size: 1, timeout: 15_000 } }, CoreStreamServer);
+    const core = server as CoreStreamServer;
+    const held = await holdSlot(port, server);
+    const queued = run('nghttp', ['-v', `${url}/queued`], 20_000);
+    await waitFor(() => server.pool.getMetrics().overload?.queued === 1, 5000, 'stream queued');
+    const shed = await run('nghttp', ['-v', `${url}/full`]);
+    expect(shed.stdout).to.match(/:status: 503/);
+    expect(shed.stdout).to.contain('queue_full');
+    expect(core.streamed).to.deep.equal(['/gated']);
+    release!();
+    expect((await held.reply).body).to.equal('core /gated');
+    const r = await queued;
+    expect(r.stdout).to.match(/:status: 200/);
+    expect(r.stdout).to.contain('core /queued');
+    expect(core.streamed).to.deep.equal(['/gated', '/queued']);
+  });
+
+  it('issue 14: a drain that starts while a stream is queued serves it (not shed) before the session closes', async () => {
+    const { port, server } = await start({ limiter: 'static', maxConcurrency: 1, queue: { size: 4, timeout: 15_000 } });
+    const held = await holdSlot(port, server);
+    const queued = h2request(held.session, '/queued');
+    await waitFor(() => server.pool.getMetrics().overload?.queued === 1, 5000, 'stream queued');
+    const drain = server.pool.drain(15_000);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the graceful GOAWAY and its PING round trip
+    expect(server.pool.getMetrics().overload!.queued).to.equal(1);
+    release!();
+    expect((await held.reply).status).to.equal(200);
+    const reply = await queued;
+    expect(reply.status).to.equal(200);
+    expect(reply.body).to.equal('hello h2');
+    const result = await drain;
+    expect(result.forced).to.equal(0);
+    expect(server.pool.getMetrics().overload!.shed.queue_timeout).to.equal(0);
+  });
+
+  it('issue 14: at level RefuseConnections a new session is refused: nghttp reads 503 + retry-after and a body that says overloaded', async () => {
+    const { server, url } = await start({ limiter: 'static', maxConcurrency: 100 });
+    server.pool.workAdmission!.setPressureLevel(PressureLevel.RefuseConnections);
+    const r = await run('nghttp', ['-v', `${url}/`]);
+    expect(r.stdout).to.match(/:status: 503/);
+    expect(r.stdout).to.match(/retry-after: 1/);
+    expect(r.stdout).to.contain('overloaded');
+    expect(server.pool.getMetrics().rejected.byReason.overloaded).to.equal(1);
   });
 });

@@ -84,10 +84,6 @@ class TrackedResponse extends (http.ServerResponse as unknown as new (req: http.
   constructor(req: http.IncomingMessage, options?: object) {
     super(req, options);
     this[STARTED] = -1;
-    this[ARRIVED] = -1;
-    this.waitPrev = null;
-    this.waitNext = null;
-    this.waitingSince = -1;
     this.detachSocket = detachTracked;
   }
 
@@ -126,6 +122,10 @@ class TrackedResponse extends (http.ServerResponse as unknown as new (req: http.
     respondShed(this, reason, pool);
   }
 }
+
+// The waiter's fields start on the prototype: a response that never waits (every one when
+// overload protection is off) costs no extra store; the queue writes its own fields when it waits.
+Object.assign(TrackedResponse.prototype, { [ARRIVED]: -1, waitPrev: null, waitNext: null, waitingSince: -1 });
 
 /**
  * 'close' of a request waiting in the admission queue (one shared listener, `this` the request):
