@@ -366,6 +366,26 @@ describe('HTTP server: overload protection (issue 14) on real sockets', () => {
     expect(pool.getMetrics().overload!.shed.queue_timeout).to.equal(0);
   });
 
+  it('issue 14: a keep-alive connection whose next request waits in the queue longer than idleTimeout is not closed as idle: the request is served', async () => {
+    const { port, pool } = await boot({ limiter: 'static', maxConcurrency: 1, queue: { size: 4, timeout: 15_000 } }, { idleTimeout: 200 });
+    const socket = await connect(port);
+    const firstReply = readResponses(socket, 1);
+    socket.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await firstReply)[0]).to.match(/^HTTP\/1.1 200/);
+    const held = await holdSlot(port, pool);
+    const next = readResponses(socket, 1);
+    socket.write('GET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => pool.getMetrics().overload?.queued === 1, 5000, 'request queued');
+    await new Promise((resolve) => setTimeout(resolve, 700)); // idleTimeout passes, more than once
+    expect(pool.getMetrics().timeouts.idle ?? 0).to.equal(0);
+    releaseHeld();
+    expect((await held.reply).status).to.equal(200);
+    const [text] = await next;
+    expect(text).to.match(/^HTTP\/1.1 200/);
+    expect(text).to.contain('ok /b');
+    socket.destroy();
+  });
+
   describe('over HTTPS', () => {
     let certs: TlsFixtures;
     before(async () => {
