@@ -6,6 +6,7 @@ import { createTestApp } from '../../src/testing';
 import { PressureLevel } from '../../src/overload/pressure-level';
 import { closeGate, passGate } from '../helpers/gate';
 import { waitFor } from '../helpers/http-fixtures';
+import { makeTlsFixtures, type TlsFixtures } from '../helpers/https-fixtures';
 import { closed, connect, h2request, run, TestHttp2Server } from '../helpers/http2-fixtures';
 
 /** Serves HTTP/2 streams on node's core API: `/gated` waits for the gate; every path its handler ran for is recorded. */
@@ -213,5 +214,36 @@ describe('HTTP/2 server: overload protection (issue 14) with h2load, nghttp and 
     expect(r.stdout).to.match(/retry-after: 1/);
     expect(r.stdout).to.contain('overloaded');
     expect(server.pool.getMetrics().rejected.byReason.overloaded).to.equal(1);
+  });
+
+  describe('over TLS', () => {
+    let certs: TlsFixtures;
+    before(async () => {
+      certs = await makeTlsFixtures();
+    });
+    after(() => certs.cleanup());
+
+    it('issue 14: with the one slot held, curl --http2 -k gets 503 and curl --http1.1 -k (the HTTP/1.1 fallback) gets 503 + Retry-After too; both served once it frees', async () => {
+      app = createTestApp({ servers: [TestHttp2Server], config: { http2: { tls: { cert: certs.cert, key: certs.key }, overload: { limiter: 'static', maxConcurrency: 1, shed: { retryAfter: 6 } } } } });
+      await app.start();
+      const server = app.server(TestHttp2Server);
+      const url = `https://127.0.0.1:${server.address()!.port}/`;
+      const fmt = ['-k', '-sS', '-i', '-w', '\n%{http_code} %{http_version}\n'];
+      release = closeGate();
+      const held = run('curl', ['--http1.1', ...fmt, `${url}gated`], 20_000);
+      await waitFor(() => server.pool.getMetrics().overload?.inFlight === 1, 5000, 'held request admitted');
+      const h2 = (await run('curl', ['--http2', ...fmt, url])).stdout;
+      expect(h2).to.match(/503 2\n$/);
+      expect(h2).to.match(/retry-after: 6/i);
+      expect(h2).to.contain('limit');
+      const h1 = (await run('curl', ['--http1.1', ...fmt, url])).stdout;
+      expect(h1).to.match(/503 1.1\n$/);
+      expect(h1).to.match(/retry-after: 6/i);
+      expect(h1).to.contain('limit');
+      release();
+      expect((await held).stdout).to.match(/200 1.1\n$/);
+      expect((await run('curl', ['--http2', ...fmt, url])).stdout).to.match(/200 2\n$/);
+      expect(server.pool.getMetrics().overload!.shed.limit).to.equal(2);
+    });
   });
 });
