@@ -173,6 +173,18 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
     }
   }
 
+  /**
+   * @internal Overload at level `CloseKeepAlive` or above: the session says goodbye as in a drain
+   * (graceful GOAWAY, a PING round trip, the final GOAWAY); its open streams run to their end,
+   * then it closes. Once per session; an HTTP/1.1 fallback connection is closed by its response.
+   */
+  closeAfterStreams(conn: PooledConnection<Socket>): void {
+    const state = this.stateOf(conn);
+    if (state?.session === undefined || state.goaway !== GoawayPhase.None || conn.removed) return;
+    conn.closeReason = 'overload';
+    this.goAwayGracefully(state);
+  }
+
   /** @internal Counts a GOAWAY the server sent itself (a refused session's). */
   recordGoaway(code: number): void {
     increment(this.goawaysSent, h2ErrorName(code));

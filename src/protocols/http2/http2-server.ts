@@ -2,10 +2,16 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { PoolConfigOf } from '../../core/managed-server';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { RejectReason } from '../../core/pool-types';
-import { REFUSED_SOCKET_TIMEOUT_MS, refusalBody } from '../http/http-server';
+import { HttpServer, REFUSED_SOCKET_TIMEOUT_MS, refusalBody } from '../http/http-server';
+import { shedBody } from '../http/shed-answer';
+import type { Waiter } from '../../overload/admission-queue';
+import { PressureLevel } from '../../overload/pressure-level';
+import type { ShedReason } from '../../overload/shed-reason';
+import type { WorkPriority } from '../../overload/work-priority';
 import type { TlsConnectionInfo } from '../https/https-connection-pool';
 import { HttpsServer } from '../https/https-server';
 import { Http2PoolConfig } from './http2-config';
@@ -28,6 +34,8 @@ const S_POOL = Symbol('unipool.http2.streamPool');
 const S_STARTED = Symbol('unipool.http2.streamStarted');
 const S_LOCAL_RESET = Symbol('unipool.http2.localReset');
 const S_METHOD = Symbol('unipool.http2.method');
+/** On a stream waiting in the admission queue: its place there. */
+const S_WAITER = Symbol('unipool.http2.waiter');
 
 /** Refused sessions kept open at once to answer 503; past this a refusal is a plain close, so a flood cannot pin sockets. */
 const MAX_PENDING_REFUSED_SESSIONS = 1024;
@@ -47,6 +55,7 @@ type TrackedStream = ServerHttp2Stream & {
   [S_STARTED]?: number;
   [S_LOCAL_RESET]?: boolean;
   [S_METHOD]?: string;
+  [S_WAITER]?: StreamWaiter;
 };
 /** What node:http2 reads of an HTTP/1.1-capable server that its types do not show. */
 type NodeServer = http.Server & { connectionsCheckingInterval?: number };
@@ -63,6 +72,62 @@ function onStreamClose(this: TrackedStream): void {
   this[S_CONN] = undefined;
   const status = this.sentHeaders?.[':status'];
   pool.streamClosed(conn, this[S_STARTED] as number, this.rstCode ?? NGHTTP2_NO_ERROR, status === undefined ? undefined : Number(status), this.aborted && this[S_LOCAL_RESET] !== true, this[S_METHOD]);
+}
+
+/**
+ * A stream's place in the admission queue (overload protection with a queue): made only for
+ * streams of a pool whose `overload.queue` has room (node's stream objects are not given the
+ * queue's fields). Holds what its handler needs once it is admitted.
+ */
+class StreamWaiter implements Waiter {
+  waitPrev: Waiter | null = null;
+  waitNext: Waiter | null = null;
+  waitingSince = -1;
+  /** The compatibility API's request and response, once node made them (right after the stream). */
+  req: http2.Http2ServerRequest | undefined = undefined;
+  res: http2.Http2ServerResponse | undefined = undefined;
+
+  constructor(
+    readonly server: Http2Server,
+    readonly stream: TrackedStream,
+    readonly headers: IncomingHttpHeaders,
+    readonly conn: PooledConnection<Socket>,
+    readonly pool: Http2ConnectionPool<Http2PoolConfig>,
+    readonly arrived: number,
+  ) {}
+
+  onAdmitted(): void {
+    const stream = this.stream;
+    stream[S_WAITER] = undefined;
+    stream.off('close', onQueuedStreamClose);
+    this.server.startStream(this);
+  }
+
+  onShed(reason: ShedReason): void {
+    const stream = this.stream;
+    stream[S_WAITER] = undefined;
+    stream.off('close', onQueuedStreamClose);
+    respondShedStream(stream, reason, this.pool);
+  }
+}
+
+/** 'close' of a stream waiting in the admission queue (one shared listener): its client reset it or left; it leaves the queue, counted as nothing. */
+function onQueuedStreamClose(this: TrackedStream): void {
+  const waiter = this[S_WAITER];
+  if (waiter === undefined) return;
+  this[S_WAITER] = undefined;
+  waiter.pool.cancelWork(waiter);
+}
+
+/** Answers a shed stream before any handler: `overload.shed.httpStatus` (503/429), `retry-after` (none when 0), a body naming the reason. */
+function respondShedStream(stream: ServerHttp2Stream, reason: ShedReason, pool: Http2ConnectionPool<Http2PoolConfig>): void {
+  if (stream.destroyed || stream.closed || stream.headersSent) return;
+  const shed = pool.overloadConfig.shed; // read now: a live update applies to the next answer
+  const body = shedBody(reason);
+  const headers: http2.OutgoingHttpHeaders = { ':status': shed.httpStatus, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) };
+  if (shed.retryAfter > 0) headers['retry-after'] = String(shed.retryAfter);
+  stream.respond(headers);
+  stream.end(body);
 }
 
 /**
@@ -219,6 +284,7 @@ export abstract class Http2Server<P extends Http2ConnectionPool = Http2Connectio
     const conn = session?.[CONN];
     if (conn === undefined) return this.answerRefusedStream(stream, session);
     const pool = this.pool as unknown as Http2ConnectionPool<Http2PoolConfig>;
+    if (pool.admitsWork) return this.admitStream(stream, headers, conn, pool);
     stream[S_CONN] = conn;
     stream[S_POOL] = pool;
     stream[S_METHOD] = headers[':method'];
@@ -226,24 +292,94 @@ export abstract class Http2Server<P extends Http2ConnectionPool = Http2Connectio
     stream.on('close', onStreamClose);
     // Reset by the client before this tick: counted when its 'close' comes; no handler runs.
     if (stream.destroyed || this.handleStream === undefined) return;
+    this.runStreamHandler(stream, headers);
+  };
+
+  /**
+   * Overload protection (the pool's `overload` block sets a limiter or a pressure signal): the
+   * stream is admitted (tracked and run now), queued (run when admitted; with a queue only) or
+   * shed (`503`/`429` + `retry-after` before any handler; not a request). At level
+   * `CloseKeepAlive` and above its session gets a graceful GOAWAY: the streams it has run to their end.
+   */
+  private admitStream(stream: TrackedStream, headers: IncomingHttpHeaders, conn: PooledConnection<Socket>, pool: Http2ConnectionPool<Http2PoolConfig>): void {
+    const now = performance.now(); // the arrival: queue wait counts in the stream's latency
+    if (pool.overloadLevel >= PressureLevel.CloseKeepAlive) pool.closeAfterStreams(conn);
+    const waiter = pool.overloadConfig.queue.size > 0 ? new StreamWaiter(this, stream, headers, conn, pool, now) : null;
+    const outcome = pool.admitWork(waiter, this.streamPriority(headers), now);
+    if (outcome === 'admit') {
+      this.trackStream(stream, headers, conn, pool, now);
+      if (!stream.destroyed && this.handleStream !== undefined) this.runStreamHandler(stream, headers);
+    } else if (outcome === 'queued') {
+      stream[S_WAITER] = waiter!;
+      stream.on('close', onQueuedStreamClose);
+    } else {
+      respondShedStream(stream, outcome, pool);
+    }
+  }
+
+  /** @internal A queued stream was admitted: tracked from its arrival, then its handler runs. */
+  startStream(waiter: StreamWaiter): void {
+    const { stream, headers, conn, pool } = waiter;
+    this.trackStream(stream, headers, conn, pool, waiter.arrived);
+    if (stream.closed || stream.destroyed) {
+      // Reset in the moment between its close and its admission: its 'close' is past, so it ends here, aborted.
+      stream[S_CONN] = undefined;
+      pool.streamClosed(conn, stream[S_STARTED] as number, stream.rstCode ?? NGHTTP2_INTERNAL_ERROR, undefined, false, stream[S_METHOD]);
+      return;
+    }
+    if (this.handleStream !== undefined) this.runStreamHandler(stream, headers);
+    else if (waiter.req !== undefined && waiter.res !== undefined) this.runCompatHandler(waiter.req, waiter.res, stream);
+  }
+
+  private trackStream(stream: TrackedStream, headers: IncomingHttpHeaders, conn: PooledConnection<Socket>, pool: Http2ConnectionPool<Http2PoolConfig>, arrived: number): void {
+    stream[S_CONN] = conn;
+    stream[S_POOL] = pool;
+    stream[S_METHOD] = headers[':method'];
+    stream[S_STARTED] = pool.beginWork(conn, arrived);
+    stream.on('close', onStreamClose);
+  }
+
+  /**
+   * How an HTTP/2 stream ranks under overload (called only when admission is on). Default:
+   * `priority(req)` when a subclass overrides it (given a view of the request: `url`, `method`,
+   * `headers`), else `critical` when `:path` is one of `overload.criticalPaths`.
+   */
+  protected streamPriority(headers: IncomingHttpHeaders): WorkPriority {
+    const path = headers[':path'] ?? '/';
+    if (this.priority !== HttpServer.prototype.priority) {
+      return this.priority({ url: path, method: headers[':method'], headers, httpVersion: '2.0', httpVersionMajor: 2, httpVersionMinor: 0 } as unknown as http.IncomingMessage);
+    }
+    return this.isCriticalTarget(path) ? 'critical' : 'normal';
+  }
+
+  private runStreamHandler(stream: TrackedStream, headers: IncomingHttpHeaders): void {
     try {
-      const result = this.handleStream(stream, headers);
+      const result = this.handleStream!(stream, headers);
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
         (result as Promise<void>).then(undefined, (err: unknown) => this.onStreamHandlerError(err, stream, undefined));
       }
     } catch (err) {
       this.onStreamHandlerError(err, stream, undefined);
     }
-  };
+  }
 
   /** Node's 'request': HTTP/1.1 fallback requests go to `HttpServer`'s path, HTTP/2 streams (compatibility API) to `handle`. */
   private readonly onAnyRequest = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void => {
     if (req.httpVersionMajor !== 2) return this.onRequest(req as http.IncomingMessage, res as http.ServerResponse);
     const stream = (req as http2.Http2ServerRequest).stream as TrackedStream;
-    // Refused (answered 503) or reset already: no handler.
+    const waiter = stream[S_WAITER];
+    if (waiter !== undefined) {
+      // Queued for admission: its handler runs once admitted.
+      waiter.req = req as http2.Http2ServerRequest;
+      waiter.res = res as http2.Http2ServerResponse;
+      return;
+    }
+    // Refused or shed (answered already) or reset already: no handler.
     if (stream[S_CONN] === undefined || stream.destroyed) return;
-    const h2req = req as http2.Http2ServerRequest;
-    const h2res = res as http2.Http2ServerResponse;
+    this.runCompatHandler(req as http2.Http2ServerRequest, res as http2.Http2ServerResponse, stream);
+  };
+
+  private runCompatHandler(h2req: http2.Http2ServerRequest, h2res: http2.Http2ServerResponse, stream: TrackedStream): void {
     this.h2Handle ??= http2HandlerFor(this.handle) ?? ((rq, rs) => this.handle(rq, rs));
     try {
       const result = this.h2Handle(h2req, h2res);
@@ -255,7 +391,7 @@ export abstract class Http2Server<P extends Http2ConnectionPool = Http2Connectio
     } catch (err) {
       this.onStreamHandlerError(err, stream, h2res, h2req);
     }
-  };
+  }
 
   private onStreamHandlerError(err: unknown, stream: TrackedStream, res: http2.Http2ServerResponse | undefined, req?: http2.Http2ServerRequest): void {
     // A throw may come from a handler that broke node's objects first: make them node's again to answer.
