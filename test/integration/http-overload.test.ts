@@ -254,12 +254,12 @@ describe('HTTP server: overload protection (issue 14) on real sockets', () => {
     expect(pool.getMetrics().totalConnections).to.equal(3);
   });
 
-  it('issue 14: at level RefuseConnections a new connection is refused with 503 + Retry-After and a body that says overloaded', async () => {
-    const { pool, url } = await boot({ limiter: 'static', maxConcurrency: 100 }, { retryAfter: 4 });
+  it('issue 14: at level RefuseConnections a new connection is refused with 503 + Retry-After (overload.shed.retryAfter, as for shed work) and a body that says overloaded', async () => {
+    const { pool, url } = await boot({ limiter: 'static', maxConcurrency: 100, shed: { retryAfter: 7 } }, { retryAfter: 4 });
     pool.workAdmission!.setPressureLevel(PressureLevel.RefuseConnections);
     const reply = await curl([`${url}/`]);
     expect(reply.status).to.equal(503);
-    expect(reply.headers['retry-after']).to.equal('4');
+    expect(reply.headers['retry-after']).to.equal('7');
     expect(reply.headers.connection).to.equal('close');
     expect(reply.body).to.contain('overloaded');
     expect(pool.getMetrics().rejected.byReason.overloaded).to.equal(1);

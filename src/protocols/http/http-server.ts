@@ -6,7 +6,6 @@ import type { ManagedServer, PoolConfigOf } from '../../core/managed-server';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { RejectReason } from '../../core/pool-types';
 import type { Waiter } from '../../overload/admission-queue';
-import { PressureLevel } from '../../overload/pressure-level';
 import type { ShedReason } from '../../overload/shed-reason';
 import { criticalPathMatcher, type WorkPriority } from '../../overload/work-priority';
 import { HttpPoolConfig } from './http-config';
@@ -149,7 +148,7 @@ function onQueuedRequestClose(this: QueuedRequest): void {
 function respondShed(res: http.ServerResponse, reason: ShedReason, pool: HttpConnectionPool<HttpPoolConfig>): void {
   const shed = pool.overloadConfig.shed; // read now: a live update applies to the next answer
   const body = shedBody(reason);
-  if (pool.overloadLevel >= PressureLevel.CloseKeepAlive) res.shouldKeepAlive = false;
+  if (pool.closesKeepAlive) res.shouldKeepAlive = false;
   res.statusCode = shed.httpStatus;
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(body));
@@ -368,7 +367,8 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
     const tracked = socket as TrackedSocket;
     const refused = tracked[REFUSED];
     if (refused !== undefined) {
-      rejectUpgrade(socket, 503, { 'Retry-After': String(this.config.retryAfter) }, refusalBody(refused));
+      const retryAfter = this.refusalRetryAfter(refused);
+      rejectUpgrade(socket, 503, retryAfter === undefined ? {} : { 'Retry-After': retryAfter }, refusalBody(refused));
       return;
     }
     const listener = this.upgradeRoutes.get(pathOf(req.url));
@@ -439,9 +439,10 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
     if (socket.destroyed) return;
     if (socket.bytesRead > 0 && socket.writable && !socket._httpMessage?.headersSent) {
       const body = refusalBody(socket[REFUSED]);
+      const retryAfter = this.refusalRetryAfter(socket[REFUSED]);
       socket.end(
         `HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-          `Retry-After: ${this.config.retryAfter}\r\nConnection: close\r\n\r\n${body}`,
+          `${retryAfter === undefined ? '' : `Retry-After: ${retryAfter}\r\n`}Connection: close\r\n\r\n${body}`,
       );
       socket.destroySoon();
     } else {
@@ -480,7 +481,7 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
    */
   private admitRequest(req: http.IncomingMessage, res: TrackedResponse, conn: PooledConnection<Socket>, pool: HttpConnectionPool<HttpPoolConfig>): void {
     const now = performance.now(); // the arrival: queue wait counts in the request's latency
-    if (pool.overloadLevel >= PressureLevel.CloseKeepAlive) res.shouldKeepAlive = false;
+    if (pool.closesKeepAlive) res.shouldKeepAlive = false;
     const outcome = pool.admitWork(res, this.priority(req), now);
     if (outcome === 'admit') {
       res[STARTED] = pool.beginWork(conn, now);
@@ -532,13 +533,25 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
 
   private respondRefused(res: http.ServerResponse, reason: RejectReason): void {
     const body = refusalBody(reason);
+    const retryAfter = this.refusalRetryAfter(reason);
     res.writeHead(503, {
       'Content-Type': 'text/plain; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
-      'Retry-After': String(this.config.retryAfter), // this server's own section, live updates included
+      ...(retryAfter === undefined ? {} : { 'Retry-After': retryAfter }),
       Connection: 'close',
     });
     res.end(body);
+  }
+
+  /**
+   * `Retry-After` of a refused connection's 503: `overload.shed.retryAfter` when refused for
+   * overload (none when 0), like shed work; else this server's own `retryAfter` (read now, so
+   * live updates apply).
+   */
+  protected refusalRetryAfter(reason: RejectReason | undefined): string | undefined {
+    if (reason !== 'overloaded') return String(this.config.retryAfter);
+    const seconds = (this.pool as unknown as HttpConnectionPool<HttpPoolConfig>).overloadConfig.shed.retryAfter;
+    return seconds > 0 ? String(seconds) : undefined;
   }
 
   private onHandlerError(err: unknown, res: http.ServerResponse, conn: PooledConnection<Socket>): void {

@@ -9,7 +9,6 @@ import type { RejectReason } from '../../core/pool-types';
 import { HttpServer, REFUSED_SOCKET_TIMEOUT_MS, refusalBody } from '../http/http-server';
 import { shedBody } from '../http/shed-answer';
 import type { Waiter } from '../../overload/admission-queue';
-import { PressureLevel } from '../../overload/pressure-level';
 import type { ShedReason } from '../../overload/shed-reason';
 import type { WorkPriority } from '../../overload/work-priority';
 import type { TlsConnectionInfo } from '../https/https-connection-pool';
@@ -269,7 +268,8 @@ export abstract class Http2Server<P extends Http2ConnectionPool = Http2Connectio
   private answerRefusedStream(stream: ServerHttp2Stream, session: TrackedSession | undefined): void {
     if (!stream.destroyed && !stream.headersSent) {
       const body = refusalBody(session?.[REFUSED]);
-      stream.respond({ ':status': 503, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'retry-after': String(this.config.retryAfter) });
+      const retryAfter = this.refusalRetryAfter(session?.[REFUSED]);
+      stream.respond({ ':status': 503, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }) });
       stream.end(body);
     }
     if (session !== undefined && !session.closed && !session.destroyed) {
@@ -303,7 +303,7 @@ export abstract class Http2Server<P extends Http2ConnectionPool = Http2Connectio
    */
   private admitStream(stream: TrackedStream, headers: IncomingHttpHeaders, conn: PooledConnection<Socket>, pool: Http2ConnectionPool<Http2PoolConfig>): void {
     const now = performance.now(); // the arrival: queue wait counts in the stream's latency
-    if (pool.overloadLevel >= PressureLevel.CloseKeepAlive) pool.closeAfterStreams(conn);
+    if (pool.closesKeepAlive) pool.closeAfterStreams(conn);
     const waiter = pool.overloadConfig.queue.size > 0 ? new StreamWaiter(this, stream, headers, conn, pool, now) : null;
     const outcome = pool.admitWork(waiter, this.streamPriority(headers), now);
     if (outcome === 'admit') {
