@@ -12,19 +12,43 @@ export interface OverloadSide {
 }
 
 /**
- * The servers compared. Once the `overload` block is wired into the pools (next step), each
- * limiter is one more line here, e.g.
- * `{ label: 'unipool static', impl: 'unipool', overload: { limiter: 'static', maxConcurrency: 4 } }` or
- * `{ label: 'unipool gradient2', impl: 'unipool', overload: { limiter: 'gradient2' } }`.
+ * The servers compared.
+ *
+ * `static`, `maxConcurrency` 10: a CPU-bound synchronous handler has one unit in flight; what
+ * waits is the rest of the event-loop turn, which the controller counts in units of the
+ * handler's own time. 10 units of a 2 ms handler are 20 ms of work queued at most: the latency
+ * budget one would give a 2 ms request (10 x its own time) and still several units per turn,
+ * so the core never idles between turns. The rule for users: `maxConcurrency = acceptable
+ * queueing delay / handler time` (x cores for work that leaves the loop); nothing here is
+ * fitted to this machine.
+ * `gradient2`: the defaults.
  */
 export const OVERLOAD_SIDES: readonly OverloadSide[] = [
   { label: 'bare node:http', impl: 'bare' },
   { label: 'unipool limiter none', impl: 'unipool' },
+  { label: 'unipool static', impl: 'unipool', overload: { limiter: 'static', maxConcurrency: 10 } },
+  { label: 'unipool gradient2', impl: 'unipool', overload: { limiter: 'gradient2' } },
   { label: 'overload-protection', impl: 'overload-protection' },
 ];
 
+/**
+ * The sides a run drives: all, or with `UNIPOOL_BENCH_OVERLOAD_SIDES=a,b` those whose label
+ * contains one of the words (the first, bare node:http, always: capacity is measured on it).
+ */
+function selectedSides(): readonly OverloadSide[] {
+  const words = (process.env.UNIPOOL_BENCH_OVERLOAD_SIDES ?? '').split(',').map((w) => w.trim()).filter(Boolean);
+  if (words.length === 0) return OVERLOAD_SIDES;
+  return OVERLOAD_SIDES.filter((side, i) => i === 0 || words.some((w) => side.label.includes(w)));
+}
+
 /** Arrival rates, as multiples of the measured capacity of one server. */
 export const LOAD_FACTORS: readonly number[] = [0.5, 1, 2, 4];
+
+/** The factors a run drives: all, or `UNIPOOL_BENCH_OVERLOAD_FACTORS=0.5,4` (quick checks). */
+function selectedFactors(): readonly number[] {
+  const picked = (process.env.UNIPOOL_BENCH_OVERLOAD_FACTORS ?? '').split(',').map(Number).filter((f) => f > 0);
+  return picked.length > 0 ? picked : LOAD_FACTORS;
+}
 /** CPU each request burns in the handler (ms). */
 const CPU_MS = 2;
 /** A 2xx answered later than this is not goodput. */
@@ -102,7 +126,9 @@ export const overload: Scenario = {
     withChildren(async (start) => {
       const closedLoop = start('clients/autocannon-client', {}, [], 'load');
       const openLoop = start('clients/open-loop-client', {}, [], 'load');
-      const servers = OVERLOAD_SIDES.map((side) => start('servers/overload-target', { impl: side.impl, overload: side.overload }, [], 'server'));
+      const sides = selectedSides();
+      const factors = selectedFactors();
+      const servers = sides.map((side) => start('servers/overload-target', { impl: side.impl, overload: side.overload, label: side.label }, [], 'server'));
       await closedLoop.next('ready');
       await openLoop.next('ready');
       const ports: number[] = [];
@@ -113,11 +139,11 @@ export const overload: Scenario = {
       const points = new Map<string, Point>();
       const rounds = options.pairs;
       for (let round = 0; round < rounds; round++) {
-        for (const factor of LOAD_FACTORS) {
+        for (const factor of factors) {
           // Rotate the order of the sides each round, so a drift in machine load favours none.
           for (let k = 0; k < servers.length; k++) {
             const i = (k + round) % servers.length;
-            const side = OVERLOAD_SIDES[i];
+            const side = sides[i];
             const rate = Math.round(capacity * factor);
             await settle(servers[i]);
             const r = await openLoop.request<OpenLoopResult>(
@@ -141,8 +167,8 @@ export const overload: Scenario = {
         }
       }
       const rows: Row[] = [row('overload', `capacity, closed loop, bare node:http, GET /cpu?ms=${CPU_MS}`, 'req/s', capacitySamples)];
-      for (const side of OVERLOAD_SIDES) {
-        for (const factor of LOAD_FACTORS) {
+      for (const side of sides) {
+        for (const factor of factors) {
           const key = `${side.label} @ ${factor}x`;
           const p = points.get(key)!;
           rows.push(
