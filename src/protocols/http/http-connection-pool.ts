@@ -7,14 +7,14 @@ import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { ProtocolMetricFamily, ProtocolMetricSample } from '../../core/protocol-metrics';
 import { HttpPoolConfig } from './http-config';
-import { NEWEST_RESPONSE, requestArriving, type HttpSocket } from './http-socket';
+import { NEWEST_RESPONSE, requestArriving, requestQueued, type HttpSocket } from './http-socket';
 
 /** Label values of `unipool_http_requests_total{status_class}`, by `Math.floor(status / 100)`. */
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 /** Refusals, timeouts and errors an HTTP server counts, on top of every pool's. */
 export const HTTP_LABEL_VALUES: KnownLabelValues = Object.freeze({
-  rejectReasons: Object.freeze(['max_connections', 'draining']),
+  rejectReasons: Object.freeze(['max_connections', 'draining', 'overloaded']),
   timeoutKinds: Object.freeze(['connection', 'idle', 'headers', 'request', 'body_linger']),
   errorTypes: Object.freeze(['handler', 'aborted', 'client_error']),
 });
@@ -143,6 +143,11 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
       if (newest !== undefined && !newest.headersSent && !requestArriving(socket, false)) newest.shouldKeepAlive = false;
       return;
     }
+    if (requestQueued(socket)) {
+      // Waiting for admission (overload protection): served, then closed like one in flight.
+      socket[NEWEST_RESPONSE]!.shouldKeepAlive = false;
+      return;
+    }
     if (requestArriving(socket, conn.requests === 0)) return;
     if (conn.requests > 0 && monotonicMs() - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS) {
       this.graced.push(conn);
@@ -174,7 +179,7 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
    * restarts, and a connection timeout hands it over to `headersTimeout` (node's own check).
    */
   protected override receivedSinceIdle(conn: PooledConnection<Socket>): boolean {
-    return requestArriving(conn.raw as HttpSocket, conn.requests === 0);
+    return requestArriving(conn.raw as HttpSocket, conn.requests === 0) || requestQueued(conn.raw as HttpSocket);
   }
 
   protected override connectionBytes(conn: PooledConnection<Socket>): [number, number] {

@@ -1,25 +1,45 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { ManagedServer, PoolConfigOf } from '../../core/managed-server';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { RejectReason } from '../../core/pool-types';
+import type { Waiter } from '../../overload/admission-queue';
+import { PressureLevel } from '../../overload/pressure-level';
+import type { ShedReason } from '../../overload/shed-reason';
+import { criticalPathMatcher, type WorkPriority } from '../../overload/work-priority';
 import { HttpPoolConfig } from './http-config';
 import { HttpConnectionPool } from './http-connection-pool';
 import { NEWEST_RESPONSE, type HttpSocket } from './http-socket';
 import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from './node-server';
 import { StandInServer } from './stand-in-server';
 import { pathOf, rejectUpgrade } from './upgrade-request';
+import { shedBody } from './shed-answer';
 
 const CONN = Symbol('unipool.http.connection');
 const REFUSED = Symbol('unipool.http.refused');
 const STARTED = Symbol('unipool.http.started');
+/** When a queued request arrived (`performance.now()`), for `beginWork` once it is admitted; -1 otherwise. */
+const ARRIVED = Symbol('unipool.http.arrived');
+/** The server that runs a queued request's handler once it is admitted (set on the socket with CONN). */
+const SERVER = Symbol('unipool.http.server');
+const QUEUED = Symbol('unipool.http.queued');
 
 const POOL = Symbol('unipool.http.pool');
 const LINGER = Symbol('unipool.http.linger');
 
 /** `_httpMessage` is the response being written on a socket (node:http, stable since v0.x). */
-type TrackedSocket = HttpSocket & { [CONN]?: PooledConnection<Socket>; [REFUSED]?: RejectReason; [POOL]?: HttpConnectionPool<HttpPoolConfig>; [LINGER]?: NodeJS.Timeout; _httpMessage?: TrackedResponse | null };
+type TrackedSocket = HttpSocket & {
+  [CONN]?: PooledConnection<Socket>;
+  [REFUSED]?: RejectReason;
+  [POOL]?: HttpConnectionPool<HttpPoolConfig>;
+  [SERVER]?: HttpServer;
+  [LINGER]?: NodeJS.Timeout;
+  _httpMessage?: TrackedResponse | null;
+};
+/** A request whose response waits in the admission queue knows it (set only while queued). */
+type QueuedRequest = http.IncomingMessage & { [QUEUED]?: TrackedResponse };
 
 /**
  * How long a refused socket may take to send the request its 503 answers, counted from the
@@ -45,18 +65,96 @@ const detachFromSocket = http.ServerResponse.prototype.detachSocket;
  * own fields set at construction (one shape for every response, one shared function), so a
  * framework that swaps the response's prototype (Express 5 does) keeps them; no listener or
  * closure is allocated per request.
+ *
+ * A response is also its request's place in the admission queue (`Waiter`: the queue links
+ * responses through their own fields), so queueing a request allocates nothing. While it waits
+ * its handler has not run, so its prototype is still this class's.
  */
-class TrackedResponse extends (http.ServerResponse as unknown as new (req: http.IncomingMessage, options?: object) => http.ServerResponse) {
-  /** `beginWork`'s stamp while the request is tracked; -1 before and after (refusals are never tracked). */
+class TrackedResponse extends (http.ServerResponse as unknown as new (req: http.IncomingMessage, options?: object) => http.ServerResponse) implements Waiter {
+  /** `beginWork`'s stamp while the request is tracked; -1 before and after (refusals and shed requests are never tracked). */
   declare [STARTED]: number;
+  /** Arrival stamp of a request waiting in the admission queue; -1 otherwise. */
+  declare [ARRIVED]: number;
+  declare waitPrev: Waiter | null;
+  declare waitNext: Waiter | null;
+  declare waitingSince: number;
 
   // Explicit, not the default derived constructor: node passes (req, options), and forwarding them
   // by name instead of `...args` keeps constructing a response as cheap as node's own (measured).
   constructor(req: http.IncomingMessage, options?: object) {
     super(req, options);
     this[STARTED] = -1;
+    this[ARRIVED] = -1;
+    this.waitPrev = null;
+    this.waitNext = null;
+    this.waitingSince = -1;
     this.detachSocket = detachTracked;
   }
+
+  /** Admitted from the queue: the request starts (its latency counts from its arrival) and its handler runs. */
+  onAdmitted(): void {
+    const arrived = this[ARRIVED];
+    this[ARRIVED] = -1;
+    const req = this.req as QueuedRequest;
+    req[QUEUED] = undefined;
+    req.off('close', onQueuedRequestClose);
+    const socket = req.socket as TrackedSocket;
+    const conn = socket[CONN];
+    const pool = socket[POOL];
+    const server = socket[SERVER];
+    if (conn === undefined || pool === undefined || server === undefined) return;
+    this[STARTED] = pool.beginWork(conn, arrived);
+    if (req.destroyed) {
+      // Its client went away in the moment between its socket's close and the request's: the
+      // slot it was given ends at once, as an aborted request.
+      this[STARTED] = -1;
+      pool.recordError('aborted', undefined, conn);
+      pool.endAbortedRequest(conn, arrived, this);
+      return;
+    }
+    server.runHandler(req, this, conn);
+  }
+
+  /** Shed from the queue (full, timed out): answered in HTTP's terms, its handler never runs. */
+  onShed(reason: ShedReason): void {
+    this[ARRIVED] = -1;
+    const req = this.req as QueuedRequest;
+    req[QUEUED] = undefined;
+    req.off('close', onQueuedRequestClose);
+    const pool = (req.socket as TrackedSocket | null)?.[POOL];
+    if (pool === undefined || req.destroyed || this.writableEnded) return;
+    respondShed(this, reason, pool);
+  }
+}
+
+/**
+ * 'close' of a request waiting in the admission queue (one shared listener, `this` the request):
+ * its client went away (node destroys every request of a socket that closes, pipelined ones
+ * included, while their responses may never see the socket), so it leaves the queue and is
+ * counted as nothing.
+ */
+function onQueuedRequestClose(this: QueuedRequest): void {
+  const res = this[QUEUED];
+  if (res === undefined) return;
+  this[QUEUED] = undefined;
+  res[ARRIVED] = -1;
+  (this.socket as TrackedSocket | null)?.[POOL]?.cancelWork(res);
+}
+
+/**
+ * Answers a shed request: `overload.shed.httpStatus` (503, or 429), `Retry-After:
+ * overload.shed.retryAfter` (none when 0) and a short body naming the reason. The connection
+ * stays open (keep-alive) unless the overload level closes keep-alive connections.
+ */
+function respondShed(res: http.ServerResponse, reason: ShedReason, pool: HttpConnectionPool<HttpPoolConfig>): void {
+  const shed = pool.overloadConfig.shed; // read now: a live update applies to the next answer
+  const body = shedBody(reason);
+  if (pool.overloadLevel >= PressureLevel.CloseKeepAlive) res.shouldKeepAlive = false;
+  res.statusCode = shed.httpStatus;
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  if (shed.retryAfter > 0) res.setHeader('Retry-After', String(shed.retryAfter));
+  res.end(body);
 }
 
 /** A response's `detachSocket` (node calls it once the response has been written, before the socket serves the next one): ends the request. */
@@ -138,7 +236,9 @@ function onSocketClose(this: TrackedSocket): void {
 
 /** Body of the 503 a refused client gets. */
 export function refusalBody(reason: RejectReason | undefined): string {
-  return reason === 'draining' ? 'server is shutting down\n' : 'server is at its connection limit\n';
+  if (reason === 'draining') return 'server is shutting down\n';
+  if (reason === 'overloaded') return 'server is overloaded: refusing new connections (overloaded)\n';
+  return 'server is at its connection limit\n';
 }
 
 /** Takes an upgrade request routed to it (see `HttpServer.addUpgradeRoute`); from then on the socket is its own. */
@@ -296,11 +396,12 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
     const pool = this.pool as unknown as HttpConnectionPool<HttpPoolConfig>; // read once: a getter (two for HTTPS)
     const conn = pool.add(socket);
     if (conn === undefined) {
-      this.refuse(tracked, pool.isDraining ? 'draining' : 'max_connections');
+      this.refuse(tracked, pool.admissionRefusal() ?? 'max_connections'); // the reason add() refused it for (nothing changed since)
       return undefined;
     }
     tracked[CONN] = conn;
     tracked[POOL] = pool;
+    tracked[SERVER] = this as unknown as HttpServer;
     tracked[NEWEST_RESPONSE] = undefined;
     tracked[LINGER] = undefined;
     socket.on('close', onSocketClose);
@@ -364,7 +465,56 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
     if (pool.isDraining) res.shouldKeepAlive = false;
     if (socket[LINGER] !== undefined) clearLinger(socket);
     socket[NEWEST_RESPONSE] = res; // a drain puts Connection: close on it (see HttpConnectionPool.drainConnection)
+    if (pool.admitsWork) {
+      this.admitRequest(req, res, conn, pool);
+      return;
+    }
     res[STARTED] = pool.beginWork(conn); // ended in detachTracked, or onSocketClose
+    this.runHandler(req, res, conn);
+  };
+
+  /**
+   * Overload protection (the pool's `overload` block sets a limiter or a pressure signal): the
+   * request is admitted (runs now), queued (runs when admitted: its response is its place in
+   * the queue) or shed (answered 503/429 now, its handler never runs, and it is not a request).
+   */
+  private admitRequest(req: http.IncomingMessage, res: TrackedResponse, conn: PooledConnection<Socket>, pool: HttpConnectionPool<HttpPoolConfig>): void {
+    const now = performance.now(); // the arrival: queue wait counts in the request's latency
+    if (pool.overloadLevel >= PressureLevel.CloseKeepAlive) res.shouldKeepAlive = false;
+    const outcome = pool.admitWork(res, this.priority(req), now);
+    if (outcome === 'admit') {
+      res[STARTED] = pool.beginWork(conn, now);
+      this.runHandler(req, res, conn);
+    } else if (outcome === 'queued') {
+      res[ARRIVED] = now;
+      (req as QueuedRequest)[QUEUED] = res;
+      req.on('close', onQueuedRequestClose);
+    } else {
+      respondShed(res, outcome, pool);
+    }
+  }
+
+  /**
+   * How the request ranks under overload (called only when the pool's `overload` block turns
+   * admission on). Default: `critical` when its path (query aside) is one of
+   * `overload.criticalPaths`, else `normal`. Override it to rank by anything else (a header, a
+   * tenant); critical work is shed last.
+   */
+  priority(req: http.IncomingMessage): WorkPriority {
+    const paths = (this.pool as unknown as HttpConnectionPool<HttpPoolConfig>).overloadConfig.criticalPaths;
+    if (paths !== this.criticalPaths) {
+      // Built once per config: a live update gives a new (frozen) list.
+      this.criticalPaths = paths;
+      this.isCriticalPath = criticalPathMatcher(paths);
+    }
+    return this.isCriticalPath(req.url ?? '/') ? 'critical' : 'normal';
+  }
+
+  private criticalPaths: readonly string[] | undefined;
+  private isCriticalPath: (target: string) => boolean = () => false;
+
+  /** @internal Runs the handler of a request that was admitted (`beginWork` done). */
+  runHandler(req: http.IncomingMessage, res: http.ServerResponse, conn: PooledConnection<Socket>): void {
     try {
       const result = this.handle(req, res);
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
@@ -373,7 +523,7 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
     } catch (err) {
       this.onHandlerError(err, res, conn);
     }
-  };
+  }
 
   private respondRefused(res: http.ServerResponse, reason: RejectReason): void {
     const body = refusalBody(reason);

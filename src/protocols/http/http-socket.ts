@@ -7,6 +7,8 @@ export const NEWEST_RESPONSE = Symbol('unipool.http.newestResponse');
 export interface ResponseHead {
   readonly headersSent: boolean;
   shouldKeepAlive: boolean;
+  /** When its request entered the admission queue (overload protection); -1 when it is not waiting there. */
+  readonly waitingSince?: number;
 }
 
 /**
@@ -26,6 +28,16 @@ export type HttpSocket = Socket & {
  * served no request, any byte read is one (`fresh`); afterwards node's parser knows whether a
  * message is in progress. A socket with neither holds no request.
  */
+/**
+ * Whether the newest request on `socket` waits in the admission queue: not in flight yet, but
+ * its connection is busy (a drain or an idle timeout must not close it under the request).
+ * Requests are answered in order, so an older one is never left once the newest is done.
+ */
+export function requestQueued(socket: HttpSocket): boolean {
+  const newest = socket[NEWEST_RESPONSE];
+  return newest !== undefined && newest.waitingSince !== undefined && newest.waitingSince >= 0;
+}
+
 export function requestArriving(socket: HttpSocket, fresh: boolean): boolean {
   if (fresh) return socket.bytesRead > 0;
   const parser = socket.parser;
