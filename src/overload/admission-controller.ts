@@ -7,12 +7,9 @@ import type { OverloadConfig } from './overload-config';
 import { PressureLevel } from './pressure-level';
 import { PressureMonitor, pressureConfigured, type PressureSnapshot } from './pressure-monitor';
 import { delayBeyondResolutionMs, type PressureSources } from './pressure-sources';
-import { MIN_RTT_MS, SampleWindow } from './sample-window';
+import { SampleWindow } from './sample-window';
 import type { ShedReason } from './shed-reason';
 import type { WorkPriority } from './work-priority';
-
-/** Weight of each released unit in the average unit time (`unitMs`). */
-const UNIT_SMOOTHING = 0.1;
 
 /** What `acquire` decided: run now, wait in the queue (the waiter hears later), or shed at once (why). */
 export type AdmissionOutcome = 'admit' | 'queued' | ShedReason;
@@ -75,13 +72,16 @@ export type ShedCounts = Record<ShedReason, number>;
  *   it, only `maxLimit` does, and it never waits behind normal work.
  * - A CPU-bound synchronous handler never has more than one unit in flight: its queue is the
  *   event loop. Every limiter therefore counts the work ahead in the current loop turn
- *   (`LoopTurn`): a unit asking `wait` ms into a turn has at least `wait / unitMs` units ahead of
- *   it (`unitMs`: the average own time of released units), seen at once, per unit. Without
- *   that, a sampled signal (500 ms) lets a 4x overload admit everything for a whole interval
- *   (latency grows by 1.5 s) and then shed everything for the next: on-off, half the goodput.
+ *   (`LoopTurn`): units admitted earlier in the turn hold their place against the limit until
+ *   the turn ends, even once they have ended (they ran before this one), so a turn admits at
+ *   most `limit` units and sheds the rest at once. Without that, a sampled signal (500 ms) lets
+ *   a 4x overload admit everything for a whole interval (latency grows by 1.5 s) and then shed
+ *   everything for the next: on-off, half the goodput. (Counting the turn's elapsed time in
+ *   units of the average unit time instead failed under load: a unit's time runs to its
+ *   response's `finish`, which a long turn delays, so longer turns looked like fewer units.)
  * - Adaptive limiters see the waiting in their samples too: each RTT sample is the unit's own
  *   time plus its turn wait plus the event-loop delay the turns did not show (timers, GC,
- *   another process on the core); units in flight count the turn's units ahead and, for that
+ *   another process on the core); units in flight count the turn's units done and, for that
  *   unexplained delay, the backlog by Little's law (arrival rate x delay, refreshed at each
  *   pressure sample), both when sampling and when admitting.
  */
@@ -97,10 +97,10 @@ export class AdmissionController implements AdmissionStrategy {
   unexplainedDelayMs = 0;
   /** Estimated units waiting in the event loop for that unexplained delay, by Little's law (adaptive limiters only). */
   backlog = 0;
-  /** Average own time (ms) of released units, arrival to end (exponential average); 0 before the first. */
-  unitMs = 0;
   /** Turn wait (ms) of the last unit admitted at once. */
   turnWaitMs = 0;
+  /** Whether a unit has ended yet: turns are tracked from then on (before, every admitted unit is still in flight). */
+  private released = false;
   pressureLevel = PressureLevel.None;
   private readonly limiter: Limiter | undefined;
   private readonly adaptive: boolean;
@@ -179,11 +179,16 @@ export class AdmissionController implements AdmissionStrategy {
     if (this.pressureLevel >= PressureLevel.ShedWork) return this.count('pressure', priority);
     const limiter = this.limiter;
     if (!limiter) return this.admit();
-    // Units ahead in this loop turn (known once a unit's own time is: until then, none).
-    const unitMs = this.unitMs;
-    const wait = unitMs > 0 ? this.turn!.elapsed(now) : 0;
-    if (wait > this.turnMaxMs) this.turnMaxMs = wait;
-    if (this.queued === 0 && this.inflight + this.backlog + (wait > 0 ? wait / unitMs : 0) < limiter.limit) {
+    // Units admitted earlier in this loop turn and already ended are still ahead of this one.
+    let wait = 0;
+    let done = 0;
+    if (this.released) {
+      const turn = this.turn!;
+      wait = turn.elapsed(now);
+      done = turn.done;
+      if (wait > this.turnMaxMs) this.turnMaxMs = wait;
+    }
+    if (this.queued === 0 && this.inflight + done + this.backlog < limiter.limit) {
       this.turnWaitMs = wait;
       return this.admit();
     }
@@ -199,16 +204,15 @@ export class AdmissionController implements AdmissionStrategy {
     // Never below 0: a unit admitted before this controller existed (a reload that turned a
     // limiter on) ends here too.
     if (inflight > 0) this.inflight = inflight - 1;
-    if (this.limiter) {
-      const own = now - startedAt;
-      const unitMs = this.unitMs;
-      if (own >= MIN_RTT_MS) this.unitMs = unitMs > 0 ? unitMs + (own - unitMs) * UNIT_SMOOTHING : own;
+    const turn = this.turn;
+    if (turn) {
+      this.released = true;
+      // This unit counts once: in flight, or among the turn's units done.
+      const inTurn = turn.ended(startedAt) ? 1 : 0;
       if (this.window) {
-        const previous = this.limiter.limit;
-        const wait = this.turnWaitMs;
-        const ahead = wait > 0 ? wait / this.unitMs : 0;
-        if (this.window.add(now, own + wait + this.unexplainedDelayMs, inflight + this.backlog + ahead, failed) && this.limiter.limit !== previous) {
-          this.options.onLimitChanged?.(this.limiter.limit, previous);
+        const previous = this.limiter!.limit;
+        if (this.window.add(now, now - startedAt + this.turnWaitMs + this.unexplainedDelayMs, inflight - inTurn + turn.done + this.backlog, failed) && this.limiter!.limit !== previous) {
+          this.options.onLimitChanged?.(this.limiter!.limit, previous);
         }
       }
     }

@@ -2,13 +2,15 @@
 export type TurnScheduler = (fn: () => void) => NodeJS.Immediate;
 
 /**
- * How long the current event-loop turn has run when a unit of work asks for admission.
+ * The current event-loop turn as admission sees it: how long it has run, and how many units
+ * admitted in it have already ended.
  *
  * Node runs every socket that became readable in one turn (one poll phase), back to back. A
  * CPU-bound synchronous handler therefore never has more than one unit in flight: its queue is
- * the rest of the turn. A request whose handler would start `elapsed` ms after the turn's first
- * one has waited at least that long (its bytes were there when the turn began), so `elapsed`
- * is a lower bound of its queueing delay, known at once, per request, with no timer sampling.
+ * the rest of the turn. The units admitted earlier in the same turn ran before this one (it
+ * waited for them: its bytes were there when the turn began), so they are the work ahead of it
+ * even once they have ended (`done`), and `elapsed` is a lower bound of its queueing delay;
+ * both known at once, per request, with no timer sampling.
  *
  * The first unit of a turn stamps the turn's start and schedules one `setImmediate` (the check
  * phase, right after the poll phase), which ends the turn: one callback per turn that had work,
@@ -17,10 +19,13 @@ export type TurnScheduler = (fn: () => void) => NodeJS.Immediate;
 export class LoopTurn {
   /** When the current turn's first unit asked (ms); -1 between turns. */
   private startedAt = -1;
+  /** Units admitted in the current turn that have ended in it. */
+  done = 0;
   private pending: NodeJS.Immediate | undefined;
   private readonly schedule: TurnScheduler;
   private readonly end = (): void => {
     this.startedAt = -1;
+    this.done = 0;
     this.pending = undefined;
   };
 
@@ -36,6 +41,14 @@ export class LoopTurn {
     this.startedAt = now;
     this.pending = this.schedule(this.end);
     return 0;
+  }
+
+  /** A unit that arrived at `startedAt` ended: counted in `done` if it was admitted in this turn (returns whether). */
+  ended(startedAt: number): boolean {
+    const turnStart = this.startedAt;
+    if (turnStart < 0 || startedAt < turnStart) return false;
+    this.done++;
+    return true;
   }
 
   /** Cancels the pending end-of-turn callback (nothing stays scheduled). */

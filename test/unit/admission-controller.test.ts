@@ -229,11 +229,10 @@ describe('AdmissionController (limiter + queue + pressure + priority)', () => {
     return r;
   };
 
-  it('issue 14: a CPU-bound synchronous handler (one unit ever in flight): a unit that would start late in a long loop turn is shed at once; each turn admits limit units', () => {
+  it('issue 14: a CPU-bound synchronous handler (one unit ever in flight): units admitted earlier in the loop turn count against the limit until the turn ends, so each turn admits limit units and sheds the rest at once', () => {
     const c = make({ limiter: 'static', maxConcurrency: 10 });
     // 4x overload: 2 arrivals per ms against 2 ms units (500/s).
     const warm = drive(c, { seconds: 0.1, perMs: 2, unitMs: 2, shedMs: 0.05, from: 0 });
-    expect(c.unitMs).to.equal(2);
     const turns: Array<{ admitted: number; shed: number }> = [];
     let t = warm.end;
     for (let k = 0; k < 5; k++) {
@@ -247,7 +246,7 @@ describe('AdmissionController (limiter + queue + pressure + priority)', () => {
         return outcome;
       });
       clock.tick(0);
-      // 10 units at turn waits 0, 2, ... 18 ms (wait / 2 ms < 10), then 30 shed: at most 20 ms queued
+      // the first 10 units of the turn (each ended before the next: one ever in flight), then 30 shed: at most 20 ms queued
       expect(outcomes.slice(0, 10)).to.deep.equal(Array(10).fill('admit'));
       turns.push({ admitted: outcomes.filter((x) => x === 'admit').length, shed: outcomes.filter((x) => x === 'limit').length });
       expect(t - start).to.be.closeTo(21.5, 1e-9);
@@ -271,24 +270,34 @@ describe('AdmissionController (limiter + queue + pressure + priority)', () => {
     expect(c.loopDelayMs).to.equal(35);
   });
 
-  it('issue 14: the turn wait counts once a unit time is known; delay the turns showed is not counted again as backlog, delay they did not show is', () => {
+  it('issue 14: turns count once a unit has ended (before, every admitted unit is in flight); units ended in an earlier turn do not count; delay the turns showed is not counted again as backlog, delay they did not show is', () => {
     const c = make({ limiter: 'gradient2', initialLimit: 10, pressure: { sampleInterval: 100 } });
     c.start();
     clock.tick(100); // first sample: delay 0
     expect(c.acquire(null, 'normal', 100)).to.equal('admit');
-    expect(c.acquire(null, 'normal', 150)).to.equal('admit'); // no unit time yet: nothing ahead
-    expect(clock.countTimers()).to.equal(1); // the monitor only
+    expect(c.acquire(null, 'normal', 150)).to.equal('admit');
+    expect(clock.countTimers()).to.equal(1); // the monitor only: no turn tracked yet
     c.release(100, 102, false);
     c.release(150, 152, false);
-    expect(c.unitMs).to.be.closeTo(2, 1e-9);
-    // one turn of 30 ms seen by admissions (units 10..15 ahead are shed), and a loop delay of 30 ms measured: explained, no backlog
+    // an async unit admitted now ends in a later turn: it counts while in flight, not after
+    expect(c.acquire(null, 'normal', 155)).to.equal('admit');
+    clock.tick(0); // the turn ends
+    // one turn of 30 ms: 9 units admitted (1 still in flight + 9 ended = 10), then shed
     const outcomes = [];
     for (let t = 160; t <= 190; t += 2) {
       const outcome = c.acquire(null, 'normal', t);
       outcomes.push(outcome);
       if (outcome === 'admit') c.release(t, t + 2, false);
     }
-    expect(outcomes.filter((o) => o === 'admit')).to.have.length(10);
+    expect(outcomes.filter((o) => o === 'admit')).to.have.length(9);
+    c.release(155, 191, false); // the async one ends: its place frees, it is not a unit of this turn
+    expect(c.acquire(null, 'normal', 192)).to.equal('admit'); // the turn's 10th unit
+    c.release(192, 193, false);
+    expect(c.acquire(null, 'normal', 193)).to.equal('limit'); // 10 units of this turn ahead
+    clock.tick(0);
+    expect(c.acquire(null, 'normal', 194)).to.equal('admit'); // a new turn
+    c.release(194, 195, false);
+    // a loop delay of 30 ms measured after a 32 ms turn: explained, no backlog
     sources.delay = 30;
     clock.tick(100);
     expect([c.loopDelayMs, c.unexplainedDelayMs, c.backlog]).to.deep.equal([30, 0, 0]);
