@@ -45,6 +45,18 @@ async function childCpu(side: Child): Promise<CpuReading> {
   return { cpuUs: m.cpuUs, served: m.served };
 }
 
+/** Result of `compareSides`: per side (index as given), side 0 being the reference. */
+export interface SidesComparison {
+  /** Rate of each side, per round. */
+  rates: number[][];
+  /** Server CPU µs per unit of work of each side, per round. */
+  cpu: number[][];
+  /** Rate side k / side 0 of each round (`ratios[0]` is all 1). */
+  ratios: number[][];
+  /** CPU per unit side k / side 0 of each round. */
+  cpuRatios: number[][];
+}
+
 /**
  * Alternates short measured slices of the same load on side A and side B, both servers alive
  * the whole time in their own processes (so the idle one costs nothing), the order flipped
@@ -63,39 +75,43 @@ export function compareThroughput(options: BenchOptions, sides: Sides, measure: 
  * outside).
  */
 export async function compareRates<S>(options: BenchOptions, sides: { a: S; b: S }, measure: (side: S, seconds: number) => Promise<number>, cpu: (side: S) => Promise<CpuReading>): Promise<ThroughputComparison> {
-  if (options.warmup > 0) {
-    await measure(sides.a, options.warmup);
-    await measure(sides.b, options.warmup);
-  }
+  const r = await compareSides(options, [sides.a, sides.b], measure, cpu);
+  return { ratios: r.ratios[1], cpuRatios: r.cpuRatios[1], a: summarize(r.rates[0]), b: summarize(r.rates[1]), cpuA: summarize(r.cpu[0]), cpuB: summarize(r.cpu[1]) };
+}
+
+/**
+ * `compareThroughput` for two or more sides: each round measures every side once, the order
+ * rotated by one each round (two sides: A B, B A, ...), and the ratios of each side to side 0
+ * are taken within the round. `cpu` reads a side's CPU time (default: a bench child's).
+ */
+export async function compareSides<S = Child>(options: BenchOptions, sides: readonly S[], measure: (side: S, seconds: number) => Promise<number>, readCpu: (side: S) => Promise<CpuReading> = childCpu as unknown as (side: S) => Promise<CpuReading>): Promise<SidesComparison> {
+  if (options.warmup > 0) for (const side of sides) await measure(side, options.warmup);
   const slice = async (side: S): Promise<{ rate: number; cpu: number }> => {
-    const before = await cpu(side);
+    const before = await readCpu(side);
     const rate = await measure(side, options.duration);
-    const after = await cpu(side);
+    const after = await readCpu(side);
     return { rate, cpu: (after.cpuUs - before.cpuUs) / Math.max(1, after.served - before.served) };
   };
-  const a: number[] = [];
-  const b: number[] = [];
-  const cpuA: number[] = [];
-  const cpuB: number[] = [];
-  const ratios: number[] = [];
-  const cpuRatios: number[] = [];
+  const n = sides.length;
+  const rates: number[][] = sides.map(() => []);
+  const cpu: number[][] = sides.map(() => []);
+  const ratios: number[][] = sides.map(() => []);
+  const cpuRatios: number[][] = sides.map(() => []);
   for (let i = 0; i < options.pairs; i++) {
-    let ra: { rate: number; cpu: number };
-    let rb: { rate: number; cpu: number };
-    if (i % 2 === 0) {
-      ra = await slice(sides.a);
-      rb = await slice(sides.b);
-    } else {
-      rb = await slice(sides.b);
-      ra = await slice(sides.a);
+    const round: Array<{ rate: number; cpu: number }> = new Array(n);
+    for (let k = 0; k < n; k++) {
+      const j = (k + i) % n;
+      round[j] = await slice(sides[j]);
     }
-    a.push(ra.rate);
-    b.push(rb.rate);
-    cpuA.push(ra.cpu);
-    cpuB.push(rb.cpu);
-    ratios.push(rb.rate / ra.rate);
-    cpuRatios.push(rb.cpu / ra.cpu);
-    options.log(`  pair ${i + 1}/${options.pairs}: A ${Math.round(ra.rate)}/s ${ra.cpu.toFixed(1)} µs cpu  B ${Math.round(rb.rate)}/s ${rb.cpu.toFixed(1)} µs cpu  rate B/A ${(rb.rate / ra.rate).toFixed(3)}  cpu B/A ${(rb.cpu / ra.cpu).toFixed(3)}`);
+    for (let j = 0; j < n; j++) {
+      rates[j].push(round[j].rate);
+      cpu[j].push(round[j].cpu);
+      ratios[j].push(round[j].rate / round[0].rate);
+      cpuRatios[j].push(round[j].cpu / round[0].cpu);
+    }
+    const [a, ...others] = round;
+    const tail = others.map((o, k) => `${String.fromCharCode(66 + k)} ${Math.round(o.rate)}/s ${o.cpu.toFixed(1)} µs cpu (rate ${(o.rate / a.rate).toFixed(3)}, cpu ${(o.cpu / a.cpu).toFixed(3)} x A)`);
+    options.log(`  round ${i + 1}/${options.pairs}: A ${Math.round(a.rate)}/s ${a.cpu.toFixed(1)} µs cpu  ${tail.join('  ')}`);
   }
-  return { ratios, cpuRatios, a: summarize(a), b: summarize(b), cpuA: summarize(cpuA), cpuB: summarize(cpuB) };
+  return { rates, cpu, ratios, cpuRatios };
 }

@@ -9,6 +9,8 @@ export const httpKeepAlive = httpThroughputScenario({
   scheme: 'http',
   connections: 50,
   target: 0.98,
+  // Admission on but never limiting (issue 14): what the limiter costs per request.
+  extraSides: [{ label: 'unipool+static limiter 10000', args: { overload: { limiter: 'static', maxConcurrency: 10_000 } } }],
 });
 
 if (require.main === module) void runCli([httpKeepAlive]);

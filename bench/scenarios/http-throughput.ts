@@ -1,6 +1,7 @@
-import { compareThroughput, SIDE_B_IMPL } from '../lib/ab';
+import { compareSides, SIDE_B_IMPL } from '../lib/ab';
 import { withChildren, type Child, type Message } from '../lib/child';
 import { row, type BenchOptions, type Row, type Scenario } from '../lib/scenario';
+import { summarize } from '../lib/stats';
 
 /** What one throughput comparison over HTTP(S) measures. */
 export interface HttpThroughputSpec {
@@ -21,6 +22,11 @@ export interface HttpThroughputSpec {
   unavailable?: () => string | undefined;
   /** Extra arguments of both server processes (e.g. TLS files), made once per scenario run. */
   serverArgs?: () => Promise<Record<string, unknown>>;
+  /**
+   * More unipool servers measured in the same rounds (e.g. with a feature on), each against
+   * the bare server and against the plain unipool one: `args` are added to the server's.
+   */
+  extraSides?: ReadonlyArray<{ label: string; args: Record<string, unknown> }>;
 }
 
 interface LoadResult extends Message {
@@ -46,14 +52,14 @@ export function httpThroughputScenario(spec: HttpThroughputSpec): Scenario {
         const load = start(spec.client ?? 'clients/autocannon-client', {}, [], 'load');
         const a = start(spec.server, { impl: 'bare', ...extra }, [], 'server');
         const b = start(spec.server, { impl: SIDE_B_IMPL, ...extra }, [], 'server');
+        const extraSides = spec.extraSides ?? [];
+        const others = extraSides.map((side) => start(spec.server, { impl: SIDE_B_IMPL, ...extra, ...side.args }, [], 'server'));
+        const all = [a, b, ...others];
         await load.next('ready');
         const ports = new Map<Child, number>();
-        for (const side of [a, b]) ports.set(side, (await side.next<{ type: string; port: number }>('ready')).port);
-        const failures = new Map<Child, number>([
-          [a, 0],
-          [b, 0],
-        ]);
-        const result = await compareThroughput(options, { a, b }, async (side, seconds) => {
+        for (const side of all) ports.set(side, (await side.next<{ type: string; port: number }>('ready')).port);
+        const failures = new Map<Child, number>(all.map((side) => [side, 0]));
+        const result = await compareSides(options, all, async (side, seconds) => {
           const r = await load.request<LoadResult>(
             { type: 'run', url: `${spec.scheme}://127.0.0.1:${ports.get(side)}/`, connections: spec.connections, streams: spec.streams, duration: seconds, warmup: 0, headers: spec.headers },
             'result',
@@ -62,17 +68,28 @@ export function httpThroughputScenario(spec: HttpThroughputSpec): Scenario {
           failures.set(side, (failures.get(side) as number) + r.errors + r.non2xx + r.timeouts);
           return r.rps;
         });
-        return [
-          row(spec.name, 'req/s ratio unipool/bare', 'x', result.ratios, { op: '>=', value: spec.target }, {
-            bareRps: result.a,
-            unipoolRps: result.b,
+        const rows = [
+          row(spec.name, 'req/s ratio unipool/bare', 'x', result.ratios[1], { op: '>=', value: spec.target }, {
+            bareRps: summarize(result.rates[0]),
+            unipoolRps: summarize(result.rates[1]),
             failures: { bare: failures.get(a), unipool: failures.get(b) },
           }),
-          row(spec.name, 'server CPU per request unipool/bare', 'x', result.cpuRatios, spec.cpuTarget === undefined ? undefined : { op: '<=', value: spec.cpuTarget }, {
-            bareCpuUsPerRequest: result.cpuA,
-            unipoolCpuUsPerRequest: result.cpuB,
+          row(spec.name, 'server CPU per request unipool/bare', 'x', result.cpuRatios[1], spec.cpuTarget === undefined ? undefined : { op: '<=', value: spec.cpuTarget }, {
+            bareCpuUsPerRequest: summarize(result.cpu[0]),
+            unipoolCpuUsPerRequest: summarize(result.cpu[1]),
           }),
         ];
+        extraSides.forEach((side, k) => {
+          const j = k + 2;
+          const perRound = (of: number[][]): number[] => of[j].map((v, i) => v / of[1][i]);
+          rows.push(
+            row(spec.name, `req/s ratio ${side.label}/bare`, 'x', result.ratios[j], undefined, { rps: summarize(result.rates[j]), failures: failures.get(all[j]) }),
+            row(spec.name, `server CPU per request ${side.label}/bare`, 'x', result.cpuRatios[j], undefined, { cpuUsPerRequest: summarize(result.cpu[j]) }),
+            row(spec.name, `req/s ratio ${side.label}/unipool`, 'x', perRound(result.rates)),
+            row(spec.name, `server CPU per request ${side.label}/unipool`, 'x', perRound(result.cpu)),
+          );
+        });
+        return rows;
       }),
   };
 }

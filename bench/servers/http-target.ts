@@ -2,7 +2,8 @@
  * The HTTP (or, with `tls`, HTTPS) server under test, in its own process. `impl`:
  * - `bare`: `node:http` (`node:https`) with the bench handler (shutdown: `server.close()`, which also closes idle sockets);
  * - `terminus`: `node:http` + `@godaddy/terminus` (shutdown through its signal handler);
- * - `unipool`: the same handler in an `HttpServer` run by `createApp` (shutdown: `app.stop()`).
+ * - `unipool`: the same handler in an `HttpServer` run by `createApp` (shutdown: `app.stop()`);
+ *   `overload` goes into its section as is.
  * Replies `ready` with the port; on `stop` (or when `stopAtInflight` requests are in flight)
  * shuts down and replies `stopped` with the time from the call to the promise resolving and
  * the CPU time (user + system) the process used in it.
@@ -27,6 +28,8 @@ interface Args {
   maxConnections?: number;
   /** PEM files: serve HTTPS. */
   tls?: { cert: string; key: string };
+  /** unipool: the section's `overload` block (e.g. a limiter that never limits, to price admission). */
+  overload?: Record<string, unknown>;
 }
 
 @UsePool(HttpsConnectionPool)
@@ -50,7 +53,7 @@ function cpuMsSince(since: NodeJS.CpuUsage): number {
 
 async function start(): Promise<{ port: number; stop: () => Promise<Record<string, unknown>> }> {
   if (args.impl === 'unipool') {
-    const section = { host: '127.0.0.1', port: 0, maxConnections: args.maxConnections ?? 20_000, keepAliveTimeout };
+    const section = { host: '127.0.0.1', port: 0, maxConnections: args.maxConnections ?? 20_000, keepAliveTimeout, ...(args.overload ? { overload: args.overload } : {}) };
     const app = createApp({
       servers: [args.tls ? BenchHttpsServer : BenchHttpServer],
       config: args.tls ? { https: { ...section, tls: args.tls }, shutdown: { timeout: 5000 } } : { http: section, shutdown: { timeout: 5000 } },

@@ -8,10 +8,15 @@
  *   `http` section as is (once the block is wired, a side is one line of the scenario's table).
  * Replies `ready` with the port. Messages: `eld-reset` starts a new event-loop delay window,
  * `eld` replies its p99 and max (ms); `cpu` replies CPU time and requests served.
+ * `UNIPOOL_BENCH_OVERLOAD_TRACE=<file prefix>` (unipool sides with an `overload` block): every
+ * 250 ms appends one JSON line of `pool.getMetrics().overload` (limit, in flight, shed, loop
+ * delay...) plus the controller's backlog estimate and requests served to `<prefix>-<label>.jsonl`,
+ * to see the limiter move over a run.
  */
 import 'reflect-metadata';
+import { appendFileSync } from 'node:fs';
 import * as http from 'node:http';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import protect from 'overload-protection';
 import { createApp, HttpConnectionPool, HttpPoolConfig, HttpServer, PoolConfig, UsePool } from '../../src';
@@ -23,6 +28,8 @@ interface Args {
   impl: 'bare' | 'overload-protection' | 'unipool';
   /** unipool: the `overload` block of the `http` section. */
   overload?: Record<string, unknown>;
+  /** The side's label (names the trace file). */
+  label?: string;
 }
 
 /** The handler as a unipool server (`handle = fn`, the form framework apps use). */
@@ -44,7 +51,10 @@ async function start(): Promise<number> {
     const section = { host: '127.0.0.1', port: 0, maxConnections: 20_000, ...(args.overload ? { overload: args.overload } : {}) };
     const app = createApp({ servers: [CpuHttpServer], config: { http: section }, logger: nullLogger, env: {}, handleSignals: false });
     await app.start();
-    return (app.servers[0].address() as AddressInfo).port;
+    const server = app.servers[0] as CpuHttpServer;
+    const trace = process.env.UNIPOOL_BENCH_OVERLOAD_TRACE;
+    if (trace && args.overload) traceOverload(server, `${trace}-${(args.label ?? 'unipool').replace(/\W+/g, '-')}.jsonl`);
+    return (server.address() as AddressInfo).port;
   }
   let handler = cpuHandler;
   if (args.impl === 'overload-protection') {
@@ -56,6 +66,18 @@ async function start(): Promise<number> {
   const server = http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
+}
+
+/** Appends the pool's overload figures to `file` every 250 ms (see the header). */
+function traceOverload(server: CpuHttpServer, file: string): void {
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    const pool = server.pool;
+    const work = pool.workAdmission;
+    const line = { t: Math.round(performance.now() - t0), served: served.count, backlog: work ? Math.round(work.backlog * 10) / 10 : null, ...pool.getMetrics().overload };
+    appendFileSync(file, JSON.stringify(line) + '\n');
+  }, 250);
+  timer.unref();
 }
 
 start().then((port) => {

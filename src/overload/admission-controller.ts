@@ -2,10 +2,11 @@ import { LatencyHistogram, LATENCY_BUCKETS_MS } from '../core/latency-histogram'
 import { AdmissionQueue, type Waiter } from './admission-queue';
 import { createLimiter } from './create-limiter';
 import type { Limiter } from './limiter';
+import { LoopTurn, type TurnScheduler } from './loop-turn';
 import type { OverloadConfig } from './overload-config';
 import { PressureLevel } from './pressure-level';
 import { PressureMonitor, pressureConfigured, type PressureSnapshot } from './pressure-monitor';
-import type { PressureSources } from './pressure-sources';
+import { delayBeyondResolutionMs, type PressureSources } from './pressure-sources';
 import { SampleWindow } from './sample-window';
 import { SHED_REASONS, type ShedReason } from './shed-reason';
 import type { WorkPriority } from './work-priority';
@@ -47,6 +48,8 @@ export interface AdmissionControllerOptions {
   pressureSources?: PressureSources;
   /** Random numbers for Vegas's probe jitter (tests). */
   random?: () => number;
+  /** Schedules the end of an event-loop turn (default `setImmediate`; tests). */
+  scheduleTurnEnd?: TurnScheduler;
   /** The limit changed (for `LimitChanged` events once wired). */
   onLimitChanged?(limit: number, previous: number): void;
   /** The pressure level changed (for `PressureChanged` events once wired). */
@@ -68,9 +71,18 @@ export type ShedCounts = Record<ShedReason, number>;
  * - Critical work is shed last: pressure never sheds it, the (adaptive) limit does not apply to
  *   it, only `maxLimit` does, and it never waits behind normal work.
  * - A CPU-bound synchronous handler never has more than one unit in flight: its queue is the
- *   event loop. Adaptive limiters therefore see that waiting as well: each RTT sample is the
- *   unit's own time plus the last event-loop delay, and units in flight count the backlog in the
- *   event loop, estimated by Little's law (arrival rate x event-loop delay, refreshed at each
+ *   event loop. Every limiter therefore counts the work ahead in the current loop turn
+ *   (`LoopTurn`): units admitted earlier in the turn hold their place against the limit until
+ *   the turn ends, even once they have ended (they ran before this one), so a turn admits at
+ *   most `limit` units and sheds the rest at once. Without that, a sampled signal (500 ms) lets
+ *   a 4x overload admit everything for a whole interval (latency grows by 1.5 s) and then shed
+ *   everything for the next: on-off, half the goodput. (Counting the turn's elapsed time in
+ *   units of the average unit time instead failed under load: a unit's time runs to its
+ *   response's `finish`, which a long turn delays, so longer turns looked like fewer units.)
+ * - Adaptive limiters see the waiting in their samples too: each RTT sample is the unit's own
+ *   time plus its turn wait plus the event-loop delay the turns did not show (timers, GC,
+ *   another process on the core); units in flight count the turn's units done and, for that
+ *   unexplained delay, the backlog by Little's law (arrival rate x delay, refreshed at each
  *   pressure sample), both when sampling and when admitting.
  */
 export class AdmissionController implements AdmissionStrategy {
@@ -79,10 +91,16 @@ export class AdmissionController implements AdmissionStrategy {
   readonly shed: ShedCounts = { limit: 0, queue_full: 0, queue_timeout: 0, pressure: 0 };
   /** Time (ms) queued units waited before they were admitted. */
   readonly queueWait = new LatencyHistogram(LATENCY_BUCKETS_MS);
-  /** Last event-loop delay (ms) seen. */
+  /** Last event-loop delay (ms) seen, beyond the histogram's sampling interval. */
   loopDelayMs = 0;
-  /** Estimated units waiting in the event loop (adaptive limiters only). */
+  /** Part of the last event-loop delay (ms) longer than any loop turn admissions saw: waiting the turns do not show. */
+  unexplainedDelayMs = 0;
+  /** Estimated units waiting in the event loop for that unexplained delay, by Little's law (adaptive limiters only). */
   backlog = 0;
+  /** Turn wait (ms) of the last unit admitted at once. */
+  turnWaitMs = 0;
+  /** Whether a unit has ended yet: turns are tracked from then on (before, every admitted unit is still in flight). */
+  private released = false;
   pressureLevel = PressureLevel.None;
   private readonly limiter: Limiter | undefined;
   private readonly adaptive: boolean;
@@ -96,6 +114,10 @@ export class AdmissionController implements AdmissionStrategy {
   readonly kind: string;
   private arrivals = 0;
   private arrivalsSince = -1;
+  /** Event-loop turns, when a limiter is set. */
+  private readonly turn: LoopTurn | undefined;
+  /** Longest turn wait (ms) seen since the last pressure sample. */
+  private turnMaxMs = 0;
 
   constructor(
     config: OverloadConfig,
@@ -104,6 +126,7 @@ export class AdmissionController implements AdmissionStrategy {
     this.kind = config.limiter;
     this.actionsOn = [false, config.actions.closeKeepAlive > 0, config.actions.refuseConnections > 0, config.actions.shedWork > 0];
     this.limiter = createLimiter(config, options.random);
+    if (this.limiter) this.turn = new LoopTurn(options.scheduleTurnEnd);
     this.adaptive = this.limiter !== undefined && config.limiter !== 'static';
     this.maxLimit = config.limiter === 'static' ? Math.max(config.maxConcurrency, config.maxLimit) : config.maxLimit;
     if (this.adaptive) this.window = new SampleWindow(this.limiter!, config.sampleWindow, config.minSamples);
@@ -119,7 +142,8 @@ export class AdmissionController implements AdmissionStrategy {
           this.pressureLevel = level;
           options.onPressureChanged?.(level, previous, snapshot);
         },
-        onSample: (snapshot) => this.observeLoopDelay(snapshot.eventLoopDelayMs, snapshot.at),
+        // The delay beyond the histogram's own interval: an idle loop is no backlog.
+        onSample: (snapshot) => this.observeLoopDelay(delayBeyondResolutionMs(snapshot.eventLoopDelayMs, this.monitor!.delayResolutionMs), snapshot.at),
       });
     }
   }
@@ -145,6 +169,7 @@ export class AdmissionController implements AdmissionStrategy {
   /** Stops the monitor and the queue timer; hands back the waiters still queued for the caller to answer. */
   close(): Waiter[] {
     this.monitor?.close();
+    this.turn?.close();
     return this.queue ? this.queue.close() : [];
   }
 
@@ -157,7 +182,19 @@ export class AdmissionController implements AdmissionStrategy {
     if (this.pressureLevel >= PressureLevel.ShedWork && this.actionsOn[PressureLevel.ShedWork]) return this.count('pressure', priority);
     const limiter = this.limiter;
     if (!limiter) return this.admit();
-    if (this.queued === 0 && this.inflight + this.backlog < limiter.limit) return this.admit();
+    // Units admitted earlier in this loop turn and already ended are still ahead of this one.
+    let wait = 0;
+    let done = 0;
+    if (this.released) {
+      const turn = this.turn!;
+      wait = turn.elapsed(now);
+      done = turn.done;
+      if (wait > this.turnMaxMs) this.turnMaxMs = wait;
+    }
+    if (this.queued === 0 && this.inflight + done + this.backlog < limiter.limit) {
+      this.turnWaitMs = wait;
+      return this.admit();
+    }
     if (!this.queue || !waiter) return this.count('limit', priority);
     const left = this.queue.push(waiter, now);
     if (left === waiter) return this.count('queue_full', priority);
@@ -170,10 +207,16 @@ export class AdmissionController implements AdmissionStrategy {
     // Never below 0: a unit admitted before this controller existed (a reload that turned a
     // limiter on) ends here too.
     if (inflight > 0) this.inflight = inflight - 1;
-    if (this.window) {
-      const previous = this.limiter!.limit;
-      if (this.window.add(now, now - startedAt + this.loopDelayMs, inflight + this.backlog, failed) && this.limiter!.limit !== previous) {
-        this.options.onLimitChanged?.(this.limiter!.limit, previous);
+    const turn = this.turn;
+    if (turn) {
+      this.released = true;
+      // This unit counts once: in flight, or among the turn's units done.
+      const inTurn = turn.ended(startedAt) ? 1 : 0;
+      if (this.window) {
+        const previous = this.limiter!.limit;
+        if (this.window.add(now, now - startedAt + this.turnWaitMs + this.unexplainedDelayMs, inflight - inTurn + turn.done + this.backlog, failed) && this.limiter!.limit !== previous) {
+          this.options.onLimitChanged?.(this.limiter!.limit, previous);
+        }
       }
     }
     if (this.queue && this.queue.length > 0) this.admitQueued(now);
@@ -184,15 +227,20 @@ export class AdmissionController implements AdmissionStrategy {
   }
 
   /**
-   * Event-loop delay (ms) measured at `now` (the pressure monitor calls this at each sample):
-   * it is added to every RTT sample, and with the arrival rate since the last call it gives the
-   * backlog waiting in the event loop.
+   * Event-loop delay (ms) measured at `now` (the pressure monitor calls this at each sample).
+   * The part of it longer than any loop turn seen since the last call (waiting the turns did
+   * not show: timers, GC, the core lent to another process) is added to every RTT sample, and
+   * with the arrival rate since the last call it gives the backlog waiting for it. Delay the
+   * turns did show is counted per unit already (see the class).
    */
   observeLoopDelay(delayMs: number, now: number): void {
     this.loopDelayMs = delayMs;
+    const unexplained = delayMs > this.turnMaxMs ? delayMs - this.turnMaxMs : 0;
+    this.turnMaxMs = 0;
+    this.unexplainedDelayMs = unexplained;
     if (!this.adaptive) return;
     const elapsed = now - this.arrivalsSince;
-    if (this.arrivalsSince >= 0 && elapsed > 0) this.backlog = (this.arrivals / elapsed) * delayMs;
+    if (this.arrivalsSince >= 0 && elapsed > 0) this.backlog = (this.arrivals / elapsed) * unexplained;
     this.arrivals = 0;
     this.arrivalsSince = now;
     if (this.queue && this.queue.length > 0) this.admitQueued(now);

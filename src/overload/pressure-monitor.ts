@@ -73,6 +73,11 @@ export class PressureMonitor {
     for (const [level, enter] of graded) if (enter > 0) this.gates.push([level, new HysteresisGate({ enter, exitRatio, holdTime })]);
   }
 
+  /** Sampling interval (ms) the sources' event-loop delay includes (10 for the process's own, 0 for injected ones without `resolutionMs`). */
+  get delayResolutionMs(): number {
+    return this.sources.resolutionMs ?? 0;
+  }
+
   /** Starts sampling every `sampleInterval` ms. */
   start(): void {
     if (this.timer) return;

@@ -4,7 +4,7 @@ import { monitorEventLoopDelay, performance, type EventLoopUtilization, type Int
 export interface PressureSources {
   /** Begins measuring (called once before the first read). */
   start(): void;
-  /** Event-loop delay (ms) since the last read: p99 of `perf_hooks.monitorEventLoopDelay`. */
+  /** Event-loop delay (ms) since the last read: p99 of `perf_hooks.monitorEventLoopDelay` (its sampling interval included). */
   eventLoopDelayMs(): number;
   /** Event-loop utilisation (0..1) since the last read: `performance.eventLoopUtilization`. */
   eventLoopUtilization(): number;
@@ -14,13 +14,27 @@ export interface PressureSources {
   rssBytes(): number;
   /** Stops measuring; nothing of it stays open. */
   stop(): void;
+  /** Sampling interval (ms) included in every `eventLoopDelayMs()` read (see `delayBeyondResolutionMs`); absent: none. */
+  readonly resolutionMs?: number;
 }
 
 /** Resolution (ms) of the event-loop delay histogram (fastify's under-pressure uses 10 ms as well). */
 export const EVENT_LOOP_DELAY_RESOLUTION_MS = 10;
 
+/**
+ * `monitorEventLoopDelay` records the time between its timer's runs, which is at least its
+ * resolution: an idle loop reads 10-15 ms at 10 ms resolution. The delay is what lies beyond
+ * it (fastify's under-pressure subtracts it too), so an idle loop reads about 0 and a 30 ms
+ * block about 30 ms. The admission controller counts this; `maxEventLoopDelay` still compares
+ * the recorded p99.
+ */
+export function delayBeyondResolutionMs(recordedMs: number, resolutionMs = EVENT_LOOP_DELAY_RESOLUTION_MS): number {
+  return recordedMs > resolutionMs ? recordedMs - resolutionMs : 0;
+}
+
 /** The process's own signals, from `node:perf_hooks` and `process.memoryUsage`. */
 export class ProcessPressureSources implements PressureSources {
+  readonly resolutionMs = EVENT_LOOP_DELAY_RESOLUTION_MS;
   private histogram: IntervalHistogram | undefined;
   private lastElu: EventLoopUtilization | undefined;
 

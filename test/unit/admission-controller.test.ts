@@ -192,6 +192,144 @@ describe('AdmissionController (limiter + queue + pressure + priority)', () => {
     expect(outcomes.admit).to.be.above(100);
   });
 
+  /**
+   * One server core under open-loop load, turn by turn as node runs it: the requests that
+   * arrived during a turn are handled in the next one, back to back; an admitted one burns
+   * `unitMs` of CPU synchronously (acquire, handler, release), a shed one `shedMs`. Returns the
+   * units admitted and shed, and the longest turn wait of an admitted unit.
+   */
+  const drive = (c: AdmissionController, o: { seconds: number; perMs: number; unitMs: number; shedMs: number; from: number }) => {
+    let t = o.from;
+    let due = 0;
+    const r = { admitted: 0, shed: 0, maxWait: 0, end: 0 };
+    while (t < o.from + o.seconds * 1000) {
+      const start = t;
+      const n = Math.floor(due);
+      due -= n;
+      for (let i = 0; i < n; i++) {
+        const outcome = c.acquire(null, 'normal', t);
+        if (outcome === 'admit') {
+          r.maxWait = Math.max(r.maxWait, t - start);
+          const began = t;
+          t += o.unitMs;
+          c.release(began, t, false);
+          r.admitted++;
+        } else {
+          expect(outcome).to.equal('limit');
+          t += o.shedMs;
+          r.shed++;
+        }
+        expect(c.inflight).to.equal(0);
+      }
+      if (t === start) t += 1; // idle: the next arrivals come in the next ms
+      clock.tick(0); // the check phase: the turn ends
+      due += (t - start) * o.perMs;
+    }
+    r.end = t;
+    return r;
+  };
+
+  it('issue 14: a CPU-bound synchronous handler (one unit ever in flight): units admitted earlier in the loop turn count against the limit until the turn ends, so each turn admits limit units and sheds the rest at once', () => {
+    const c = make({ limiter: 'static', maxConcurrency: 10 });
+    // 4x overload: 2 arrivals per ms against 2 ms units (500/s).
+    const warm = drive(c, { seconds: 0.1, perMs: 2, unitMs: 2, shedMs: 0.05, from: 0 });
+    const turns: Array<{ admitted: number; shed: number }> = [];
+    let t = warm.end;
+    for (let k = 0; k < 5; k++) {
+      const start = t;
+      const outcomes = Array.from({ length: 40 }, () => {
+        const outcome = c.acquire(null, 'normal', t);
+        if (outcome === 'admit') {
+          t += 2;
+          c.release(t - 2, t, false);
+        } else t += 0.05;
+        return outcome;
+      });
+      clock.tick(0);
+      // the first 10 units of the turn (each ended before the next: one ever in flight), then 30 shed: at most 20 ms queued
+      expect(outcomes.slice(0, 10)).to.deep.equal(Array(10).fill('admit'));
+      turns.push({ admitted: outcomes.filter((x) => x === 'admit').length, shed: outcomes.filter((x) => x === 'limit').length });
+      expect(t - start).to.be.closeTo(21.5, 1e-9);
+    }
+    expect(turns).to.deep.equal(Array(5).fill({ admitted: 10, shed: 30 }));
+    expect(c.shed.limit).to.equal(warm.shed + 150);
+  });
+
+  it('issue 14: the loop delay counted is the part beyond the sources\' sampling interval: an idle loop (10-15 ms recorded at 10 ms resolution) is no backlog', () => {
+    const process10 = Object.assign(new StubSources(), { resolutionMs: 10 });
+    const c = make({ limiter: 'gradient2', pressure: { sampleInterval: 100 } }, { pressureSources: process10 });
+    c.start();
+    process10.delay = 12;
+    clock.tick(100);
+    expect(c.loopDelayMs).to.be.closeTo(2, 1e-9);
+    process10.delay = 8;
+    clock.tick(100);
+    expect(c.loopDelayMs).to.equal(0);
+    process10.delay = 45;
+    clock.tick(100);
+    expect(c.loopDelayMs).to.equal(35);
+  });
+
+  it('issue 14: turns count once a unit has ended (before, every admitted unit is in flight); units ended in an earlier turn do not count; delay the turns showed is not counted again as backlog, delay they did not show is', () => {
+    const c = make({ limiter: 'gradient2', initialLimit: 10, pressure: { sampleInterval: 100 } });
+    c.start();
+    clock.tick(100); // first sample: delay 0
+    expect(c.acquire(null, 'normal', 100)).to.equal('admit');
+    expect(c.acquire(null, 'normal', 150)).to.equal('admit');
+    expect(clock.countTimers()).to.equal(1); // the monitor only: no turn tracked yet
+    c.release(100, 102, false);
+    c.release(150, 152, false);
+    // an async unit admitted now ends in a later turn: it counts while in flight, not after
+    expect(c.acquire(null, 'normal', 155)).to.equal('admit');
+    clock.tick(0); // the turn ends
+    // one turn of 30 ms: 9 units admitted (1 still in flight + 9 ended = 10), then shed
+    const outcomes = [];
+    for (let t = 160; t <= 190; t += 2) {
+      const outcome = c.acquire(null, 'normal', t);
+      outcomes.push(outcome);
+      if (outcome === 'admit') c.release(t, t + 2, false);
+    }
+    expect(outcomes.filter((o) => o === 'admit')).to.have.length(9);
+    c.release(155, 191, false); // the async one ends: its place frees, it is not a unit of this turn
+    expect(c.acquire(null, 'normal', 192)).to.equal('admit'); // the turn's 10th unit
+    c.release(192, 193, false);
+    expect(c.acquire(null, 'normal', 193)).to.equal('limit'); // 10 units of this turn ahead
+    clock.tick(0);
+    expect(c.acquire(null, 'normal', 194)).to.equal('admit'); // a new turn
+    c.release(194, 195, false);
+    // a loop delay of 30 ms measured after a 32 ms turn: explained, no backlog
+    sources.delay = 30;
+    clock.tick(100);
+    expect([c.loopDelayMs, c.unexplainedDelayMs, c.backlog]).to.deep.equal([30, 0, 0]);
+    // next interval: 10 arrivals, each alone in its turn, the same delay (a timer, GC, the core lent away): counted by Little's law
+    for (let t = 200; t < 300; t += 10) {
+      c.acquire(null, 'normal', t);
+      c.release(t, t + 2, false);
+      clock.tick(0);
+    }
+    clock.tick(100);
+    expect(c.unexplainedDelayMs).to.equal(30);
+    expect(c.backlog).to.be.closeTo((10 / 100) * 30, 1e-9);
+  });
+
+  it('issue 14: gradient2 with default knobs, 4x open-loop load on a 2 ms synchronous handler: goodput >= 0.9 x capacity, the limit falls from its start, the work queued in a turn stays within limit x unit time (under 40 ms)', () => {
+    const limits: number[] = [];
+    const c = make({ limiter: 'gradient2' }, { onLimitChanged: (limit) => void limits.push(limit) });
+    // 10 s at 0.5x (the baseline RTT), then 10 s at 4x; a shed request costs 50 us.
+    const calm = drive(c, { seconds: 10, perMs: 0.25, unitMs: 2, shedMs: 0.05, from: 0 });
+    expect(calm.shed).to.equal(0);
+    expect(c.limit).to.be.at.least(20);
+    const overload = drive(c, { seconds: 10, perMs: 2, unitMs: 2, shedMs: 0.05, from: calm.end });
+    const goodputPerSecond = overload.admitted / ((overload.end - calm.end) / 1000);
+    expect(goodputPerSecond).to.be.at.least(0.9 * 500);
+    expect(c.limit).to.be.below(20);
+    expect(Math.min(...limits)).to.be.at.least(1);
+    // it falls one step per 1 s window (smoothing 0.2): 18, 17, ... by the end
+    expect(limits.slice(0, 3)).to.deep.equal([18, 17, 16]);
+    // work queued in a turn stays under the limit x 2 ms: below 40 ms (a sampled signal lets 1.5 s pile up)
+    expect(overload.maxWait).to.be.below(20 * 2);
+  });
+
   it('close() stops the monitor and the queue timer and hands back the waiters', () => {
     const c = make({ limiter: 'gradient2', queue: { size: 5, timeout: 100 }, initialLimit: 1, minLimit: 1 });
     c.start();

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { expect } from 'chai';
 import sinon from 'sinon';
-import { HysteresisGate, OverloadActions, PressureLevel, PressureMonitor, PressureSettings, ProcessPressureSources, pressureConfigured, type PressureSources } from '../../src/overload';
+import { delayBeyondResolutionMs, HysteresisGate, OverloadActions, PressureLevel, PressureMonitor, PressureSettings, ProcessPressureSources, pressureConfigured, type PressureSources } from '../../src/overload';
 
 /** Sources a test drives: each read returns the value the test set last. */
 class StubSources implements PressureSources {
@@ -168,6 +168,13 @@ describe('pressure: hysteresis and the monitor', () => {
       clock.tick(1000);
       expect(sources.reads.delay).to.equal(0);
     });
+  });
+
+  it('issue 14: event-loop delay is what lies beyond the histogram\'s 10 ms sampling interval: an idle loop (10-15 ms recorded) reads about 0, never below 0', () => {
+    expect(delayBeyondResolutionMs(10.2)).to.be.closeTo(0.2, 1e-9);
+    expect(delayBeyondResolutionMs(8)).to.equal(0);
+    expect(delayBeyondResolutionMs(45)).to.equal(35);
+    expect(delayBeyondResolutionMs(45, 20)).to.equal(25);
   });
 
   it('ProcessPressureSources read the process: event-loop delay (p99 of perf_hooks), ELU in 0..1, heap and RSS in bytes', async () => {
