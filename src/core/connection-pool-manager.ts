@@ -659,6 +659,16 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     return work === undefined ? 'admit' : work.acquire(waiter, priority, now);
   }
 
+  /**
+   * Gives back the admission slots of `count` units that began (`beginWork`) but will never end
+   * through `endWork` (pipelined HTTP requests whose connection closed under them, a queued unit
+   * admitted after its connection left): no latency sample, no request; queued work moves up.
+   */
+  abandonWork(count: number): void {
+    const work = this.work;
+    if (work !== undefined && count > 0) work.abandon(count, performance.now());
+  }
+
   /** A queued unit's client went away: takes it out of the queue. Returns whether it was still queued. */
   cancelWork(waiter: Waiter): boolean {
     const work = this.work;
@@ -672,7 +682,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    */
   admitStream(priority: WorkPriority): ShedReason | undefined {
     const work = this.work;
-    if (work === undefined || priority === 'critical' || work.pressureLevel < PressureLevel.ShedWork) return undefined;
+    if (work === undefined || priority === 'critical' || !work.acts(PressureLevel.ShedWork)) return undefined;
     work.countShed('pressure', priority);
     return 'pressure';
   }
@@ -696,6 +706,13 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     };
   }
 
+  /** Units of work running now, streams aside (a walk: for a live change of admission, not the hot path). */
+  private unitsInFlight(): number {
+    let n = 0;
+    for (let conn = this.connections.head; conn !== undefined; conn = conn.next) n += conn.inFlight - conn.streamsInFlight;
+    return n;
+  }
+
   /** @internal The admission controller (metrics read its histogram), or `undefined`. */
   get workAdmission(): AdmissionController | undefined {
     return this.work;
@@ -715,6 +732,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
             this.events.emit(ConnectionPoolEvent.PressureChanged, { state: overloadStateName(level), previous: overloadStateName(before), pressure: snapshot.pressure, eventLoopDelayMs: snapshot.eventLoopDelayMs });
             this.checkHealth();
           },
+          onWaiterError: (err) => this.reportError({ err, protocol: this.protocol, pool: this.name }, 'queued unit of work failed to start'),
           onShed: (reason, priority) => {
             this.lastShedAt = performance.now();
             if (this.events.listenerCount(ConnectionPoolEvent.WorkShed)) this.events.emit(ConnectionPoolEvent.WorkShed, { reason, priority });
@@ -725,7 +743,10 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     const now = performance.now();
     if (previous !== undefined) {
       if (next !== undefined) next.adopt(previous, now);
-      else for (const waiter of previous.close()) waiter.onAdmitted(now); // nothing limits any more
+      else for (const waiter of previous.close()) admitSafely(waiter, now, this.logger); // nothing limits any more
+    } else if (next !== undefined) {
+      // Turned on live: the units already running hold slots too (they release here when they end).
+      next.inflight = this.unitsInFlight();
     }
     if (next !== undefined && this.listening && !this.destroyed) next.start();
     const before = previous === undefined ? Infinity : previous.limit;
@@ -885,7 +906,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
    */
   private overloadFindings(): ReadonlyArray<{ status: PoolHealthStatus; reason: string }> {
     const work = this.work!;
-    if (work.pressureLevel >= PressureLevel.ShedWork) return [{ status: PoolHealthStatus.Overloaded, reason: `${SHEDDING_REASON_PREFIX} pressure ${(work.pressure?.pressure ?? 0).toFixed(2)}` }];
+    if (work.acts(PressureLevel.ShedWork)) return [{ status: PoolHealthStatus.Overloaded, reason: `${SHEDDING_REASON_PREFIX} pressure ${(work.pressure?.pressure ?? 0).toFixed(2)}` }];
     const recent = Math.max(1000, this.currentConfig.health.checkInterval);
     if (performance.now() - this.lastShedAt <= recent) return [{ status: PoolHealthStatus.Overloaded, reason: `${SHEDDING_REASON_PREFIX} limit ${Number.isFinite(work.limit) ? work.limit : 'none'}, ${work.shedTotal} shed` }];
     return EMPTY_EXTRA;
@@ -922,6 +943,16 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     const snapshot = this.stats.snapshot(this.protocol, live, this.currentConfig.maxConnections, this.admissionLimit);
     if (this.work !== undefined) snapshot.overload = this.overloadSnapshot();
     return snapshot;
+  }
+}
+
+/** Runs a queued unit that leaves the queue admitted; a waiter that throws is logged, never thrown into the caller's path. */
+function admitSafely(waiter: Waiter, now: number, logger: Logger | undefined): void {
+  try {
+    waiter.onAdmitted(now);
+  } catch (err) {
+    if (logger) logger.error({ err }, 'queued unit of work failed to start');
+    else process.emitWarning(`queued unit of work failed to start: ${err instanceof Error ? err.message : String(err)}`, { code: 'UNIPOOL_ADMISSION_WAITER' });
   }
 }
 

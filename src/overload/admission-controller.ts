@@ -54,6 +54,8 @@ export interface AdmissionControllerOptions {
   onLimitChanged?(limit: number, previous: number): void;
   /** The pressure level changed (for `PressureChanged` events once wired). */
   onPressureChanged?(level: PressureLevel, previous: PressureLevel, snapshot: Readonly<PressureSnapshot>): void;
+  /** A queued unit threw as it was admitted (its slot is given back); default: a process warning. */
+  onWaiterError?(err: unknown): void;
   /** A unit was shed (for `WorkShed` events once wired); for queued units, after their `onShed`. */
   onShed?(reason: ShedReason, priority: WorkPriority): void;
 }
@@ -254,14 +256,14 @@ export class AdmissionController implements AdmissionStrategy {
   adopt(previous: AdmissionController, now: number): void {
     this.inflight += previous.inflight;
     previous.inflight = 0;
-    // Counters and the level carry over: a reload is not a restart (the monitor's next sample
-    // settles the level by the new thresholds).
+    // Counters carry over: a reload is not a restart. The level does not: this controller's own
+    // monitor (if its config has one) sets it at its first sample; a copied level would stick,
+    // since a monitor reports only the changes of its own level.
     for (const reason of SHED_REASONS) this.shed[reason] += previous.shed[reason];
     this.queueWait.merge(previous.queueWait);
-    this.pressureLevel = previous.pressureLevel;
     for (const waiter of previous.close()) {
       const outcome = this.acquire(waiter, 'normal', now);
-      if (outcome === 'admit') waiter.onAdmitted(now);
+      if (outcome === 'admit') this.startQueued(waiter, now);
       else if (outcome !== 'queued') waiter.onShed(outcome, now);
     }
   }
@@ -293,8 +295,28 @@ export class AdmissionController implements AdmissionStrategy {
       if (!waiter) return;
       this.inflight++;
       this.queueWait.observe(Math.max(0, now - since));
-      waiter.onAdmitted(now);
+      this.startQueued(waiter, now);
     }
+  }
+
+  /**
+   * Runs a waiter admitted from the queue. It runs inside another unit's release (its response
+   * finishing): one that throws gives its slot back and is reported, never thrown into that path.
+   */
+  private startQueued(waiter: Waiter, now: number): void {
+    try {
+      waiter.onAdmitted(now);
+    } catch (err) {
+      if (this.inflight > 0) this.inflight--;
+      if (this.options.onWaiterError) this.options.onWaiterError(err);
+      else process.emitWarning(`queued unit of work failed to start: ${err instanceof Error ? err.message : String(err)}`, { code: 'UNIPOOL_ADMISSION_WAITER' });
+    }
+  }
+
+  /** `count` admitted units will never be released (their connection closed under them): their slots go back, without a sample. */
+  abandon(count: number, now: number): void {
+    this.inflight = Math.max(0, this.inflight - count);
+    if (this.queue && this.queue.length > 0) this.admitQueued(now);
   }
 
   /** Counts a unit shed outside `acquire` (a streaming call shed for pressure). */

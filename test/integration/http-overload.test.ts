@@ -297,14 +297,13 @@ describe('HTTP server: overload protection (issue 14) on real sockets', () => {
     expect(pool.admitsWork).to.equal(false);
     expect((await curl([`${url}/a`])).status).to.equal(200);
     expect(pool.updateConfig({ overload: { limiter: 'static', maxConcurrency: 1 } }).applied).to.deep.equal(['overload']);
-    const second = request(port, '/held-too');
-    await waitFor(() => pool.getMetrics().overload?.inFlight === 1, 5000, 'second held request admitted');
+    // The request already running holds the one slot (review: it used to be left out, letting one more in).
+    expect(pool.getMetrics().overload!.inFlight).to.equal(1);
     expect((await curl([`${url}/b`])).status).to.equal(503);
     pool.updateConfig({ overload: { limiter: 'none' } });
     expect((await curl([`${url}/c`])).status).to.equal(200);
     releaseHeld();
     expect((await first).status).to.equal(200);
-    expect((await second).status).to.equal(200);
   });
 
   it('issue 14: a pipelined burst of 5 under static limit 1 + queue gets all 5 answers in order, none lost', async () => {
@@ -339,6 +338,20 @@ describe('HTTP server: overload protection (issue 14) on real sockets', () => {
     expect(server.handled).to.deep.equal(['/held']);
     expect(m.overload!.inFlight).to.equal(0);
     expect(m.errors.total).to.equal(0);
+  });
+
+  it('issue 14 review: pipelined requests admitted behind a held one give their slots back when the client resets (they never reach detachTracked)', async () => {
+    const { port, pool } = await boot({ limiter: 'static', maxConcurrency: 10 });
+    holdRequests();
+    const socket = await connect(port);
+    socket.on('error', () => undefined);
+    socket.write([1, 2, 3].map((i) => `GET /held${i} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
+    await waitFor(() => pool.getMetrics().overload?.inFlight === 3, 5000, 'three pipelined requests admitted');
+    socket.resetAndDestroy();
+    await waitFor(() => pool.size === 0, 5000, 'connection gone');
+    releaseHeld();
+    await waitFor(() => pool.getMetrics().overload?.inFlight === 0, 5000, 'every slot given back');
+    expect(pool.getMetrics().errors.byType.aborted).to.equal(3);
   });
 
   it('issue 14: a drain that starts while requests are queued serves them (not shed) before it completes', async () => {

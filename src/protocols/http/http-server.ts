@@ -10,7 +10,7 @@ import type { ShedReason } from '../../overload/shed-reason';
 import { criticalPathMatcher, type WorkPriority } from '../../overload/work-priority';
 import { HttpPoolConfig } from './http-config';
 import { HttpConnectionPool } from './http-connection-pool';
-import { NEWEST_RESPONSE, type HttpSocket } from './http-socket';
+import { NEWEST_RESPONSE, QUEUED_HERE, type HttpSocket } from './http-socket';
 import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from './node-server';
 import { StandInServer } from './stand-in-server';
 import { pathOf, rejectUpgrade } from './upgrade-request';
@@ -24,6 +24,8 @@ const ARRIVED = Symbol('unipool.http.arrived');
 /** The server that runs a queued request's handler once it is admitted (set on the socket with CONN). */
 const SERVER = Symbol('unipool.http.server');
 const QUEUED = Symbol('unipool.http.queued');
+/** On a queued response: the pool whose queue it waits in (its socket may leave the pool meanwhile). */
+const WAIT_POOL = Symbol('unipool.http.waitPool');
 
 const POOL = Symbol('unipool.http.pool');
 const LINGER = Symbol('unipool.http.linger');
@@ -74,6 +76,7 @@ class TrackedResponse extends (http.ServerResponse as unknown as new (req: http.
   declare [STARTED]: number;
   /** Arrival stamp of a request waiting in the admission queue; -1 otherwise. */
   declare [ARRIVED]: number;
+  declare [WAIT_POOL]: HttpConnectionPool<HttpPoolConfig> | undefined;
   declare waitPrev: Waiter | null;
   declare waitNext: Waiter | null;
   declare waitingSince: number;
@@ -97,7 +100,15 @@ class TrackedResponse extends (http.ServerResponse as unknown as new (req: http.
     const conn = socket[CONN];
     const pool = socket[POOL];
     const server = socket[SERVER];
-    if (conn === undefined || pool === undefined || server === undefined) return;
+    if (socket[QUEUED_HERE] !== undefined) socket[QUEUED_HERE]--;
+    if (conn === undefined || pool === undefined || server === undefined) {
+      // Its socket left the pool while it waited (an upgrade on the same connection): the slot
+      // it was just given goes back.
+      this[WAIT_POOL]?.abandonWork(1);
+      this[WAIT_POOL] = undefined;
+      return;
+    }
+    this[WAIT_POOL] = undefined;
     this[STARTED] = pool.beginWork(conn, arrived);
     if (req.destroyed) {
       // Its client went away in the moment between its socket's close and the request's: the
@@ -113,7 +124,10 @@ class TrackedResponse extends (http.ServerResponse as unknown as new (req: http.
   /** Shed from the queue (full, timed out): answered in HTTP's terms, its handler never runs. */
   onShed(reason: ShedReason): void {
     this[ARRIVED] = -1;
+    this[WAIT_POOL] = undefined;
     const req = this.req as QueuedRequest;
+    const socket = req.socket as TrackedSocket | null;
+    if (socket?.[QUEUED_HERE] !== undefined) socket[QUEUED_HERE]--;
     req[QUEUED] = undefined;
     req.off('close', onQueuedRequestClose);
     const pool = (req.socket as TrackedSocket | null)?.[POOL];
@@ -124,7 +138,7 @@ class TrackedResponse extends (http.ServerResponse as unknown as new (req: http.
 
 // The waiter's fields start on the prototype: a response that never waits (every one when
 // overload protection is off) costs no extra store; the queue writes its own fields when it waits.
-Object.assign(TrackedResponse.prototype, { [ARRIVED]: -1, waitPrev: null, waitNext: null, waitingSince: -1 });
+Object.assign(TrackedResponse.prototype, { [ARRIVED]: -1, [WAIT_POOL]: undefined, waitPrev: null, waitNext: null, waitingSince: -1 });
 
 /**
  * 'close' of a request waiting in the admission queue (one shared listener, `this` the request):
@@ -137,7 +151,11 @@ function onQueuedRequestClose(this: QueuedRequest): void {
   if (res === undefined) return;
   this[QUEUED] = undefined;
   res[ARRIVED] = -1;
-  (this.socket as TrackedSocket | null)?.[POOL]?.cancelWork(res);
+  const pool = res[WAIT_POOL];
+  res[WAIT_POOL] = undefined;
+  const socket = this.socket as TrackedSocket | null;
+  if (socket?.[QUEUED_HERE] !== undefined) socket[QUEUED_HERE]--;
+  pool?.cancelWork(res);
 }
 
 /**
@@ -230,6 +248,9 @@ function onSocketClose(this: TrackedSocket): void {
     pool.recordError('aborted', undefined, conn);
     pool.endAbortedRequest(conn, started, res);
   }
+  // Pipelined requests admitted behind it never reach node's socket again: their admission
+  // slots go back (a static limit would otherwise lose one per such request for good).
+  pool.abandonWork(unfinished);
   for (; unfinished > 0; unfinished--) pool.recordError('aborted', undefined, conn);
 }
 
@@ -488,7 +509,10 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
       this.runHandler(req, res, conn);
     } else if (outcome === 'queued') {
       res[ARRIVED] = now;
+      res[WAIT_POOL] = pool;
       (req as QueuedRequest)[QUEUED] = res;
+      const socket = req.socket as TrackedSocket;
+      socket[QUEUED_HERE] = (socket[QUEUED_HERE] ?? 0) + 1;
       req.on('close', onQueuedRequestClose);
     } else {
       respondShed(res, outcome, pool);

@@ -3,6 +3,9 @@ import type { Socket } from 'node:net';
 /** The newest response created on a socket: the one a drain puts `Connection: close` on. */
 export const NEWEST_RESPONSE = Symbol('unipool.http.newestResponse');
 
+/** Requests of a socket waiting in the admission queue now (overload protection); unset until one waits. */
+export const QUEUED_HERE = Symbol('unipool.http.queuedHere');
+
 /** What the pool reads of a response node is writing or has queued. */
 export interface ResponseHead {
   readonly headersSent: boolean;
@@ -19,6 +22,7 @@ export interface ResponseHead {
  */
 export type HttpSocket = Socket & {
   [NEWEST_RESPONSE]?: ResponseHead | undefined;
+  [QUEUED_HERE]?: number;
   parser?: { duration?: () => number } | null;
 };
 
@@ -29,13 +33,13 @@ export type HttpSocket = Socket & {
  * message is in progress. A socket with neither holds no request.
  */
 /**
- * Whether the newest request on `socket` waits in the admission queue: not in flight yet, but
- * its connection is busy (a drain or an idle timeout must not close it under the request).
- * Requests are answered in order, so an older one is never left once the newest is done.
+ * Whether a request of `socket` waits in the admission queue: not in flight yet, but its
+ * connection is busy (a drain or an idle timeout must not close it under the request). Counted
+ * per socket: with pipelining an older request may wait while a newer one was shed.
  */
 export function requestQueued(socket: HttpSocket): boolean {
-  const newest = socket[NEWEST_RESPONSE];
-  return newest !== undefined && newest.waitingSince !== undefined && newest.waitingSince >= 0;
+  const queued = socket[QUEUED_HERE];
+  return queued !== undefined && queued > 0;
 }
 
 export function requestArriving(socket: HttpSocket, fresh: boolean): boolean {

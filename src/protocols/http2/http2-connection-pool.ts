@@ -181,7 +181,7 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
   closeAfterStreams(conn: PooledConnection<Socket>): void {
     const state = this.stateOf(conn);
     if (state?.session === undefined || state.goaway !== GoawayPhase.None || conn.removed) return;
-    conn.closeReason = 'overload';
+    conn.closeReason = 'overloaded';
     this.goAwayGracefully(state);
   }
 
