@@ -743,7 +743,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     const now = performance.now();
     if (previous !== undefined) {
       if (next !== undefined) next.adopt(previous, now);
-      else for (const waiter of previous.close()) admitSafely(waiter, now, this.logger); // nothing limits any more
+      else previous.closeAdmittingAll(now); // nothing limits any more
     } else if (next !== undefined) {
       // Turned on live: the units already running hold slots too (they release here when they end).
       next.inflight = this.unitsInFlight();
@@ -943,16 +943,6 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     const snapshot = this.stats.snapshot(this.protocol, live, this.currentConfig.maxConnections, this.admissionLimit);
     if (this.work !== undefined) snapshot.overload = this.overloadSnapshot();
     return snapshot;
-  }
-}
-
-/** Runs a queued unit that leaves the queue admitted; a waiter that throws is logged, never thrown into the caller's path. */
-function admitSafely(waiter: Waiter, now: number, logger: Logger | undefined): void {
-  try {
-    waiter.onAdmitted(now);
-  } catch (err) {
-    if (logger) logger.error({ err }, 'queued unit of work failed to start');
-    else process.emitWarning(`queued unit of work failed to start: ${err instanceof Error ? err.message : String(err)}`, { code: 'UNIPOOL_ADMISSION_WAITER' });
   }
 }
 

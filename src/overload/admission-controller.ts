@@ -175,6 +175,11 @@ export class AdmissionController implements AdmissionStrategy {
     return this.queue ? this.queue.close() : [];
   }
 
+  /** Closes the controller and starts every unit still queued (admission was turned off: nothing limits them any more). */
+  closeAdmittingAll(now: number): void {
+    for (const waiter of this.close()) this.startQueued(waiter, now);
+  }
+
   acquire(waiter: Waiter | null, priority: WorkPriority, now: number): AdmissionOutcome {
     this.arrivals++;
     if (priority === 'critical') {

@@ -15,3 +15,10 @@ export function nextPoolEvent<K extends ConnectionPoolEvent>(
     pool.events.on(event, listener);
   });
 }
+
+/** Every payload of one pool event from now on, in order (the array fills as they come). */
+export function collect<K extends keyof PoolEventMap & string>(pool: { events: ConnectionPoolManager<unknown>['events'] }, event: K): Array<PoolEventMap[K]> {
+  const seen: Array<PoolEventMap[K]> = [];
+  pool.events.on(event, (payload) => seen.push(payload));
+  return seen;
+}

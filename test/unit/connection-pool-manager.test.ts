@@ -4,20 +4,14 @@ import { expect } from 'chai';
 import * as sinon from 'sinon';
 import { HttpConnectionPool } from '../../src/protocols/http/http-connection-pool';
 import { ConnectionPoolManager, isPoolClass } from '../../src/core/connection-pool-manager';
-import { ConnectionPoolEvent, type PoolEventMap } from '../../src/core/pool-events';
+import { ConnectionPoolEvent } from '../../src/core/pool-events';
 import { PoolHealthStatus } from '../../src/core/pool-health';
 import { WINDOW_SLOTS } from '../../src/core/sliding-window';
 import { ConfigValidationError, ForeignConnectionError } from '../../src/errors';
 import { FakePool, fakeConn } from '../helpers/fake-pool';
+import { collect } from '../helpers/pool-events';
 import type WebSocket from 'ws';
 import { WebSocketConnectionPool, WebSocketPoolConfig, validateSection } from '../../src';
-
-/** Collects every payload of one pool event. */
-function collect<K extends keyof PoolEventMap & string>(pool: FakePool, event: K): Array<PoolEventMap[K]> {
-  const seen: Array<PoolEventMap[K]> = [];
-  pool.events.on(event, (payload) => seen.push(payload));
-  return seen;
-}
 
 describe('ConnectionPoolManager', () => {
   let clock: sinon.SinonFakeTimers;

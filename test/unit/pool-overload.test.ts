@@ -2,13 +2,14 @@ import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
 import * as sinon from 'sinon';
-import { ConnectionPoolEvent, type PoolEventMap } from '../../src/core/pool-events';
+import { ConnectionPoolEvent } from '../../src/core/pool-events';
 import { PoolHealthStatus } from '../../src/core/pool-health';
 import { ConfigValidationError } from '../../src/errors';
 import type { Waiter } from '../../src/overload/admission-queue';
 import { PressureLevel } from '../../src/overload/pressure-level';
 import type { ShedReason } from '../../src/overload/shed-reason';
 import { FakePool, fakeConn } from '../helpers/fake-pool';
+import { collect } from '../helpers/pool-events';
 
 /** A waiter that records what admission told it. */
 function waiter(): Waiter & { heard: string[] } {
@@ -21,12 +22,6 @@ function waiter(): Waiter & { heard: string[] } {
     onAdmitted: () => heard.push('admitted'),
     onShed: (reason: ShedReason) => heard.push(`shed:${reason}`),
   };
-}
-
-function collect<K extends keyof PoolEventMap & string>(pool: FakePool, event: K): Array<PoolEventMap[K]> {
-  const seen: Array<PoolEventMap[K]> = [];
-  pool.events.on(event, (payload) => seen.push(payload));
-  return seen;
 }
 
 describe('ConnectionPoolManager overload protection (issue 14)', () => {
