@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { runCli } from '../lib/cli';
 import { withChildren, type Child, type Message } from '../lib/child';
@@ -81,6 +82,57 @@ const GOOD_WITHIN_MS = 1000;
 const CLIENT_TIMEOUT_MS = 2000;
 /** Closed-loop connections for the capacity measurement. */
 const CAPACITY_CONNECTIONS = 8;
+/**
+ * Keep-alive connections the open-loop client holds before a run starts: a population of
+ * clients already connected when the load rises (as behind a load balancer). Enough for 4x
+ * while the server answers within 100 ms; more are opened on demand, as before.
+ */
+const WARM_CONNECTIONS = 256;
+
+/**
+ * How a point starts: `warm` (the table and the targets), `WARM_CONNECTIONS` open and the
+ * runner's warm-up seconds of the same load before the measured ones (a sustained overload, the
+ * limiter settled); or `cold`: no connection open, no warm-up, so every request due while all
+ * sockets are busy opens one, a connection storm that a CPU-bound Node server cannot accept
+ * (libuv >= 1.45 accepts one connection per event-loop turn): its listen queue overflows and
+ * the dropped SYNs come back 1 s and 3 s later. Cold is run at 4x only, for every side, to
+ * show that.
+ */
+interface ClientShape {
+  name: 'warm' | 'cold';
+  connections: number;
+  warmup: boolean;
+}
+const SHAPES: readonly ClientShape[] = [
+  { name: 'warm', connections: WARM_CONNECTIONS, warmup: true },
+  { name: 'cold', connections: 0, warmup: false },
+];
+
+/** The factors a shape runs at: warm all of them, cold only the highest. */
+function shapeFactors(shape: ClientShape, factors: readonly number[]): readonly number[] {
+  return shape.name === 'warm' ? factors : factors.filter((f) => f === Math.max(...factors));
+}
+
+/** The key of a point: side, factor and (cold only) the client shape. */
+function pointKey(label: string, factor: number, shape: ClientShape): string {
+  return `${label} @ ${factor}x${shape.name === 'cold' ? ', cold client' : ''}`;
+}
+
+/**
+ * The kernel's count of connections dropped because a listen queue was full (`TcpExt:
+ * ListenOverflows` in /proc/net/netstat; every listener on the machine, so read around one
+ * point at a time); NaN where the file is missing.
+ */
+function listenOverflows(): number {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const names = lines.find((l) => l.startsWith('TcpExt:'))!.split(' ');
+    const values = lines.filter((l) => l.startsWith('TcpExt:'))[1].split(' ');
+    return Number(values[names.indexOf('ListenOverflows')]);
+  } catch {
+    return NaN;
+  }
+}
 
 interface OpenLoopResult extends Message {
   sent: number;
@@ -109,6 +161,8 @@ interface Point {
   shed: number[];
   timeouts: number[];
   eldP99: number[];
+  /** Connections the kernel dropped for a full listen queue during the point. */
+  overflows: number[];
 }
 
 /** Closed-loop req/s of the bare server (one run; `warmup` s unmeasured first). */
@@ -146,12 +200,64 @@ async function settle(server: Child): Promise<CpuReading> {
   return server.request<CpuReading>({ type: 'cpu' }, 'cpu', 60_000);
 }
 
+/** One point of the table: a side at a rate with a client shape. */
+interface PointRun {
+  openLoop: Child;
+  server: Child;
+  port: number;
+  key: string;
+  rate: number;
+  shape: ClientShape;
+  capacity: number;
+  round: number;
+}
+
+/** Runs one point (warms the client's connections, waits for the server to settle, drives the load) and adds its figures to `p`. */
+async function runPoint(options: BenchOptions, run: PointRun, p: Point): Promise<void> {
+  const { openLoop, server, port, key, rate } = run;
+  const warmup = run.shape.warmup ? options.warmup : 0;
+  if (run.shape.connections > 0) {
+    await openLoop.request({ type: 'warm', url: `http://127.0.0.1:${port}/cpu?ms=0`, connections: run.shape.connections }, 'warmed', 60_000);
+  }
+  const before = await settle(server);
+  const overflowsBefore = listenOverflows();
+  const t0 = performance.now();
+  const r = await openLoop.request<OpenLoopResult>(
+    { type: 'run', url: `http://127.0.0.1:${port}/cpu?ms=${CPU_MS}`, rate, duration: options.duration, warmup, goodWithinMs: GOOD_WITHIN_MS, timeoutMs: CLIENT_TIMEOUT_MS },
+    'result',
+    (warmup + options.duration) * 1000 + CLIENT_TIMEOUT_MS + 60_000,
+  );
+  const after = await server.request<CpuReading>({ type: 'cpu' }, 'cpu', 60_000);
+  const wallMs = performance.now() - t0;
+  const overflows = listenOverflows() - overflowsBefore;
+  const eld = await server.request<{ type: string; p99Ms: number }>({ type: 'eld' }, 'eld', 60_000);
+  const cpuUs = after.cpuUs - before.cpuUs;
+  const cpuPerServed = cpuUs / Math.max(1, after.served - before.served);
+  const cpuShare = cpuUs / 1000 / wallMs;
+  p.round.push(run.round);
+  p.cpuPerServed.push(cpuPerServed);
+  p.cpuShare.push(cpuShare);
+  p.goodput.push(r.goodput);
+  p.goodputRatio.push(r.goodput / run.capacity);
+  p.p50.push(r.p50);
+  p.p99.push(r.p99);
+  p.shed.push(r.shed);
+  p.timeouts.push(r.timeouts);
+  p.eldP99.push(eld.p99Ms);
+  p.overflows.push(overflows);
+  options.log(
+    `  round ${run.round + 1}/${options.pairs} ${key} (${rate} req/s): goodput ${Math.round(r.goodput)}/s, 2xx p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms, shed ${r.shed}, timeouts ${r.timeouts}, errors ${r.errors}, listen-queue drops ${overflows}, server ELD p99 ${eld.p99Ms.toFixed(1)} ms, server CPU ${Math.round(cpuPerServed)} µs per request served, ${(cpuShare * 100).toFixed(0)} % of its core`,
+  );
+}
+
 /**
  * Open-loop load (a fixed arrival rate) against `GET /cpu?ms=2` at 0.5x, 1x, 2x and 4x the
  * closed-loop capacity of one bare server (measured again at the start of each round, so a
  * drift in machine load moves the rates with it), on each side of `OVERLOAD_SIDES`: goodput
  * (2xx within 1 s, per second, and as a share of capacity), p50/p99 of 2xx latency, shed
- * (503/429) and abandoned requests, and the server's event-loop delay p99.
+ * (503/429) and abandoned requests, connections the kernel dropped for a full listen queue,
+ * and the server's event-loop delay p99. Every factor with warm clients (`WARM_CONNECTIONS`
+ * open before the run: the table and the targets), then 4x with cold ones (see `SHAPES`).
  */
 export const overload: Scenario = {
   name: 'overload',
@@ -174,58 +280,39 @@ export const overload: Scenario = {
       for (let round = 0; round < rounds; round++) {
         const capacity = await measureCapacity(options, closedLoop, ports[0], round === 0 ? options.warmup : 0, round);
         capacitySamples.push(capacity);
-        for (const factor of factors) {
-          // Rotate the order of the sides each round, so a drift in machine load favours none.
-          for (let k = 0; k < servers.length; k++) {
-            const i = (k + round) % servers.length;
-            const side = sides[i];
-            const rate = Math.round(capacity * factor);
-            const before = await settle(servers[i]);
-            const t0 = performance.now();
-            const r = await openLoop.request<OpenLoopResult>(
-              { type: 'run', url: `http://127.0.0.1:${ports[i]}/cpu?ms=${CPU_MS}`, rate, duration: options.duration, goodWithinMs: GOOD_WITHIN_MS, timeoutMs: CLIENT_TIMEOUT_MS },
-              'result',
-              options.duration * 1000 + CLIENT_TIMEOUT_MS + 60_000,
-            );
-            const after = await servers[i].request<CpuReading>({ type: 'cpu' }, 'cpu', 60_000);
-            const wallMs = performance.now() - t0;
-            const eld = await servers[i].request<{ type: string; p99Ms: number }>({ type: 'eld' }, 'eld', 60_000);
-            const cpuUs = after.cpuUs - before.cpuUs;
-            const cpuPerServed = cpuUs / Math.max(1, after.served - before.served);
-            const cpuShare = cpuUs / 1000 / wallMs;
-            const key = `${side.label} @ ${factor}x`;
-            const p = points.get(key) ?? { round: [], goodputRatio: [], cpuPerServed: [], cpuShare: [], goodput: [], p50: [], p99: [], shed: [], timeouts: [], eldP99: [] };
-            p.round.push(round);
-            p.cpuPerServed.push(cpuPerServed);
-            p.cpuShare.push(cpuShare);
-            p.goodput.push(r.goodput);
-            p.goodputRatio.push(r.goodput / capacity);
-            p.p50.push(r.p50);
-            p.p99.push(r.p99);
-            p.shed.push(r.shed);
-            p.timeouts.push(r.timeouts);
-            p.eldP99.push(eld.p99Ms);
-            points.set(key, p);
-            options.log(`  round ${round + 1}/${rounds} ${key} (${rate} req/s): goodput ${Math.round(r.goodput)}/s, 2xx p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms, shed ${r.shed}, timeouts ${r.timeouts}, errors ${r.errors}, server ELD p99 ${eld.p99Ms.toFixed(1)} ms, server CPU ${Math.round(cpuPerServed)} µs per request served, ${(cpuShare * 100).toFixed(0)} % of its core`);
+        for (const shape of SHAPES) {
+          for (const factor of shapeFactors(shape, factors)) {
+            // Rotate the order of the sides each round, so a drift in machine load favours none.
+            for (let k = 0; k < servers.length; k++) {
+              const i = (k + round) % servers.length;
+              const key = pointKey(sides[i].label, factor, shape);
+              const p = points.get(key) ?? { round: [], goodputRatio: [], cpuPerServed: [], cpuShare: [], goodput: [], p50: [], p99: [], shed: [], timeouts: [], eldP99: [], overflows: [] };
+              points.set(key, p);
+              await runPoint(options, { openLoop, server: servers[i], port: ports[i], key, rate: Math.round(capacity * factor), shape, capacity, round }, p);
+            }
           }
         }
       }
       const rows: Row[] = [row('overload', `capacity, closed loop, bare node:http, GET /cpu?ms=${CPU_MS} (one run per round)`, 'req/s', capacitySamples)];
-      for (const side of sides) {
-        for (const factor of factors) {
-          const key = `${side.label} @ ${factor}x`;
-          const p = points.get(key)!;
-          rows.push(
-            row('overload', `${key}: goodput / capacity`, 'x', p.goodputRatio, side.label === TARGET_SIDE && factor === 4 ? { op: '>=', value: 0.9 } : undefined, { goodputPerSecond: p.goodput, capacity: capacitySamples }),
-            row('overload', `${key}: goodput`, 'req/s', p.goodput),
-            row('overload', `${key}: 2xx p50`, 'ms', p.p50),
-            row('overload', `${key}: 2xx p99`, 'ms', p.p99),
-            row('overload', `${key}: shed (503/429) per run`, 'count', p.shed),
-            row('overload', `${key}: abandoned after ${CLIENT_TIMEOUT_MS} ms per run`, 'count', p.timeouts),
-            row('overload', `${key}: server event-loop delay p99`, 'ms', p.eldP99),
-            row('overload', `${key}: server CPU per request served`, 'µs', p.cpuPerServed),
-            row('overload', `${key}: server CPU share of its core`, 'x', p.cpuShare),
-          );
+      for (const shape of SHAPES) {
+        for (const side of sides) {
+          for (const factor of shapeFactors(shape, factors)) {
+            const key = pointKey(side.label, factor, shape);
+            const p = points.get(key)!;
+            const target = shape.name === 'warm' && side.label === TARGET_SIDE && factor === 4 ? { op: '>=' as const, value: 0.9 } : undefined;
+            rows.push(
+              row('overload', `${key}: goodput / capacity`, 'x', p.goodputRatio, target, { goodputPerSecond: p.goodput, capacity: capacitySamples }),
+              row('overload', `${key}: goodput`, 'req/s', p.goodput),
+              row('overload', `${key}: 2xx p50`, 'ms', p.p50),
+              row('overload', `${key}: 2xx p99`, 'ms', p.p99),
+              row('overload', `${key}: shed (503/429) per run`, 'count', p.shed),
+              row('overload', `${key}: abandoned after ${CLIENT_TIMEOUT_MS} ms per run`, 'count', p.timeouts),
+              row('overload', `${key}: connections dropped for a full listen queue per run`, 'count', p.overflows),
+              row('overload', `${key}: server event-loop delay p99`, 'ms', p.eldP99),
+              row('overload', `${key}: server CPU per request served`, 'µs', p.cpuPerServed),
+              row('overload', `${key}: server CPU share of its core`, 'x', p.cpuShare),
+            );
+          }
         }
       }
       rows.push(...targetRows(points, sides));
