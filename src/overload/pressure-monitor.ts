@@ -1,7 +1,7 @@
 import type { OverloadActions, PressureSettings } from './overload-config';
 import { HysteresisGate } from './hysteresis-gate';
 import { PressureLevel } from './pressure-level';
-import { ProcessPressureSources, type PressureSources } from './pressure-sources';
+import { delayBeyondResolutionMs, ProcessPressureSources, type PressureSources } from './pressure-sources';
 
 /** The last sample of every signal; one object, updated in place. */
 export interface PressureSnapshot {
@@ -101,7 +101,8 @@ export class PressureMonitor {
     let pressure = 0;
     if (s.maxEventLoopDelay > 0 || this.options.trackEventLoopDelay) {
       snap.eventLoopDelayMs = this.sources.eventLoopDelayMs();
-      if (s.maxEventLoopDelay > 0) pressure = Math.max(pressure, snap.eventLoopDelayMs / s.maxEventLoopDelay);
+      // The threshold is about delay, not the histogram's own sampling interval (an idle loop reads 10-15 ms).
+      if (s.maxEventLoopDelay > 0) pressure = Math.max(pressure, delayBeyondResolutionMs(snap.eventLoopDelayMs, this.delayResolutionMs) / s.maxEventLoopDelay);
     }
     if (s.maxEventLoopUtilization > 0) {
       snap.eventLoopUtilization = this.sources.eventLoopUtilization();

@@ -25,8 +25,8 @@ export const EVENT_LOOP_DELAY_RESOLUTION_MS = 10;
  * `monitorEventLoopDelay` records the time between its timer's runs, which is at least its
  * resolution: an idle loop reads 10-15 ms at 10 ms resolution. The delay is what lies beyond
  * it (fastify's under-pressure subtracts it too), so an idle loop reads about 0 and a 30 ms
- * block about 30 ms. The admission controller counts this; `maxEventLoopDelay` still compares
- * the recorded p99.
+ * block about 30 ms. The admission controller counts this and `maxEventLoopDelay` compares it;
+ * the snapshot and the metrics keep the recorded p99 (as prom-client's `nodejs_eventloop_lag_p99_seconds`).
  */
 export function delayBeyondResolutionMs(recordedMs: number, resolutionMs = EVENT_LOOP_DELAY_RESOLUTION_MS): number {
   return recordedMs > resolutionMs ? recordedMs - resolutionMs : 0;

@@ -170,6 +170,20 @@ describe('pressure: hysteresis and the monitor', () => {
     });
   });
 
+  it('issue 14: maxEventLoopDelay compares the delay beyond the sampling interval (an idle loop reading 10-15 ms is no pressure; 20 ms recorded at 10 ms resolution is 10 ms of delay), and the snapshot keeps the recorded p99', () => {
+    const sources = Object.assign(new StubSources(), { resolutionMs: 10 });
+    const monitor = new PressureMonitor(settings({ maxEventLoopDelay: 20 }), Object.assign(new OverloadActions(), { shedWork: 1 }), { sources, clock: () => 0 });
+    sources.delay = 25;
+    monitor.sample(0);
+    expect(monitor.snapshot.eventLoopDelayMs).to.equal(25);
+    expect(monitor.snapshot.pressure).to.be.closeTo(15 / 20, 1e-9);
+    expect(monitor.level).to.equal(PressureLevel.None);
+    sources.delay = 30;
+    monitor.sample(1);
+    expect(monitor.snapshot.pressure).to.be.closeTo(1, 1e-9);
+    expect(monitor.level).to.equal(PressureLevel.ShedWork);
+  });
+
   it('issue 14: event-loop delay is what lies beyond the histogram\'s 10 ms sampling interval: an idle loop (10-15 ms recorded) reads about 0, never below 0', () => {
     expect(delayBeyondResolutionMs(10.2)).to.be.closeTo(0.2, 1e-9);
     expect(delayBeyondResolutionMs(8)).to.equal(0);
