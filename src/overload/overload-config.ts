@@ -122,8 +122,14 @@ export class OverloadConfig {
   @IsInt() @Min(1) @Max(1_000_000) minLimit = 1;
   /** Adaptive limiters: the limit never rises above this; critical work is bounded by it alone. */
   @IsInt() @Min(1) @Max(1_000_000) maxLimit = 200;
-  /** Adaptive limiters: samples are averaged over a window of this many ms (Netflix `WindowedLimit`). */
-  @IsInt() @Min(10) @Max(600_000) sampleWindow = 1000;
+  /**
+   * Adaptive limiters: samples are averaged over a window of this many ms (Netflix
+   * `WindowedLimit`), one limit update per window. 100 ms as Envoy's adaptive concurrency
+   * (`concurrency_update_interval`), not Netflix's 1 s: with Gradient2's bounded step (at most
+   * x0.9 per window at the default smoothing) 1 s windows take ten seconds to halve the limit,
+   * while a 4x overload grows the latency within one.
+   */
+  @IsInt() @Min(10) @Max(600_000) sampleWindow = 100;
   /** Adaptive limiters: a window with fewer samples than this is not passed to the limiter. */
   @IsInt() @Min(1) @Max(1_000_000) minSamples = 10;
   /** Knobs of `gradient2`. */

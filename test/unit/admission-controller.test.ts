@@ -312,9 +312,9 @@ describe('AdmissionController (limiter + queue + pressure + priority)', () => {
     expect(c.backlog).to.be.closeTo((10 / 100) * 30, 1e-9);
   });
 
-  it('issue 14: gradient2 with default knobs, 4x open-loop load on a 2 ms synchronous handler: goodput >= 0.9 x capacity, the limit falls from its start, the work queued in a turn stays within limit x unit time (under 40 ms)', () => {
-    const limits: number[] = [];
-    const c = make({ limiter: 'gradient2' }, { onLimitChanged: (limit) => void limits.push(limit) });
+  it('issue 14: gradient2 with default knobs, 4x open-loop load on a 2 ms synchronous handler: goodput >= 0.9 x capacity, the limit falls from its start within the first second (100 ms sample windows) and settles at 10 or under, the work queued in a turn stays within limit x unit time', () => {
+    const limits: Array<[number, number]> = [];
+    const c = make({ limiter: 'gradient2' }, { onLimitChanged: (limit) => void limits.push([clock.now, limit]) });
     // 10 s at 0.5x (the baseline RTT), then 10 s at 4x; a shed request costs 50 us.
     const calm = drive(c, { seconds: 10, perMs: 0.25, unitMs: 2, shedMs: 0.05, from: 0 });
     expect(calm.shed).to.equal(0);
@@ -322,10 +322,13 @@ describe('AdmissionController (limiter + queue + pressure + priority)', () => {
     const overload = drive(c, { seconds: 10, perMs: 2, unitMs: 2, shedMs: 0.05, from: calm.end });
     const goodputPerSecond = overload.admitted / ((overload.end - calm.end) / 1000);
     expect(goodputPerSecond).to.be.at.least(0.9 * 500);
-    expect(c.limit).to.be.below(20);
-    expect(Math.min(...limits)).to.be.at.least(1);
-    // it falls one step per 1 s window (smoothing 0.2): 18, 17, ... by the end
-    expect(limits.slice(0, 3)).to.deep.equal([18, 17, 16]);
+    expect(Math.min(...limits.map(([, l]) => l))).to.be.at.least(1);
+    // a step per 100 ms window (smoothing 0.2): below 16 one second into the overload
+    const after1s = limits.filter(([at]) => at <= calm.end + 1000).map(([, l]) => l);
+    expect(after1s.length).to.be.at.least(3);
+    expect(after1s[after1s.length - 1]).to.be.below(16);
+    // settled: queueSize / (1 - 0.5), the floor of Gradient2's gradient
+    expect(c.limit).to.be.within(6, 10);
     // work queued in a turn stays under the limit x 2 ms: below 40 ms (a sampled signal lets 1.5 s pile up)
     expect(overload.maxWait).to.be.below(20 * 2);
   });

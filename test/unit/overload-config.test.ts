@@ -24,7 +24,7 @@ describe('OverloadConfig (the per-pool `overload` block)', () => {
     expect(found).to.deep.equal([]);
     const o = value!.overload;
     expect(o).to.be.instanceOf(OverloadConfig);
-    expect(o).to.include({ limiter: 'none', initialLimit: 20, minLimit: 1, maxLimit: 200, maxConcurrency: 100, sampleWindow: 1000, minSamples: 10 });
+    expect(o).to.include({ limiter: 'none', initialLimit: 20, minLimit: 1, maxLimit: 200, maxConcurrency: 100, sampleWindow: 100, minSamples: 10 });
     expect(o.queue).to.include({ size: 0, timeout: 100, order: 'fifo' });
     expect(o.pressure).to.include({ maxEventLoopDelay: 0, maxEventLoopUtilization: 0, maxHeapUsedBytes: 0, maxRssBytes: 0, sampleInterval: 500 });
     expect(o.pressure.hysteresis).to.include({ exitRatio: 0.8, holdTime: 2000 });
