@@ -32,8 +32,9 @@ export interface AdmissionStrategy {
    * Asks to start one unit of work that arrived at `now`. `'admit'`: run it (and `release` it
    * later). `'queued'`: `waiter` waits; it hears `onAdmitted` (run it, then `release`) or
    * `onShed`. Any other value: shed it now, for that reason. `waiter` null: the unit cannot wait.
+   * `queuedSince`: when it started waiting, if it already waited elsewhere (default `now`).
    */
-  acquire(waiter: Waiter | null, priority: WorkPriority, now: number): AdmissionOutcome;
+  acquire(waiter: Waiter | null, priority: WorkPriority, now: number, queuedSince?: number): AdmissionOutcome;
   /** A unit admitted ends: `startedAt` is when it arrived (so queue wait counts), `failed` a drop (error, timeout). */
   release(startedAt: number, now: number, failed: boolean): void;
   /** A queued unit's client went away; returns whether it was still queued. */
@@ -168,11 +169,11 @@ export class AdmissionController implements AdmissionStrategy {
     this.monitor?.start();
   }
 
-  /** Stops the monitor and the queue timer; hands back the waiters still queued for the caller to answer. */
-  close(): Waiter[] {
+  /** Stops the monitor and the queue timer; hands back the waiters still queued for the caller to answer (with `since`: when each was queued). */
+  close(since?: number[]): Waiter[] {
     this.monitor?.close();
     this.turn?.close();
-    return this.queue ? this.queue.close() : [];
+    return this.queue ? this.queue.close(since) : [];
   }
 
   /** Closes the controller and starts every unit still queued (admission was turned off: nothing limits them any more). */
@@ -180,7 +181,7 @@ export class AdmissionController implements AdmissionStrategy {
     for (const waiter of this.close()) this.startQueued(waiter, now);
   }
 
-  acquire(waiter: Waiter | null, priority: WorkPriority, now: number): AdmissionOutcome {
+  acquire(waiter: Waiter | null, priority: WorkPriority, now: number, queuedSince = now): AdmissionOutcome {
     this.arrivals++;
     if (priority === 'critical') {
       if (this.inflight < this.maxLimit) return this.admit();
@@ -203,7 +204,7 @@ export class AdmissionController implements AdmissionStrategy {
       return this.admit();
     }
     if (!this.queue || !waiter) return this.count('limit', priority);
-    const left = this.queue.push(waiter, now);
+    const left = this.queue.push(waiter, queuedSince);
     if (left === waiter) return this.count('queue_full', priority);
     if (left) this.shedQueued(left, 'queue_full', now);
     return 'queued';
@@ -256,7 +257,8 @@ export class AdmissionController implements AdmissionStrategy {
   /**
    * Takes over from the controller this one replaces (a live config change): its units in flight
    * (they release here) and its queued units, which are admitted, queued or shed by this one's
-   * rules, in their order. The old one is closed.
+   * rules, in their order, keeping the time they were queued (a reload does not restart their
+   * timeout). The old one is closed.
    */
   adopt(previous: AdmissionController, now: number): void {
     this.inflight += previous.inflight;
@@ -266,9 +268,15 @@ export class AdmissionController implements AdmissionStrategy {
     // since a monitor reports only the changes of its own level.
     for (const reason of SHED_REASONS) this.shed[reason] += previous.shed[reason];
     this.queueWait.merge(previous.queueWait);
-    for (const waiter of previous.close()) {
-      const outcome = this.acquire(waiter, 'normal', now);
-      if (outcome === 'admit') this.startQueued(waiter, now);
+    const since: number[] = [];
+    const waiters = previous.close(since);
+    for (let i = 0; i < waiters.length; i++) {
+      const waiter = waiters[i];
+      const outcome = this.acquire(waiter, 'normal', now, since[i]);
+      if (outcome === 'admit') {
+        this.queueWait.observe(Math.max(0, now - since[i]));
+        this.startQueued(waiter, now);
+      }
       else if (outcome !== 'queued') waiter.onShed(outcome, now);
     }
   }

@@ -102,11 +102,15 @@ export class AdmissionQueue {
     this.arm();
   }
 
-  /** Stops the timer and empties the queue, handing back the waiters (oldest first) for the caller to shed. */
-  close(): Waiter[] {
+  /**
+   * Stops the timer and empties the queue, handing back the waiters (oldest first) for the
+   * caller to shed or carry over; with `since`, the time each entered the queue, in the same order.
+   */
+  close(since?: number[]): Waiter[] {
     const left: Waiter[] = [];
     while (this.head) {
       const waiter = this.head;
+      since?.push(waiter.waitingSince);
       this.unlink(waiter);
       left.push(waiter);
     }

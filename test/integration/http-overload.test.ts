@@ -306,6 +306,24 @@ describe('HTTP server: overload protection (issue 14) on real sockets', () => {
     expect((await first).status).to.equal(200);
   });
 
+  it('issue 14: a live change of the overload block keeps a queued request\'s wait: queued with a 2 s timeout, carried over by an update 1.5 s in, curl gets its 503 (queue_timeout) about 2 s after it was queued, not 3.5 s', async () => {
+    const { port, pool, url } = await boot({ limiter: 'static', maxConcurrency: 1, queue: { size: 4, timeout: 2000 } });
+    await holdSlot(port, pool);
+    const queued = curl([`${url}/waits`]);
+    await waitFor(() => pool.getMetrics().overload?.queued === 1, 5000, 'request queued');
+    const queuedAt = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(pool.updateConfig({ overload: { limiter: 'static', maxConcurrency: 1, queue: { size: 4, timeout: 2000 }, shed: { retryAfter: 2 } } }).applied).to.deep.equal(['overload']);
+    expect(pool.getMetrics().overload!.queued, 'carried over').to.equal(1);
+    const reply = await queued;
+    const waited = performance.now() - queuedAt;
+    expect(reply.status).to.equal(503);
+    expect(reply.body).to.contain('queue');
+    expect(waited).to.be.at.least(1900);
+    expect(waited, 'the timeout did not restart at the update').to.be.below(3000);
+    expect(pool.getMetrics().overload!.shed.queue_timeout).to.equal(1);
+  });
+
   it('issue 14: a pipelined burst of 5 under static limit 1 + queue gets all 5 answers in order, none lost', async () => {
     const { port, pool } = await boot({ limiter: 'static', maxConcurrency: 1, queue: { size: 10, timeout: 15_000 } });
     const socket = await connect(port);

@@ -333,6 +333,30 @@ describe('AdmissionController (limiter + queue + pressure + priority)', () => {
     expect(overload.maxWait).to.be.below(20 * 2);
   });
 
+  it('issue 14: a live change keeps a queued unit\'s wait: queued at 0 with a 1 s timeout, carried over at 600 ms, it is shed at 1 s (not 1.6 s) and its queue wait counts from 0', () => {
+    const before = make({ limiter: 'static', maxConcurrency: 1, queue: { size: 4, timeout: 1000 } });
+    expect(before.acquire(null, 'normal', 0)).to.equal('admit');
+    const late = new Work('late');
+    const admitted = new Work('admitted');
+    expect(before.acquire(late, 'normal', 0)).to.equal('queued');
+    clock.tick(300);
+    expect(before.acquire(admitted, 'normal', 300)).to.equal('queued');
+    clock.tick(300);
+    const after = new AdmissionController(config({ limiter: 'static', maxConcurrency: 1, queue: { size: 4, timeout: 1000 } }), { clock: () => clock.now, pressureSources: sources });
+    after.adopt(before, 600);
+    expect(after.queued).to.equal(2);
+    clock.tick(399);
+    expect(late.shedFor).to.equal(undefined);
+    clock.tick(1);
+    expect(late.shedFor).to.equal('queue_timeout');
+    expect(after.shed.queue_timeout).to.equal(1);
+    after.release(0, 1100, false);
+    expect(admitted.admittedAt).to.equal(1100);
+    expect(after.queueWait.count).to.equal(1);
+    expect(after.queueWait.max).to.equal(800);
+    after.close();
+  });
+
   it('close() stops the monitor and the queue timer and hands back the waiters', () => {
     const c = make({ limiter: 'gradient2', queue: { size: 5, timeout: 100 }, initialLimit: 1, minLimit: 1 });
     c.start();
