@@ -350,6 +350,17 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     return undefined;
   }
 
+  /**
+   * Whether a new connection would be refused for overload alone (`refuseConnections` in force,
+   * and a critical connection would be admitted): a protocol that learns the priority from the
+   * first request (HTTP/1.1) lets that request decide. Counts nothing; one field read while
+   * overload protection is off.
+   */
+  refusesForOverloadOnly(): boolean {
+    const work = this.work;
+    return work !== undefined && work.acts(PressureLevel.RefuseConnections) && this.admissionRefusal('critical') === undefined;
+  }
+
   /** What this process may admit: its share of `maxConnections` (a cluster worker), else `maxConnections`. */
   get admissionLimit(): number {
     return this.admission.limit;

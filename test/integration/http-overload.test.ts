@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { expect } from 'chai';
 import * as http from 'node:http';
 import type { Application } from '../../src';
-import { HttpConnectionPool, HttpPoolConfig, HttpServer, HttpsConnectionPool, HttpsPoolConfig, PoolConfig, UsePool } from '../../src';
+import { ConnectionPoolEvent, HttpConnectionPool, HttpPoolConfig, HttpServer, HttpsConnectionPool, HttpsPoolConfig, PoolConfig, UsePool } from '../../src';
 import { createTestApp } from '../../src/testing';
 import { PressureLevel } from '../../src/overload/pressure-level';
 import type { WorkPriority } from '../../src/overload/work-priority';
@@ -60,9 +60,15 @@ class OverloadHttpsServer extends TestHttpsServer {
     super(config);
   }
 
+  /** Called as `/healthz` is handled (a test reads the connection's state there). */
+  onHealthz: () => void = () => undefined;
+
   override handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (req.url === '/held') void held.then(() => res.end('held done'));
-    else super.handle(req, res);
+    else {
+      if (req.url === '/healthz') this.onHealthz();
+      super.handle(req, res);
+    }
   }
 }
 
@@ -267,6 +273,38 @@ describe('HTTP server: overload protection (issue 14) on real sockets', () => {
     expect((await curl([`${url}/`])).status).to.equal(200);
   });
 
+  it('issue 14: at level RefuseConnections a probe of a critical path on a new connection (as kubelet opens one per probe) is served 200, a normal request on a new connection gets 503; only the refused one is counted', async () => {
+    const { pool, server, url } = await boot({ limiter: 'static', maxConcurrency: 100, criticalPaths: ['/healthz'] });
+    const rejected: string[] = [];
+    pool.events.on(ConnectionPoolEvent.ConnectionRejected, (e) => void rejected.push(e.reason));
+    pool.workAdmission!.setPressureLevel(PressureLevel.RefuseConnections);
+    const probe = await curl([`${url}/healthz`]);
+    expect(probe.status).to.equal(200);
+    expect(probe.body).to.equal('ok /healthz');
+    const normal = await curl([`${url}/`]);
+    expect(normal.status).to.equal(503);
+    expect(normal.headers.connection).to.equal('close');
+    expect(normal.body).to.contain('overloaded');
+    expect(server.handled).to.deep.equal(['/healthz']);
+    const m = pool.getMetrics();
+    expect(m.rejected.byReason.overloaded).to.equal(1);
+    expect(rejected).to.deep.equal(['overloaded']);
+    expect(m.totalConnections, 'the probe\'s connection was admitted').to.equal(1);
+    expect(m.requests.total).to.equal(1);
+    await waitFor(() => pool.size === 0, 5000, 'the probe\'s connection closed');
+  });
+
+  it('issue 14: at level RefuseConnections a new connection that sends nothing and goes away is counted refused (overloaded) once', async () => {
+    const { port, pool } = await boot({ limiter: 'static', maxConcurrency: 100, criticalPaths: ['/healthz'] });
+    pool.workAdmission!.setPressureLevel(PressureLevel.RefuseConnections);
+    const socket = await connect(port);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the server has taken the connection
+    socket.destroy();
+    await waitFor(() => pool.getMetrics().rejected.byReason.overloaded === 1, 5000, 'the silent connection counted');
+    expect(pool.size).to.equal(0);
+    expect(pool.getMetrics().totalConnections).to.equal(0);
+  });
+
   it('issue 14: at level ShedWork a normal request on an open connection is shed 503 (pressure) with Connection: close, while a critical path is served', async () => {
     const { port, pool } = await boot({ limiter: 'static', maxConcurrency: 100, criticalPaths: ['/healthz'] });
     // Connections opened before the level rose (ShedWork refuses new ones too).
@@ -423,6 +461,25 @@ describe('HTTP server: overload protection (issue 14) on real sockets', () => {
       certs = await makeTlsFixtures();
     });
     after(() => certs.cleanup());
+
+    it('issue 14: HTTPS at level RefuseConnections: curl -k of a critical path on a new connection gets 200 (its TLS details tracked), a normal path 503', async () => {
+      app = createTestApp({ servers: [OverloadHttpsServer], config: { https: { tls: { cert: certs.cert, key: certs.key }, overload: { limiter: 'static', maxConcurrency: 100, criticalPaths: ['/healthz'] } } } });
+      await app.start();
+      const server = app.server(OverloadHttpsServer);
+      const url = `https://127.0.0.1:${server.address()!.port}`;
+      server.pool.workAdmission!.setPressureLevel(PressureLevel.RefuseConnections);
+      const added: number[] = [];
+      server.pool.events.on(ConnectionPoolEvent.ConnectionAdded, (e) => void added.push(e.connection.id));
+      let tlsProtocol: string | undefined;
+      server.onHealthz = () => (tlsProtocol = server.pool.tlsInfo(server.pool.get(added[0])!)?.protocol);
+      expect((await curl(['-k', `${url}/healthz`])).status).to.equal(200);
+      expect(added).to.have.length(1);
+      expect(tlsProtocol, 'the connection carries its TLS facts').to.match(/^TLSv1\.[23]$/);
+      const normal = await curl(['-k', `${url}/`]);
+      expect(normal.status).to.equal(503);
+      expect(normal.body).to.contain('overloaded');
+      expect(server.pool.getMetrics().rejected.byReason.overloaded).to.equal(1);
+    });
 
     it('issue 14: HTTPS sheds through the inherited path: with its one slot held, curl -k gets 503 + Retry-After, then 200 once it frees', async () => {
       app = createTestApp({ servers: [OverloadHttpsServer], config: { https: { tls: { cert: certs.cert, key: certs.key }, overload: { limiter: 'static', maxConcurrency: 1, shed: { retryAfter: 2 } } } } });

@@ -29,6 +29,14 @@ const WAIT_POOL = Symbol('unipool.http.waitPool');
 
 const POOL = Symbol('unipool.http.pool');
 const LINGER = Symbol('unipool.http.linger');
+/**
+ * On a socket refused for overload alone (`refuseConnections`): its first request decides. A
+ * critical one is admitted and served (a probe opens a new connection each time); anything else
+ * is refused, and only then counted. Cleared once decided.
+ */
+const DEFERRED = Symbol('unipool.http.deferred');
+/** A refused socket's deadline to send its request (`REFUSED_SOCKET_TIMEOUT_MS`). */
+const REFUSED_TIMER = Symbol('unipool.http.refusedTimer');
 
 /** `_httpMessage` is the response being written on a socket (node:http, stable since v0.x). */
 type TrackedSocket = HttpSocket & {
@@ -37,6 +45,8 @@ type TrackedSocket = HttpSocket & {
   [POOL]?: HttpConnectionPool<HttpPoolConfig>;
   [SERVER]?: HttpServer;
   [LINGER]?: NodeJS.Timeout;
+  [DEFERRED]?: boolean;
+  [REFUSED_TIMER]?: NodeJS.Timeout;
   _httpMessage?: TrackedResponse | null;
 };
 /** A request whose response waits in the admission queue knows it (set only while queued). */
@@ -388,6 +398,7 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
     const tracked = socket as TrackedSocket;
     const refused = tracked[REFUSED];
     if (refused !== undefined) {
+      if (tracked[DEFERRED] === true) this.settleDeferred(tracked);
       const retryAfter = this.refusalRetryAfter(refused);
       rejectUpgrade(socket, 503, retryAfter === undefined ? {} : { 'Retry-After': retryAfter }, refusalBody(refused));
       return;
@@ -415,40 +426,92 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
     const tracked = socket as TrackedSocket;
     // No peer address here: the pool reads it (a getpeername call) only if something asks.
     const pool = this.pool as unknown as HttpConnectionPool<HttpPoolConfig>; // read once: a getter (two for HTTPS)
+    if (pool.refusesForOverloadOnly()) {
+      // Its first request decides (a critical probe is served): refused, not counted yet.
+      this.refuse(tracked, 'overloaded', true);
+      return undefined;
+    }
     const conn = pool.add(socket);
     if (conn === undefined) {
       this.refuse(tracked, pool.admissionRefusal() ?? 'max_connections'); // the reason add() refused it for (nothing changed since)
       return undefined;
     }
+    this.attach(tracked, conn, pool);
+    return conn;
+  }
+
+  /** Ties an admitted socket to its connection (HTTPS and HTTP/2 add what they know of it). */
+  protected attach(socket: Socket, conn: PooledConnection<Socket>, pool: HttpConnectionPool<HttpPoolConfig>): void {
+    const tracked = socket as TrackedSocket;
     tracked[CONN] = conn;
     tracked[POOL] = pool;
     tracked[SERVER] = this as unknown as HttpServer;
     tracked[NEWEST_RESPONSE] = undefined;
     tracked[LINGER] = undefined;
     socket.on('close', onSocketClose);
-    return conn;
   }
 
   /**
    * Keeps a refused socket just long enough to read its request and answer 503
-   * (`REFUSED_SOCKET_TIMEOUT_MS` at most). HTTP/2 overrides it for sockets that carry a session.
+   * (`REFUSED_SOCKET_TIMEOUT_MS` at most). `deferred`: refused for overload alone and not
+   * counted yet, its first request decides (see `DEFERRED`). HTTP/2 overrides it for sockets
+   * that carry a session.
    */
-  protected refuse(socket: Socket, reason: RejectReason): void {
-    this.refuseHttp1(socket as TrackedSocket, reason);
+  protected refuse(socket: Socket, reason: RejectReason, deferred = false): void {
+    this.refuseHttp1(socket as TrackedSocket, reason, deferred);
   }
 
-  private refuseHttp1(socket: TrackedSocket, reason: RejectReason): void {
+  private refuseHttp1(socket: TrackedSocket, reason: RejectReason, deferred: boolean): void {
     if (this.refused.size >= MAX_PENDING_REFUSALS) {
+      if (deferred) this.pool.reject(reason, socket.remoteAddress);
       socket.destroy();
       return;
     }
     socket[REFUSED] = reason;
+    socket[DEFERRED] = deferred;
     this.refused.add(socket);
     const timer = setTimeout(this.answerRefused, REFUSED_SOCKET_TIMEOUT_MS, socket);
+    socket[REFUSED_TIMER] = timer;
+    // Read now: a closed socket no longer knows its peer.
+    const address = deferred ? socket.remoteAddress : undefined;
     socket.once('close', () => {
       clearTimeout(timer);
       this.refused.delete(socket);
+      // Went away (or timed out) before a request decided: refused after all.
+      if (socket[DEFERRED] === true) this.settleDeferred(socket, address);
     });
+  }
+
+  /** Counts the refusal a deferred socket was spared until now (it is not admitted). */
+  private settleDeferred(socket: TrackedSocket, address = socket.remoteAddress): void {
+    socket[DEFERRED] = false;
+    this.pool.reject(socket[REFUSED] ?? 'overloaded', address);
+  }
+
+  /**
+   * The first request on a socket refused for overload alone: a critical one gets the socket
+   * admitted (as a critical connection, which overload does not refuse) and returns its
+   * connection; anything else settles the refusal (counted) and returns `undefined`.
+   */
+  private admitDeferred(req: http.IncomingMessage, socket: TrackedSocket): PooledConnection<Socket> | undefined {
+    if (socket[DEFERRED] !== true) return undefined;
+    const pool = this.pool as unknown as HttpConnectionPool<HttpPoolConfig>;
+    if (this.priority(req) !== 'critical') {
+      this.settleDeferred(socket);
+      return undefined;
+    }
+    socket[DEFERRED] = false;
+    const conn = pool.add(socket, undefined, undefined, 'critical');
+    if (conn === undefined) {
+      socket[REFUSED] = pool.admissionRefusal('critical') ?? 'max_connections'; // counted by add()
+      return undefined;
+    }
+    clearTimeout(socket[REFUSED_TIMER]);
+    socket[REFUSED_TIMER] = undefined;
+    socket[REFUSED] = undefined;
+    this.refused.delete(socket);
+    this.attach(socket, conn, pool);
+    return conn;
   }
 
   /**
@@ -478,7 +541,7 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
   protected readonly onRequest = (req: http.IncomingMessage, response: http.ServerResponse): void => {
     const res = response as TrackedResponse;
     const socket = req.socket as TrackedSocket;
-    const conn = socket[CONN];
+    const conn = socket[CONN] ?? this.admitDeferred(req, socket);
     if (conn === undefined) {
       this.respondRefused(res, socket[REFUSED] ?? 'max_connections');
       return;

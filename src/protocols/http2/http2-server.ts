@@ -7,6 +7,8 @@ import type { PoolConfigOf } from '../../core/managed-server';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { RejectReason } from '../../core/pool-types';
 import { HttpServer, REFUSED_SOCKET_TIMEOUT_MS, refusalBody } from '../http/http-server';
+import type { HttpPoolConfig } from '../http/http-config';
+import type { HttpConnectionPool } from '../http/http-connection-pool';
 import { shedBody } from '../http/shed-answer';
 import type { Waiter } from '../../overload/admission-queue';
 import type { ShedReason } from '../../overload/shed-reason';
@@ -234,22 +236,30 @@ export abstract class Http2Server<P extends Http2ConnectionPool = Http2Connectio
   protected override onConnection(socket: Socket): PooledConnection<Socket> | undefined {
     const s = socket as SessionSocket;
     if (s[UNKNOWN] === true) return undefined;
-    const conn = super.onConnection(socket);
-    if (conn === undefined) return undefined;
-    const session = s[SESSION] as TrackedSession | undefined;
+    return super.onConnection(socket);
+  }
+
+  /** An admitted socket's connection holds its HTTP/2 state (a session, or none for HTTP/1.1 fallback). */
+  protected override attach(socket: Socket, conn: PooledConnection<Socket>, pool: HttpConnectionPool<HttpPoolConfig>): void {
+    super.attach(socket, conn, pool);
+    const session = (socket as SessionSocket)[SESSION] as TrackedSession | undefined;
     conn.data = new Http2ConnectionState(session, conn.data as TlsConnectionInfo | undefined);
     if (session !== undefined) {
       session[CONN] = conn;
       // The client's SETTINGS (right after its preface) ends the connection timeout; idleTimeout takes over.
       session.once('remoteSettings', () => this.pool.markEstablished(conn));
     }
-    return conn;
   }
 
-  /** A refused socket that carries a session answers its streams 503 and gets GOAWAY; an HTTP/1.1 one is refused as in `HttpServer`. */
-  protected override refuse(socket: Socket, reason: RejectReason): void {
+  /**
+   * A refused socket that carries a session answers its streams 503 and gets GOAWAY (a refusal
+   * for overload is counted now: streams are not ranked before the session is refused); an
+   * HTTP/1.1 one is refused as in `HttpServer`.
+   */
+  protected override refuse(socket: Socket, reason: RejectReason, deferred = false): void {
     const session = (socket as SessionSocket)[SESSION] as TrackedSession | undefined;
-    if (session === undefined) return super.refuse(socket, reason);
+    if (session === undefined) return super.refuse(socket, reason, deferred);
+    if (deferred) this.pool.reject(reason, socket.remoteAddress);
     if (this.refusedSessions.size >= MAX_PENDING_REFUSED_SESSIONS) {
       session.destroy();
       return;

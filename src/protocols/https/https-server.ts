@@ -10,7 +10,8 @@ import { ConfigValidationError, TlsMaterialError } from '../../errors';
 import { HttpServer } from '../http/http-server';
 import { HttpsPoolConfig, type HttpsTlsSettings } from './https-config';
 import type { HttpPoolConfig } from '../http/http-config';
-import { HttpsConnectionPool, type CertificateServer } from './https-connection-pool';
+import type { HttpConnectionPool } from '../http/http-connection-pool';
+import { HttpsConnectionPool, type CertificateServer, type TlsConnectionInfo } from './https-connection-pool';
 import { describeCertificate, loadTlsMaterial, readTlsMaterial, sameMaterial, secureContextOptions, type TlsMaterial } from '../../config/tls-material';
 
 /** Handshakes that may be in progress beyond maxConnections before new TCP connections are dropped. */
@@ -23,6 +24,9 @@ const HANDSHAKE_STARTED = Symbol('unipool.https.handshakeStarted');
 type RawSocket = Socket & { [HANDSHAKE_STARTED]?: number };
 /** `_parent` is the TCP socket a server-side TLSSocket wraps (set by node:tls since v0.11). */
 type ServerTlsSocket = TLSSocket & { _parent?: RawSocket };
+/** The handshake facts of a TLS socket, until its connection (if admitted) holds them. */
+const TLS_INFO = Symbol('unipool.https.tlsInfo');
+type InfoSocket = Socket & { [TLS_INFO]?: TlsConnectionInfo };
 
 /** What a TLS server built on `HttpsServer` reads: an HTTP section with a `tls` block (absent: no TLS, HTTP/2's h2c). */
 export type TlsServerConfig = HttpPoolConfig & { readonly tls?: HttpsTlsSettings };
@@ -181,9 +185,15 @@ export abstract class HttpsServer<P extends HttpsConnectionPool<TlsServerConfig>
       socket.destroy();
       return undefined;
     }
-    const conn = super.onConnection(socket);
-    if (conn !== undefined) conn.data = info;
-    return conn;
+    (socket as InfoSocket)[TLS_INFO] = info;
+    return super.onConnection(socket);
+  }
+
+  /** An admitted TLS socket's connection carries its handshake facts (now, or once a deferred refusal admits it). */
+  protected override attach(socket: Socket, conn: PooledConnection<Socket>, pool: HttpConnectionPool<HttpPoolConfig>): void {
+    super.attach(socket, conn, pool);
+    const info = (socket as InfoSocket)[TLS_INFO];
+    if (info !== undefined) conn.data = info;
   }
 
   /** The handshake bound follows the pool's `connectionTimeout`. */
