@@ -100,7 +100,7 @@ export class OverloadActions {
 export class ShedSettings {
   /** HTTP/HTTPS status of a shed request. */
   @IsIn(SHED_HTTP_STATUSES, oneOf(SHED_HTTP_STATUSES)) httpStatus: 503 | 429 = 503;
-  /** `Retry-After` (seconds) sent with it; 0 sends none. */
+  /** `Retry-After` (seconds) sent with it, and a shed gRPC call's `grpc-retry-pushback-ms` (x 1000); 0 sends none. */
   @IsInt() @Min(0) @Max(86_400) retryAfter = 1;
   /** gRPC status of a shed call, sent before its handler runs. */
   @IsIn(SHED_GRPC_STATUSES, oneOf(SHED_GRPC_STATUSES)) grpcStatus: ShedGrpcStatus = 'RESOURCE_EXHAUSTED';

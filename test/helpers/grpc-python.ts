@@ -32,7 +32,9 @@ export interface PythonOutcome {
 const CLIENT = String.raw`
 import json, sys, threading, grpc
 spec = json.loads(sys.argv[1])
-channel = grpc.insecure_channel(spec['target'])
+# A service config (a retry policy, say) turns grpc-core's retries on for the channel.
+options = [('grpc.service_config', json.dumps(spec['serviceConfig'])), ('grpc.enable_retries', 1)] if spec.get('serviceConfig') else None
+channel = grpc.insecure_channel(spec['target'], options=options)
 # Connected before the first call, so a short deadline is spent on the call, not on connecting
 # (unless the test wants to see how a call fares on a connection the server refuses).
 if spec['connectFirst']:
@@ -76,10 +78,11 @@ const running = new Set<ChildProcess>();
 
 /**
  * Runs `calls` against `127.0.0.1:port` from Python grpcio; resolves with each call's outcome.
- * `connectFirst: false` skips waiting for the channel to connect (for a server that refuses it).
+ * `connectFirst: false` skips waiting for the channel to connect (for a server that refuses it);
+ * `serviceConfig`: the channel's service config (gRPC's JSON form, e.g. a `methodConfig` with a `retryPolicy`).
  */
-export function pythonCalls(port: number, calls: PythonCall[], { connectFirst = true }: { connectFirst?: boolean } = {}): Promise<PythonOutcome[]> {
-  const spec = JSON.stringify({ target: `127.0.0.1:${port}`, connectFirst, calls: calls.map((c) => ({ ...c, request: c.request.toString('hex') })) });
+export function pythonCalls(port: number, calls: PythonCall[], { connectFirst = true, serviceConfig }: { connectFirst?: boolean; serviceConfig?: object } = {}): Promise<PythonOutcome[]> {
+  const spec = JSON.stringify({ target: `127.0.0.1:${port}`, connectFirst, serviceConfig, calls: calls.map((c) => ({ ...c, request: c.request.toString('hex') })) });
   return new Promise((resolve, reject) => {
     const child = execFile(SYSTEM_PYTHON, ['-c', CLIENT, spec], { timeout: 30_000 }, (err, stdout, stderr) => {
       running.delete(child);

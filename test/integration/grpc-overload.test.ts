@@ -191,6 +191,44 @@ describe('gRPC server: overload protection (issue 14)', function () {
     expect(pool.getMetrics().overload!.shed).to.include({ limit: 1 });
   });
 
+  it('issue 14: a shed call carries grpc-retry-pushback-ms (overload.shed.retryAfter x 1000): grpcio with a retry policy of 20 s backoff retries about 1 s later, and the retry is served', async () => {
+    const { pool, port } = await start({ limiter: 'static', maxConcurrency: 1, shed: { retryAfter: 1 } });
+    const { held } = await holdOne(port);
+    const retryPolicy = { maxAttempts: 2, initialBackoff: '20s', maxBackoff: '20s', backoffMultiplier: 1, retryableStatusCodes: ['RESOURCE_EXHAUSTED'] };
+    const serviceConfig = { methodConfig: [{ name: [{ service: 'test.Load', method: 'Work' }], retryPolicy }] };
+    const retried = pythonCalls(port, [call(WORK, 'again')], { serviceConfig });
+    await until(() => pool.getMetrics().overload!.shed.limit === 1, 30_000, 'the first attempt is shed');
+    const shedAt = performance.now();
+    release!();
+    expect((await held)[0].code).to.equal(grpc.status.OK);
+    const [outcome] = await retried;
+    const waited = performance.now() - shedAt;
+    expect(outcome.code, outcome.details).to.equal(grpc.status.OK);
+    expect(runs.Work, 'the held call and the retry').to.equal(2);
+    expect(waited, 'the client waited for the pushback').to.be.at.least(800);
+    expect(waited, 'and not for its own 0-20 s backoff').to.be.below(6000);
+  });
+
+  it('issue 14: the pushback is in the shed call\'s trailers as grpc-js reads them; retryAfter 0 sends none', async () => {
+    const { pool, port } = await start({ limiter: 'static', maxConcurrency: 1, shed: { retryAfter: 3 } });
+    await holdOne(port);
+    const trailers = async (): Promise<grpc.StatusObject> => {
+      const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.enable_retries': 0 });
+      jsClients.push(client);
+      return new Promise((resolve) => {
+        const c = client.makeUnaryRequest(WORK, ident, ident, bytes('over'), new grpc.Metadata(), { deadline: Date.now() + 20_000 }, () => undefined);
+        c.on('status', resolve);
+      });
+    };
+    const first = await trailers();
+    expect(first.code).to.equal(grpc.status.RESOURCE_EXHAUSTED);
+    expect(first.metadata.get('grpc-retry-pushback-ms')).to.deep.equal(['3000']);
+    pool.updateConfig({ overload: { limiter: 'static', maxConcurrency: 1, shed: { retryAfter: 0 } } });
+    const second = await trailers();
+    expect(second.code).to.equal(grpc.status.RESOURCE_EXHAUSTED);
+    expect(second.metadata.get('grpc-retry-pushback-ms')).to.deep.equal([]);
+  });
+
   it('issue 14: overload.shed.grpcStatus UNAVAILABLE answers shed calls with UNAVAILABLE, still not a server fault', async () => {
     const { pool, port } = await start({ limiter: 'static', maxConcurrency: 1, shed: { grpcStatus: 'UNAVAILABLE' } });
     const { held } = await holdOne(port);

@@ -38,6 +38,25 @@ const DEADLINE_SLACK_MAX_MS = 250;
 export type CallPriority = (call: GrpcCallHead) => WorkPriority;
 
 /** `details` of a shed call's status, by reason: built once, never per call. */
+/**
+ * Trailers of a shed call: `grpc-retry-pushback-ms`, gRPC's Retry-After (gRFC A6: a client with
+ * a retry policy waits that long before its next attempt instead of its own backoff), from
+ * `overload.shed.retryAfter`; none when 0. One object per value, reused (grpc-js copies it into
+ * the trailers it writes), so a shed call allocates none.
+ */
+let pushback: { seconds: number; metadata: grpc.Metadata | null } = { seconds: 0, metadata: null };
+function pushbackTrailers(seconds: number): grpc.Metadata | null {
+  if (pushback.seconds !== seconds) {
+    let metadata: grpc.Metadata | null = null;
+    if (seconds > 0) {
+      metadata = new grpc.Metadata();
+      metadata.set('grpc-retry-pushback-ms', String(seconds * 1000));
+    }
+    pushback = { seconds, metadata };
+  }
+  return pushback.metadata;
+}
+
 const SHED_DETAILS: Readonly<Record<ShedReason, string>> = {
   limit: 'server overloaded (limit): concurrency limit reached, try again later',
   queue_full: 'server overloaded (queue_full): the admission queue is full, try again later',
@@ -241,10 +260,11 @@ class RecordingCall extends grpc.ServerInterceptingCall implements Waiter, GrpcC
   /** Answers the call with the shed status (read now: a live update applies), before anything above saw it. */
   private shed(reason: ShedReason): void {
     this.phase = Phase.Refused;
-    const code = grpc.status[this.pool.overloadConfig.shed.grpcStatus];
+    const shed = this.pool.overloadConfig.shed;
+    const code = grpc.status[shed.grpcStatus];
     // Straight down, past this layer's `sendStatus`: not relayed from the server's code, so
     // `sendStatusBelow` records it as no fault, whatever the code (UNAVAILABLE included).
-    super.sendStatus({ code, details: SHED_DETAILS[reason], metadata: null });
+    super.sendStatus({ code, details: SHED_DETAILS[reason], metadata: pushbackTrailers(shed.retryAfter) });
   }
 
   private finish(): void {
