@@ -245,6 +245,28 @@ describe('HTTP server: graceful shutdown on real sockets', () => {
     expect(a.forced).to.equal(1);
   });
 
+  it('issue 14: stop({ force: true }) during drainDelay ends the wait at once and destroys what is still running, counted forced by the user', async () => {
+    const { port, pool, app } = await boot({}, { drainDelay: 60_000, timeout: 60_000 });
+    const hung = request(port, '/hang').then(
+      () => 'answered',
+      (err: NodeJS.ErrnoException) => err.code,
+    );
+    await waitFor(() => pool.getMetrics().requests.inFlight === 1, 2000, 'request in flight');
+    const started = performance.now();
+    const stopping = app.stop();
+    expect(app.isReady).to.equal(false);
+    const forced = app.stop({ force: true });
+    const [result, again] = await Promise.all([stopping, forced]);
+    expect(again).to.equal(result);
+    // Far below drainDelay and the drain timeout: neither was waited out.
+    expect(performance.now() - started).to.be.below(10_000);
+    expect(result.forcedByUser).to.equal(true);
+    expect(result.forced).to.equal(1);
+    expect(result.ok).to.equal(false);
+    expect(await hung).to.equal('ECONNRESET');
+    expect(pool.size).to.equal(0);
+  });
+
   it('waits drainDelay with readiness false before closing listeners', async () => {
     const { port, app } = await boot({}, { drainDelay: 200 });
     const events: string[] = [];
