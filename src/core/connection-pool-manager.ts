@@ -112,7 +112,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   /** The drain, once `drain()` was called (kept after it finished: `drain()` again returns its promise). */
   private drainRun: DrainRun | undefined;
   /**
-   * `monotonicMs()` at the start of the drain, read once for the whole walk over the
+   * @internal `monotonicMs()` at the start of the drain, read once for the whole walk over the
    * connections: a connection the walk closes at once is timed (and judged recently active, see
    * HTTP's keep-alive grace) against it, not against a clock read of its own. -1 outside the walk.
    */
