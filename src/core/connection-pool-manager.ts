@@ -111,6 +111,12 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private destroyed = false;
   /** The drain, once `drain()` was called (kept after it finished: `drain()` again returns its promise). */
   private drainRun: DrainRun | undefined;
+  /**
+   * @internal `monotonicMs()` at the start of the drain, read once for the whole walk over the
+   * connections: a connection the walk closes at once is timed (and judged recently active, see
+   * HTTP's keep-alive grace) against it, not against a clock read of its own. -1 outside the walk.
+   */
+  protected drainWalkMono = -1;
 
   constructor(readonly configClass: ConfigClass<C>) {
     refreshWallClock();
@@ -461,24 +467,28 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     if (conn.owner !== this) throw new ForeignConnectionError(conn.id, this.protocol);
     if (conn.removed) return;
     conn.removed = true;
-    this.connections.unlink(conn);
-    this.timers.clear(conn);
-    // Indexed, not destructured: a drain runs this once per connection in code not yet optimized,
-    // where destructuring allocates an iterator and its results (a thousand closes: a young-GC pause).
+    const connections = this.connections;
+    connections.unlink(conn);
+    // A drain runs this once per connection in code not yet optimized, where every call counts:
+    // no timer to stop is no call, and the drain's walk lends its clock read.
+    if (conn.timerKind !== undefined) this.timers.clear(conn);
+    // Indexed, not destructured: destructuring in unoptimized code allocates an iterator and its
+    // results (a thousand closes: a young-GC pause).
     const bytes = this.connectionBytes(conn);
-    const bytesIn = bytes[0];
-    const bytesOut = bytes[1];
-    const lifetimeMs = monotonicMs() - conn.startedMono;
-    this.stats.connectionClosed(lifetimeMs, bytesIn, bytesOut);
-    this.admission.removed(this.connections.size);
+    const walkMono = this.drainWalkMono;
+    const lifetimeMs = (walkMono >= 0 ? walkMono : monotonicMs()) - conn.startedMono;
+    this.stats.connectionClosed(lifetimeMs, bytes[0], bytes[1]);
+    const active = connections.size;
+    this.admission.removed(active);
     const why = reason ?? conn.closeReason ?? 'closed';
     if (this.observer !== undefined) this.observer.connectionClosed(this, lifetimeMs / 1000, why);
-    const drain = this.drainRun?.open ? this.drainRun : undefined;
-    drain?.count(conn.forced);
-    if (this.events.listenerCount(ConnectionPoolEvent.ConnectionRemoved)) {
-      this.events.emit(ConnectionPoolEvent.ConnectionRemoved, { connection: conn.toJSON(), reason: why, active: this.connections.size });
+    const run = this.drainRun;
+    const drain = run !== undefined && run.open ? run : undefined;
+    if (drain !== undefined) drain.count(conn.forced);
+    if (this.events.has(ConnectionPoolEvent.ConnectionRemoved)) {
+      this.events.emit(ConnectionPoolEvent.ConnectionRemoved, { connection: conn.toJSON(), reason: why, active });
     }
-    if (drain && this.connections.size === 0) drain.finish();
+    if (drain !== undefined && connections.size === 0) drain.finish();
   }
 
   /**
@@ -853,11 +863,16 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     // Connections that close synchronously in drainConnection finish the drain from remove().
     // An indexed loop: for...of in this once-per-drain (so unoptimized) code allocates a result per connection.
     const conns = this.connections.snapshot();
-    for (let i = 0; i < conns.length; i++) {
-      const conn = conns[i];
-      if (conn.removed) continue; // closed by an earlier one's drain
-      conn.draining = true;
-      this.drainConnection(conn);
+    this.drainWalkMono = monotonicMs();
+    try {
+      for (let i = 0; i < conns.length; i++) {
+        const conn = conns[i];
+        if (conn.removed) continue; // closed by an earlier one's drain
+        conn.draining = true;
+        this.drainConnection(conn);
+      }
+    } finally {
+      this.drainWalkMono = -1;
     }
     if (this.connections.size === 0) run.finish();
     else if (signal?.aborted) this.forceAll();

@@ -17,17 +17,14 @@ export class DrainRun {
   private timer: NodeJS.Timeout | undefined = undefined;
   private signal: AbortSignal | undefined = undefined;
   private onAbort: (() => void) | undefined = undefined;
-  private finished = false;
 
   /** `onFinished` hears the result (the `DrainFinished` event) before the promise resolves. */
   constructor(private readonly onFinished: (result: DrainResult) => void) {
     this.promise = new Promise<DrainResult>((resolve) => (this.resolve = resolve));
   }
 
-  /** Whether connections that leave still count towards this drain. */
-  get open(): boolean {
-    return !this.finished;
-  }
+  /** Whether connections that leave still count towards this drain (a field: read once per removal). */
+  open = true;
 
   /** One connection left the pool while draining. */
   count(forced: boolean): void {
@@ -47,8 +44,8 @@ export class DrainRun {
 
   /** The drain is over: stops the timer, drops the abort listener, reports and resolves (once). */
   finish(): void {
-    if (this.finished) return;
-    this.finished = true;
+    if (!this.open) return;
+    this.open = false;
     if (this.timer) clearTimeout(this.timer);
     if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
     const result: DrainResult = { graceful: this.graceful, forced: this.forced, durationMs: performance.now() - this.startedAt };

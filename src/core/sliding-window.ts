@@ -106,9 +106,12 @@ export class SlidingWindow {
     const latency = new LatencyHistogram();
     for (let i = 0; i < WINDOW_SLOTS; i++) {
       connections += this.connections[i];
-      requests += this.latency[i].count;
       errors += this.errors[i];
-      latency.merge(this.latency[i]);
+      const slot = this.latency[i];
+      const count = slot.count;
+      if (count === 0) continue; // an empty slot adds nothing (a quiet window: most of them)
+      requests += count;
+      latency.merge(slot);
     }
     // Time the ring actually covers: the full slots plus the partial newest one, but never more
     // than the window has existed, and never under one second (a rate is "per second").

@@ -79,6 +79,14 @@ export class TypedEmitter<M> {
     return this.emitter.listenerCount(event);
   }
 
+  /**
+   * Whether `event` has a listener: one lookup in node's own table (which drops the entry of an
+   * event whose last listener goes), for checks made once per connection.
+   */
+  has(event: keyof M & string): boolean {
+    return (this.emitter as unknown as { _events: Record<string, unknown> })._events[event] !== undefined;
+  }
+
   removeAllListeners(): void {
     this.emitter.removeAllListeners();
   }

@@ -47,7 +47,14 @@ export interface ShutdownTargets {
  * accepting, drain, force at the deadline, onShutdown hooks in reverse order of startup.
  */
 export class ShutdownOrchestrator {
-  private readonly abort = new AbortController();
+  /**
+   * Set once the shutdown is forced (by the user or at the deadline). A plain latch with one
+   * callback, not an AbortController: node loads AbortController and EventTarget on first use,
+   * which in a process that never used them costs more than draining a hundred idle sockets.
+   */
+  private forcedNow = false;
+  /** What the step under way does when the shutdown is forced (end `drainDelay`, destroy what the drain holds). */
+  private onForce: (() => void) | undefined = undefined;
 
   constructor(
     private readonly config: ShutdownConfig,
@@ -59,7 +66,16 @@ export class ShutdownOrchestrator {
     // Asked before the deadline passed: the user cut the shutdown short, even if (during
     // drainDelay, or the hooks) nothing was left to force.
     if (!this.deadlinePassed) this.forceRequested = true;
-    this.abort.abort();
+    this.fire();
+  }
+
+  /** Forces the shutdown once: the step under way hears it. */
+  private fire(): void {
+    if (this.forcedNow) return;
+    this.forcedNow = true;
+    const onForce = this.onForce;
+    this.onForce = undefined;
+    onForce?.();
   }
 
   private forceRequested = false;
@@ -80,15 +96,15 @@ export class ShutdownOrchestrator {
 
   /** Waits `ms`, or less if the shutdown is forced. */
   private wait(ms: number): Promise<void> {
-    if (ms <= 0 || this.abort.signal.aborted) return Promise.resolve();
+    if (ms <= 0 || this.forcedNow) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
-        this.abort.signal.removeEventListener('abort', done);
+        if (this.onForce === done) this.onForce = undefined;
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.abort.signal.addEventListener('abort', done, { once: true });
+      this.onForce = done;
     });
   }
 
@@ -114,7 +130,7 @@ export class ShutdownOrchestrator {
     const deadline = setTimeout(() => {
       this.deadlinePassed = true;
       deadlineAt = performance.now();
-      this.abort.abort();
+      this.fire();
     }, this.config.timeout);
     let forcedByUser = false;
     const onUserForce = (): void => {
@@ -123,14 +139,23 @@ export class ShutdownOrchestrator {
         deadlineAt = performance.now();
       }
     };
-    this.abort.signal.addEventListener('abort', onUserForce, { once: true });
-    if (this.abort.signal.aborted) onUserForce();
+    const forcedBeforeDrain = this.forcedNow;
+    if (forcedBeforeDrain) onUserForce();
 
     const drainStarted = performance.now();
-    const results = await Promise.all(targets.pools.map((p) => p.drain(undefined, this.abort.signal)));
+    const pools = targets.pools;
+    const drains = pools.map((p) => p.drain());
+    // Forced (now, or when the deadline or the user says so): each pool destroys what it still holds.
+    const forceAll = (): void => {
+      onUserForce();
+      for (const pool of pools) pool.forceAll();
+    };
+    if (forcedBeforeDrain) forceAll();
+    else this.onForce = forceAll;
+    const results = await Promise.all(drains);
     const drainEnded = performance.now();
     clearTimeout(deadline);
-    this.abort.signal.removeEventListener('abort', onUserForce);
+    if (this.onForce === forceAll) this.onForce = undefined;
     const graceful = results.reduce((n, r) => n + r.graceful, 0);
     const forced = results.reduce((n, r) => n + r.forced, 0);
     // The drain phase ends when the pools are empty or at the deadline; the force phase runs

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { expect } from 'chai';
 import * as http from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { PhaseResult } from '../../src';
 import { DRAIN_KEEP_ALIVE_GRACE_MS } from '../../src/protocols/http/http-connection-pool';
@@ -17,6 +18,27 @@ describe('HTTP server: graceful shutdown on real sockets', () => {
     await app.start();
     const server = app.server(TestHttpServer);
     return { port: server.address()!.port, pool: server.pool, server, app };
+  }
+
+  /** Boots with `count` keep-alive sockets that each served a request and are idle now (but within the drain grace). */
+  async function bootWithKeepAliveSockets(count: number) {
+    const booted = await boot({ keepAliveTimeout: 30_000 });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: count });
+    agents.push(agent);
+    await Promise.all(Array.from({ length: count }, () => request(booted.port, '/slow?ms=20', { agent })));
+    expect(booted.pool.size).to.equal(count);
+    return booted;
+  }
+
+  /** Counts the calls of `socket.destroy()` from now on. */
+  function countDestroys(socket: Socket): () => number {
+    const destroy = socket.destroy.bind(socket);
+    let calls = 0;
+    socket.destroy = (err?: Error) => {
+      calls++;
+      return destroy(err);
+    };
+    return () => calls;
   }
 
   afterEach(async () => {
@@ -58,11 +80,7 @@ describe('HTTP server: graceful shutdown on real sockets', () => {
   });
 
   it('closes idle keep-alive sockets (idle longer than the drain grace) at once', async () => {
-    const { port, pool, app } = await boot({ keepAliveTimeout: 30_000 });
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
-    agents.push(agent);
-    await Promise.all(Array.from({ length: 20 }, () => request(port, '/slow?ms=20', { agent })));
-    expect(pool.size).to.equal(20);
+    const { app } = await bootWithKeepAliveSockets(20);
     // The precondition: idle for longer than the grace given to recently active sockets.
     await new Promise((r) => setTimeout(r, DRAIN_KEEP_ALIVE_GRACE_MS + 50));
     const started = performance.now();
@@ -103,6 +121,35 @@ describe('HTTP server: graceful shutdown on real sockets', () => {
       expect(s.error()).to.equal(undefined);
       expect(s.data()).to.match(/^HTTP\/1.1 200/);
     }
+  });
+
+  it('issue 14: a stop destroys each idle keep-alive socket once: the drain takes it off node\'s own connection list, so the server\'s close walks none of them again', async () => {
+    const { pool, app } = await bootWithKeepAliveSockets(20);
+    const destroys = [...pool.values()].map((conn) => countDestroys(conn.raw));
+    // The precondition: idle for longer than the grace given to recently active sockets.
+    await new Promise((r) => setTimeout(r, DRAIN_KEEP_ALIVE_GRACE_MS + 50));
+    const result = await app.stop();
+    expect(result.ok).to.equal(true);
+    expect(result.graceful).to.equal(20);
+    // Before, server.closeAllConnections() and server.close() found every one still listed
+    // (node unlists a socket at its 'close' event, a loop turn later) and destroyed it twice more.
+    expect(destroys.map((calls) => calls())).to.deep.equal(Array(20).fill(1));
+  });
+
+  it('issue 14: a socket forced at the drain deadline is destroyed once, and the stop still ends with every socket closed', async () => {
+    const { port, pool, app } = await boot({}, { timeout: 300 });
+    const hung = request(port, '/hang').then(
+      () => 'answered',
+      (err: NodeJS.ErrnoException) => err.code,
+    );
+    await waitFor(() => pool.getMetrics().requests.inFlight === 1, 2000, 'request in flight');
+    const [conn] = [...pool.values()];
+    const calls = countDestroys(conn.raw);
+    const result = await app.stop();
+    expect(result.forced).to.equal(1);
+    expect(await hung).to.equal('ECONNRESET');
+    expect(conn.raw.destroyed).to.equal(true);
+    expect(calls()).to.equal(1);
   });
 
   it('drain grace: a keep-alive socket active just before the drain gets DRAIN_KEEP_ALIVE_GRACE_MS for its next request (answered 200 with Connection: close, no reset); a recent one that sends nothing is closed at the grace end, graceful', async () => {
@@ -196,6 +243,28 @@ describe('HTTP server: graceful shutdown on real sockets', () => {
     expect(a).to.equal(b);
     expect(a.forcedByUser).to.equal(true);
     expect(a.forced).to.equal(1);
+  });
+
+  it('issue 14: stop({ force: true }) during drainDelay ends the wait at once and destroys what is still running, counted forced by the user', async () => {
+    const { port, pool, app } = await boot({}, { drainDelay: 60_000, timeout: 60_000 });
+    const hung = request(port, '/hang').then(
+      () => 'answered',
+      (err: NodeJS.ErrnoException) => err.code,
+    );
+    await waitFor(() => pool.getMetrics().requests.inFlight === 1, 2000, 'request in flight');
+    const started = performance.now();
+    const stopping = app.stop();
+    expect(app.isReady).to.equal(false);
+    const forced = app.stop({ force: true });
+    const [result, again] = await Promise.all([stopping, forced]);
+    expect(again).to.equal(result);
+    // Far below drainDelay and the drain timeout: neither was waited out.
+    expect(performance.now() - started).to.be.below(10_000);
+    expect(result.forcedByUser).to.equal(true);
+    expect(result.forced).to.equal(1);
+    expect(result.ok).to.equal(false);
+    expect(await hung).to.equal('ECONNRESET');
+    expect(pool.size).to.equal(0);
   });
 
   it('waits drainDelay with readiness false before closing listeners', async () => {

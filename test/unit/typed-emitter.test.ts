@@ -22,6 +22,23 @@ describe('TypedEmitter', () => {
     expect(emitter.listenerCount('ping')).to.equal(0);
   });
 
+  it('issue 14: has() tells whether an event has a listener (on, once until it fires, none after off)', () => {
+    const emitter = new TypedEmitter<Events>();
+    expect(emitter.has('ping')).to.equal(false);
+    const always = (): void => undefined;
+    emitter.on('ping', always);
+    expect(emitter.has('ping')).to.equal(true);
+    emitter.off('ping', always);
+    expect(emitter.has('ping')).to.equal(false);
+    emitter.once('ping', () => undefined);
+    expect(emitter.has('ping')).to.equal(true);
+    emitter.emit('ping', { n: 1 });
+    expect(emitter.has('ping')).to.equal(false);
+    emitter.on('ping', always).on('ping', () => undefined);
+    emitter.removeAllListeners();
+    expect(emitter.has('ping')).to.equal(false);
+  });
+
   it('review: one listener is called without copying the listener array, and stays isolated (throw, rejection, once)', async () => {
     const emitter = new TypedEmitter<Events>();
     const errors: unknown[] = [];

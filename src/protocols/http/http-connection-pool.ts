@@ -7,7 +7,7 @@ import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { ProtocolMetricFamily, ProtocolMetricSample } from '../../core/protocol-metrics';
 import { HttpPoolConfig } from './http-config';
-import { NEWEST_RESPONSE, requestArriving, requestQueued, type HttpSocket } from './http-socket';
+import { NEWEST_RESPONSE, leaveConnectionList, requestArriving, requestQueued, type HttpSocket } from './http-socket';
 
 /** Label values of `unipool_http_requests_total{status_class}`, by `Math.floor(status / 100)`. */
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -124,12 +124,19 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
    * call per socket) would only hold the drain back; that listener then finds it removed.
    */
   private destroyIdle(conn: PooledConnection<Socket>, reason: CloseReason): void {
-    conn.raw.destroy();
-    if (reason === 'drain' && conn.inFlight === 0) this.remove(conn);
+    const socket = conn.raw;
+    socket.destroy();
+    if (reason === 'drain' && conn.inFlight === 0) {
+      leaveConnectionList(socket as HttpSocket);
+      this.remove(conn);
+    }
   }
 
+  /** Destroys a socket at once (drain deadline, forced stop); the pool removes it right after. */
   protected destroyConnection(conn: PooledConnection<Socket>): void {
-    conn.raw.destroy();
+    const socket = conn.raw;
+    socket.destroy();
+    leaveConnectionList(socket as HttpSocket);
   }
 
   /**
@@ -154,21 +161,30 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
       if (newest !== undefined && !newest.headersSent && !requestArriving(socket, false)) newest.shouldKeepAlive = false;
       return;
     }
-    if (requestQueued(socket)) {
-      // Waiting for admission (overload protection): served, then closed like one in flight.
+    // Only admission (overload protection) queues requests: without it, one field read.
+    if (this.admitsWork && requestQueued(socket)) {
+      // Waiting for admission: served, then closed like one in flight.
       socket[NEWEST_RESPONSE]!.shouldKeepAlive = false;
       return;
     }
     if (requestArriving(socket, conn.requests === 0)) return;
-    if (conn.requests > 0 && monotonicMs() - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS) {
+    // Active within the grace before the drain started (the walk's one clock read; a pool's own read outside it).
+    const now = this.drainWalkMono >= 0 ? this.drainWalkMono : monotonicMs();
+    if (conn.requests > 0 && now - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS) {
       this.graced.push(conn);
       this.graceTimer ??= setTimeout(this.endDrainGrace, DRAIN_KEEP_ALIVE_GRACE_MS).unref();
       return;
     }
     conn.closeReason = 'drain';
-    // What closeConnection would check again (a request arriving, the grace) was just read: only the write buffer is left.
-    if (conn.raw.writableLength === 0) this.destroyIdle(conn, 'drain');
-    else conn.raw.destroySoon();
+    // What closeConnection would check again (a request arriving, the grace) was just read: only
+    // the write buffer is left. destroyIdle's drain path, inline: a call less per socket.
+    if (socket.writableLength === 0) {
+      socket.destroy();
+      leaveConnectionList(socket);
+      this.remove(conn);
+    } else {
+      socket.destroySoon();
+    }
   }
 
   /** The grace is over: closes every drained socket still idle (one whose request is arriving is left to finish, as at drain start). */
