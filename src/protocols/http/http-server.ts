@@ -14,7 +14,7 @@ import { NEWEST_RESPONSE, QUEUED_HERE, type HttpSocket } from './http-socket';
 import { NodeHttpServer, answerClientError, connectionsCheckingInterval } from './node-server';
 import { StandInServer } from './stand-in-server';
 import { pathOf, rejectUpgrade } from './upgrade-request';
-import { shedBody } from './shed-answer';
+import { shedAnswer } from './shed-answer';
 
 const CONN = Symbol('unipool.http.connection');
 const REFUSED = Symbol('unipool.http.refused');
@@ -175,13 +175,10 @@ function onQueuedRequestClose(this: QueuedRequest): void {
  */
 function respondShed(res: http.ServerResponse, reason: ShedReason, pool: HttpConnectionPool<HttpPoolConfig>): void {
   const shed = pool.overloadConfig.shed; // read now: a live update applies to the next answer
-  const body = shedBody(reason);
   if (pool.closesKeepAlive) res.shouldKeepAlive = false;
-  res.statusCode = shed.httpStatus;
-  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  if (shed.retryAfter > 0) res.setHeader('Retry-After', String(shed.retryAfter));
-  res.end(body);
+  const answer = shedAnswer(reason, shed.retryAfter);
+  res.writeHead(shed.httpStatus, answer.headers as string[]);
+  res.end(answer.body);
 }
 
 /** A response's `detachSocket` (node calls it once the response has been written, before the socket serves the next one): ends the request. */

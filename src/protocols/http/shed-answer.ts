@@ -12,3 +12,30 @@ const SHED_BODIES: Readonly<Record<ShedReason, string>> = Object.freeze({
 export function shedBody(reason: ShedReason): string {
   return SHED_BODIES[reason];
 }
+
+/** A shed request's answer as written: headers in node's flat raw form, and the body. */
+export interface ShedAnswer {
+  readonly headers: readonly string[];
+  readonly body: Buffer;
+}
+
+/** The answers of the current `retryAfter`, by reason (rebuilt when a live update changes it). */
+let answers: { retryAfter: number; byReason: Partial<Record<ShedReason, ShedAnswer>> } = { retryAfter: -1, byReason: {} };
+
+/**
+ * The headers (`Content-Type`, `Content-Length`, `Retry-After` unless 0) and body of a shed
+ * HTTP/1.1 request, built once per reason and `retryAfter`: under overload most requests are
+ * shed, and each answer is then one `writeHead` of a ready list (no `setHeader` per header).
+ */
+export function shedAnswer(reason: ShedReason, retryAfter: number): ShedAnswer {
+  if (answers.retryAfter !== retryAfter) answers = { retryAfter, byReason: {} };
+  let answer = answers.byReason[reason];
+  if (answer === undefined) {
+    const body = Buffer.from(SHED_BODIES[reason]);
+    const headers = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length)];
+    if (retryAfter > 0) headers.push('Retry-After', String(retryAfter));
+    answer = { headers: Object.freeze(headers), body };
+    answers.byReason[reason] = answer;
+  }
+  return answer;
+}
