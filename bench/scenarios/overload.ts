@@ -22,13 +22,15 @@ export interface OverloadSide {
  * so the core never idles between turns. The rule for users: `maxConcurrency = acceptable
  * queueing delay / handler time` (x cores for work that leaves the loop); nothing here is
  * fitted to this machine.
- * `gradient2`: the defaults.
+ * `gradient2`: the defaults; and with Netflix's `queueSize` 4 instead of unipool's 2 (Gradient2
+ * settles near `queueSize / (1 - 0.5)` units per turn under load: 4-6 with 2, 8 with 4).
  */
 export const OVERLOAD_SIDES: readonly OverloadSide[] = [
   { label: 'bare node:http', impl: 'bare' },
   { label: 'unipool limiter none', impl: 'unipool' },
   { label: 'unipool static', impl: 'unipool', overload: { limiter: 'static', maxConcurrency: 10 } },
   { label: 'unipool gradient2', impl: 'unipool', overload: { limiter: 'gradient2' } },
+  { label: 'unipool gradient2 queueSize 4', impl: 'unipool', overload: { limiter: 'gradient2', gradient2: { queueSize: 4 } } },
   { label: 'overload-protection', impl: 'overload-protection' },
 ];
 
