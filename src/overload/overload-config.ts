@@ -26,8 +26,12 @@ export class Gradient2Settings {
   @IsNumber() @Min(0.01) @Max(1) smoothing = 0.2;
   /** How much the current RTT may exceed the long-term RTT (1.5 = 50 % more) before the limit falls. */
   @IsNumber() @Min(1) @Max(100) rttTolerance = 1.5;
-  /** Samples (windows) the long-term RTT is averaged over (exponential average). */
-  @IsInt() @Min(1) @Max(100_000) longWindow = 600;
+  /**
+   * Samples (windows) the long-term RTT is averaged over (exponential average). 6000 windows of
+   * 100 ms: the 10 minutes of Netflix's 600 windows of 1 s. Shorter, the long-term RTT catches up
+   * with a sustained overload within a minute and the limit grows back.
+   */
+  @IsInt() @Min(1) @Max(100_000) longWindow = 6000;
   /**
    * Units of work the limit may grow by per window while latency stays at the baseline; under
    * load the limit settles near `queueSize / (1 - 0.5)`. 2, not Netflix's 4: for a CPU-bound

@@ -357,6 +357,14 @@ describe('AdmissionController (limiter + queue + pressure + priority)', () => {
     after.close();
   });
 
+  it('issue 14 review: gradient2 with default knobs holds its limit through a long overload (180 s at 4x): the long-term RTT spans minutes, not seconds, so it does not catch up and let the limit grow back', () => {
+    const c = make({ limiter: 'gradient2' });
+    const calm = drive(c, { seconds: 10, perMs: 0.25, unitMs: 2, shedMs: 0.05, from: 0 });
+    const overload = drive(c, { seconds: 180, perMs: 2, unitMs: 2, shedMs: 0.05, from: calm.end });
+    expect(c.limit).to.be.at.most(8);
+    expect(overload.maxWait).to.be.below(40);
+  });
+
   it('close() stops the monitor and the queue timer and hands back the waiters', () => {
     const c = make({ limiter: 'gradient2', queue: { size: 5, timeout: 100 }, initialLimit: 1, minLimit: 1 });
     c.start();

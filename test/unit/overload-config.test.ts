@@ -34,9 +34,9 @@ describe('OverloadConfig (the per-pool `overload` block)', () => {
     expect(o.criticalPaths).to.deep.equal([]);
   });
 
-  it('takes Netflix concurrency-limits\' defaults for each algorithm\'s knobs, except gradient2.queueSize 2 (Netflix 4: a unit of a CPU-bound handler is a handler time of queueing per loop turn)', () => {
+  it('takes Netflix concurrency-limits\' defaults for each algorithm\'s knobs, except gradient2.queueSize 2 (Netflix 4: a unit of a CPU-bound handler is a handler time of queueing per loop turn) and longWindow 6000 (10 minutes of 100 ms windows, as Netflix 600 of 1 s)', () => {
     const o = validateSection(SectionWithOverload, {}, 'http').value!.overload;
-    expect(o.gradient2).to.include({ smoothing: 0.2, rttTolerance: 1.5, longWindow: 600, queueSize: 2 });
+    expect(o.gradient2).to.include({ smoothing: 0.2, rttTolerance: 1.5, longWindow: 6000, queueSize: 2 });
     expect(o.vegas).to.include({ smoothing: 1, probeMultiplier: 30 });
     expect(o.vegas.alpha).to.equal(undefined);
     expect(o.aimd).to.include({ backoffRatio: 0.9, timeout: 5000 });

@@ -185,13 +185,23 @@ describe('overload limiters (arithmetic of Netflix concurrency-limits)', () => {
       expect(limiter.samples[1]).to.deep.equal([8, 1, false]);
     });
 
-    it('drops a window with fewer than minSamples and ignores samples under 0.1 ms', () => {
+    it('ignores samples under 0.1 ms; a window short of minSamples keeps gathering past windowMs (a slow pool still feeds the limiter), up to 10 x windowMs, then is dropped', () => {
       const limiter = spyLimiter();
       const window = new SampleWindow(limiter, 100, 3);
       window.add(0, 5, 1, false);
       window.add(50, 0.05, 1, false);
       expect(window.add(150, 5, 1, false)).to.equal(false);
       expect(limiter.samples).to.deep.equal([]);
+      // 3 samples in 400 ms (7.5 a second): one window of 400 ms
+      expect(window.add(400, 8, 2, false)).to.equal(true);
+      expect(limiter.samples).to.deep.equal([[6, 2, false]]);
+      // 2 samples over more than 10 x windowMs: dropped, the next window starts there
+      window.add(500, 5, 1, false);
+      expect(window.add(1600, 5, 1, false)).to.equal(false);
+      window.add(1650, 9, 1, false);
+      window.add(1700, 9, 1, false);
+      expect(window.add(1800, 9, 1, false)).to.equal(true);
+      expect(limiter.samples[1]).to.deep.equal([9, 1, false]);
     });
   });
 
