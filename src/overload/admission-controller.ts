@@ -119,6 +119,8 @@ export class AdmissionController implements AdmissionStrategy {
   private arrivalsSince = -1;
   /** Event-loop turns, when a limiter is set. */
   private readonly turn: LoopTurn | undefined;
+  /** The queue's timeout (ms), for units carried over from a replaced controller. */
+  private readonly queueTimeoutMs: number;
   /** Longest turn wait (ms) seen since the last pressure sample. */
   private turnMaxMs = 0;
 
@@ -133,6 +135,7 @@ export class AdmissionController implements AdmissionStrategy {
     this.adaptive = this.limiter !== undefined && config.limiter !== 'static';
     this.maxLimit = config.limiter === 'static' ? Math.max(config.maxConcurrency, config.maxLimit) : config.maxLimit;
     if (this.adaptive) this.window = new SampleWindow(this.limiter!, config.sampleWindow, config.minSamples);
+    this.queueTimeoutMs = config.queue.timeout;
     if (this.limiter && config.queue.size > 0) {
       this.queue = new AdmissionQueue({ ...config.queue, clock: options.clock, onExpired: (waiter, now) => this.shedQueued(waiter, 'queue_timeout', now) });
     }
@@ -272,6 +275,11 @@ export class AdmissionController implements AdmissionStrategy {
     const waiters = previous.close(since);
     for (let i = 0; i < waiters.length; i++) {
       const waiter = waiters[i];
+      // Already past this config's queue timeout: shed as the queue would have, not admitted.
+      if (this.queue && since[i] + this.queueTimeoutMs <= now) {
+        this.shedQueued(waiter, 'queue_timeout', now);
+        continue;
+      }
       const outcome = this.acquire(waiter, 'normal', now, since[i]);
       if (outcome === 'admit') {
         this.queueWait.observe(Math.max(0, now - since[i]));

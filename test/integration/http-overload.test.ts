@@ -53,6 +53,20 @@ class HeaderPriorityServer extends OverloadHttpServer {
   }
 }
 
+/** Counts the calls of `priority(req)`. */
+@UsePool(HttpConnectionPool)
+class CountingPriorityServer extends OverloadHttpServer {
+  ranked = 0;
+  constructor(@PoolConfig(HttpPoolConfig, 'http') config: HttpPoolConfig) {
+    super(config);
+  }
+
+  override priority(req: http.IncomingMessage): WorkPriority {
+    this.ranked++;
+    return super.priority(req);
+  }
+}
+
 /** The tests' HTTPS server, with `/held` as above. */
 @UsePool(HttpsConnectionPool)
 class OverloadHttpsServer extends TestHttpsServer {
@@ -294,6 +308,24 @@ describe('HTTP server: overload protection (issue 14) on real sockets', () => {
     await waitFor(() => pool.size === 0, 5000, 'the probe\'s connection closed');
   });
 
+  it('issue 14 review: a connection accepted at level RefuseConnections whose first request comes after the level fell is served, not refused; the server ranks it once', async () => {
+    const { port, pool } = await boot({ limiter: 'static', maxConcurrency: 100 }, {}, CountingPriorityServer);
+    pool.workAdmission!.setPressureLevel(PressureLevel.RefuseConnections);
+    const socket = await connect(port);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the server has taken the connection
+    expect(pool.size).to.equal(0);
+    pool.workAdmission!.setPressureLevel(PressureLevel.None);
+    const reply = readResponses(socket, 1);
+    socket.write('GET /late HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [text] = await reply;
+    expect(text).to.match(/^HTTP\/1.1 200/);
+    expect(text).to.contain('ok /late');
+    expect(pool.getMetrics().rejected.byReason.overloaded ?? 0).to.equal(0);
+    expect(pool.size).to.equal(1);
+    expect(app!.server(CountingPriorityServer).ranked).to.equal(1);
+    socket.destroy();
+  });
+
   it('issue 14: at level RefuseConnections a new connection that sends nothing and goes away is counted refused (overloaded) once', async () => {
     const { port, pool } = await boot({ limiter: 'static', maxConcurrency: 100, criticalPaths: ['/healthz'] });
     pool.workAdmission!.setPressureLevel(PressureLevel.RefuseConnections);
@@ -303,6 +335,8 @@ describe('HTTP server: overload protection (issue 14) on real sockets', () => {
     await waitFor(() => pool.getMetrics().rejected.byReason.overloaded === 1, 5000, 'the silent connection counted');
     expect(pool.size).to.equal(0);
     expect(pool.getMetrics().totalConnections).to.equal(0);
+    await app!.stop();
+    expect(pool.getMetrics().rejected.byReason.overloaded, 'not counted again at the stop').to.equal(1);
   });
 
   it('issue 14: at level ShedWork a normal request on an open connection is shed 503 (pressure) with Connection: close, while a critical path is served', async () => {

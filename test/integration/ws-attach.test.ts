@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import { ConfigValidationError, PoolConfig, UsePool, WebSocketConnectionPool, WebSocketPoolConfig, type Application } from '../../src';
 import { formatProblem } from '../../src/errors';
 import { createTestApp } from '../../src/testing';
+import { PressureLevel } from '../../src/overload/pressure-level';
 import { TestHttpServer, waitFor } from '../helpers/http-fixtures';
 import { TestHttpsServer, makeTlsFixtures, type TlsFixtures } from '../helpers/https-fixtures';
 import { run } from '../helpers/metrics-clients';
@@ -124,6 +125,22 @@ describe('issue 12: WebSocket on the HTTP port (ws.attachTo)', () => {
     } finally {
       held.destroy();
     }
+  });
+
+  it('issue 14 review: with the HTTP pool at refuseConnections, an upgrade on ws.path goes to the WebSocket pool, which decides (it is not overloaded: the client echoes); the HTTP pool counts no refusal', async () => {
+    const started = createTestApp({ servers: [TestHttpServer, TestWsServer], config: { http: { overload: { limiter: 'static', maxConcurrency: 100 } }, ws: { attachTo: 'http' } } });
+    app = started;
+    await started.start();
+    const port = started.server(TestHttpServer).address()!.port;
+    const httpPool = started.server(TestHttpServer).pool;
+    httpPool.workAdmission!.setPressureLevel(PressureLevel.RefuseConnections);
+    const client = pythonWsClient(`ws://127.0.0.1:${port}/ws`);
+    expect(await client.line(/^echo /)).to.equal('echo hi');
+    expect(started.server(TestWsServer).pool.size).to.equal(1);
+    expect(httpPool.getMetrics().rejected.total).to.equal(0);
+    // A plain request on a new connection is still refused, and counted.
+    expect((await curl(`http://127.0.0.1:${port}/`)).status).to.equal(503);
+    expect(httpPool.getMetrics().rejected.byReason.overloaded).to.equal(1);
   });
 
   it('issue 12 attachTo: a live change of ws.path moves the route on the HTTP port; attachTo itself needs a restart', async () => {

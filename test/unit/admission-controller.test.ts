@@ -357,6 +357,20 @@ describe('AdmissionController (limiter + queue + pressure + priority)', () => {
     after.close();
   });
 
+  it('issue 14 review: a unit carried over past the new config\'s (shorter) queue timeout is shed queue_timeout at once, even with a slot free', () => {
+    const before = make({ limiter: 'static', maxConcurrency: 1, queue: { size: 4, timeout: 1000 } });
+    expect(before.acquire(null, 'normal', 0)).to.equal('admit');
+    const old = new Work('old');
+    expect(before.acquire(old, 'normal', 0)).to.equal('queued');
+    clock.tick(600);
+    const after = new AdmissionController(config({ limiter: 'static', maxConcurrency: 10, queue: { size: 4, timeout: 500 } }), { clock: () => clock.now, pressureSources: sources });
+    after.adopt(before, 600);
+    expect(old.shedFor).to.equal('queue_timeout');
+    expect(old.admittedAt).to.equal(-1);
+    expect(after.shed.queue_timeout).to.equal(1);
+    after.close();
+  });
+
   it('issue 14 review: gradient2 with default knobs holds its limit through a long overload (180 s at 4x): the long-term RTT spans minutes, not seconds, so it does not catch up and let the limit grow back', () => {
     const c = make({ limiter: 'gradient2' });
     const calm = drive(c, { seconds: 10, perMs: 0.25, unitMs: 2, shedMs: 0.05, from: 0 });

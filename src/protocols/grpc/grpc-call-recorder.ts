@@ -37,26 +37,27 @@ const DEADLINE_SLACK_MAX_MS = 250;
 /** Ranks a call under overload (`GrpcServer.priority`). */
 export type CallPriority = (call: GrpcCallHead) => WorkPriority;
 
-/** `details` of a shed call's status, by reason: built once, never per call. */
 /**
  * Trailers of a shed call: `grpc-retry-pushback-ms`, gRPC's Retry-After (gRFC A6: a client with
  * a retry policy waits that long before its next attempt instead of its own backoff), from
- * `overload.shed.retryAfter`; none when 0. One object per value, reused (grpc-js copies it into
- * the trailers it writes), so a shed call allocates none.
+ * `overload.shed.retryAfter`; none when 0. Built once per value (grpc-js copies it into the
+ * trailers it writes, so the shared object is never changed).
  */
-let pushback: { seconds: number; metadata: grpc.Metadata | null } = { seconds: 0, metadata: null };
+const pushbacks = new Map<number, grpc.Metadata | null>();
 function pushbackTrailers(seconds: number): grpc.Metadata | null {
-  if (pushback.seconds !== seconds) {
-    let metadata: grpc.Metadata | null = null;
+  let metadata = pushbacks.get(seconds);
+  if (metadata === undefined) {
+    metadata = null;
     if (seconds > 0) {
       metadata = new grpc.Metadata();
       metadata.set('grpc-retry-pushback-ms', String(seconds * 1000));
     }
-    pushback = { seconds, metadata };
+    pushbacks.set(seconds, metadata);
   }
-  return pushback.metadata;
+  return metadata;
 }
 
+/** `details` of a shed call's status, by reason: built once, never per call. */
 const SHED_DETAILS: Readonly<Record<ShedReason, string>> = {
   limit: 'server overloaded (limit): concurrency limit reached, try again later',
   queue_full: 'server overloaded (queue_full): the admission queue is full, try again later',

@@ -286,7 +286,7 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
   static override readonly configSection: string | undefined = 'http';
 
   /** Refused sockets waiting for their 503; the pool does not track them, so the server does. */
-  private readonly refused = new Set<Socket>();
+  private readonly refused = new Set<TrackedSocket>();
   /** Upgrade listeners by request path (WebSocket servers attached to this port). */
   private readonly upgradeRoutes = new Map<string, UpgradeListener>();
   private takesUpgrades = false;
@@ -394,7 +394,10 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     const tracked = socket as TrackedSocket;
     const refused = tracked[REFUSED];
-    if (refused !== undefined) {
+    // Refused for overload alone, on a routed path: the route's own pool decides (it may not be
+    // overloaded, or may take a critical upgrade); nothing is counted here.
+    if (refused !== undefined && tracked[DEFERRED] === true && this.upgradeRoutes.has(pathOf(req.url))) this.unrefuse(tracked);
+    else if (refused !== undefined) {
       if (tracked[DEFERRED] === true) this.settleDeferred(tracked);
       const retryAfter = this.refusalRetryAfter(refused);
       rejectUpgrade(socket, 503, retryAfter === undefined ? {} : { 'Retry-After': retryAfter }, refusalBody(refused));
@@ -486,29 +489,31 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
   }
 
   /**
-   * The first request on a socket refused for overload alone: a critical one gets the socket
-   * admitted (as a critical connection, which overload does not refuse) and returns its
-   * connection; anything else settles the refusal (counted) and returns `undefined`.
+   * The first request on a socket refused for overload alone decides, with the pool's state now
+   * (the level may have fallen since the accept): the pool admits the socket for a request of
+   * `priority` (a critical one is not refused for overload) and returns its connection, or
+   * refuses and counts it, and this returns `undefined`.
    */
-  private admitDeferred(req: http.IncomingMessage, socket: TrackedSocket): PooledConnection<Socket> | undefined {
-    if (socket[DEFERRED] !== true) return undefined;
-    const pool = this.pool as unknown as HttpConnectionPool<HttpPoolConfig>;
-    if (this.priority(req) !== 'critical') {
-      this.settleDeferred(socket);
-      return undefined;
-    }
+  private admitDeferred(socket: TrackedSocket, priority: WorkPriority): PooledConnection<Socket> | undefined {
     socket[DEFERRED] = false;
-    const conn = pool.add(socket, undefined, undefined, 'critical');
+    const pool = this.pool as unknown as HttpConnectionPool<HttpPoolConfig>;
+    const conn = pool.add(socket, undefined, undefined, priority);
     if (conn === undefined) {
-      socket[REFUSED] = pool.admissionRefusal('critical') ?? 'max_connections'; // counted by add()
+      socket[REFUSED] = pool.admissionRefusal(priority) ?? 'max_connections'; // counted by add()
       return undefined;
     }
+    this.unrefuse(socket);
+    this.attach(socket, conn, pool);
+    return conn;
+  }
+
+  /** A refused socket is let in after all: its refusal's deadline and bookkeeping go. */
+  private unrefuse(socket: TrackedSocket): void {
+    socket[DEFERRED] = false;
     clearTimeout(socket[REFUSED_TIMER]);
     socket[REFUSED_TIMER] = undefined;
     socket[REFUSED] = undefined;
     this.refused.delete(socket);
-    this.attach(socket, conn, pool);
-    return conn;
   }
 
   /**
@@ -538,17 +543,25 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
   protected readonly onRequest = (req: http.IncomingMessage, response: http.ServerResponse): void => {
     const res = response as TrackedResponse;
     const socket = req.socket as TrackedSocket;
-    const conn = socket[CONN] ?? this.admitDeferred(req, socket);
+    let conn = socket[CONN];
+    let priority: WorkPriority | undefined;
     if (conn === undefined) {
-      this.respondRefused(res, socket[REFUSED] ?? 'max_connections');
-      return;
+      if (socket[DEFERRED] === true) {
+        // Ranked once: the same rank admits the connection and then the request.
+        priority = this.priority(req);
+        conn = this.admitDeferred(socket, priority);
+      }
+      if (conn === undefined) {
+        this.respondRefused(res, socket[REFUSED] ?? 'max_connections');
+        return;
+      }
     }
     const pool = socket[POOL] as HttpConnectionPool<HttpPoolConfig>; // set with CONN in onConnection: no getter per request
     if (pool.isDraining) res.shouldKeepAlive = false;
     if (socket[LINGER] !== undefined) clearLinger(socket);
     socket[NEWEST_RESPONSE] = res; // a drain puts Connection: close on it (see HttpConnectionPool.drainConnection)
     if (pool.admitsWork) {
-      this.admitRequest(req, res, conn, pool);
+      this.admitRequest(req, res, conn, pool, priority);
       return;
     }
     res[STARTED] = pool.beginWork(conn); // ended in detachTracked, or onSocketClose
@@ -560,10 +573,10 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
    * request is admitted (runs now), queued (runs when admitted: its response is its place in
    * the queue) or shed (answered 503/429 now, its handler never runs, and it is not a request).
    */
-  private admitRequest(req: http.IncomingMessage, res: TrackedResponse, conn: PooledConnection<Socket>, pool: HttpConnectionPool<HttpPoolConfig>): void {
+  private admitRequest(req: http.IncomingMessage, res: TrackedResponse, conn: PooledConnection<Socket>, pool: HttpConnectionPool<HttpPoolConfig>, priority = this.priority(req)): void {
     const now = performance.now(); // the arrival: queue wait counts in the request's latency
     if (pool.closesKeepAlive) res.shouldKeepAlive = false;
-    const outcome = pool.admitWork(res, this.priority(req), now);
+    const outcome = pool.admitWork(res, priority, now);
     if (outcome === 'admit') {
       res[STARTED] = pool.beginWork(conn, now);
       this.runHandler(req, res, conn);
@@ -679,7 +692,11 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
   }
 
   protected override releaseUntracked(): void {
-    for (const socket of this.refused) socket.destroy();
+    for (const socket of this.refused) {
+      // Still undecided at shutdown: refused for the drain, not for overload.
+      if (socket[DEFERRED] === true) socket[REFUSED] = 'draining';
+      socket.destroy();
+    }
     this.refused.clear();
   }
 }

@@ -19,8 +19,8 @@ export interface ShedAnswer {
   readonly body: Buffer;
 }
 
-/** The answers of the current `retryAfter`, by reason (rebuilt when a live update changes it). */
-let answers: { retryAfter: number; byReason: Partial<Record<ShedReason, ShedAnswer>> } = { retryAfter: -1, byReason: {} };
+/** The answers, by `retryAfter` then reason (a few configured values: a handful of entries). */
+const answers = new Map<number, Partial<Record<ShedReason, ShedAnswer>>>();
 
 /**
  * The headers (`Content-Type`, `Content-Length`, `Retry-After` unless 0) and body of a shed
@@ -28,14 +28,18 @@ let answers: { retryAfter: number; byReason: Partial<Record<ShedReason, ShedAnsw
  * shed, and each answer is then one `writeHead` of a ready list (no `setHeader` per header).
  */
 export function shedAnswer(reason: ShedReason, retryAfter: number): ShedAnswer {
-  if (answers.retryAfter !== retryAfter) answers = { retryAfter, byReason: {} };
-  let answer = answers.byReason[reason];
+  let byReason = answers.get(retryAfter);
+  if (byReason === undefined) {
+    byReason = {};
+    answers.set(retryAfter, byReason);
+  }
+  let answer = byReason[reason];
   if (answer === undefined) {
     const body = Buffer.from(SHED_BODIES[reason]);
     const headers = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length)];
     if (retryAfter > 0) headers.push('Retry-After', String(retryAfter));
     answer = { headers: Object.freeze(headers), body };
-    answers.byReason[reason] = answer;
+    byReason[reason] = answer;
   }
   return answer;
 }
