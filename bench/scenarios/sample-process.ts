@@ -54,7 +54,9 @@ export const sampleProcess: Scenario = {
       const freePorts = Object.fromEntries(SAMPLE_SECTIONS.map((s) => [`UNIPOOL_${s}_PORT`, '0']));
       // The bench's own UNIPOOL_BENCH_* knobs are not the sample's: it would reject them as unknown config keys.
       const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('UNIPOOL_BENCH_'))), ...freePorts };
-      const a = new PlainProcess('bare node:http', process.execPath, [...nodeArgs, join(__dirname, '..', 'servers', 'sample-bare.js')], { env, cwd: ROOT, cpu: 'server' });
+      // A variant that answers with the bench's handler is compared with bare node answering with the same one.
+      const bareArgs = variant?.split('+').includes('bench-handler') ? ['0', 'bench-handler'] : [];
+      const a = new PlainProcess('bare node:http', process.execPath, [...nodeArgs, join(__dirname, '..', 'servers', 'sample-bare.js'), ...bareArgs], { env, cwd: ROOT, cpu: 'server' });
       const b = new PlainProcess(variant ? `sample (${variant})` : 'sample', process.execPath, [...nodeArgs, ...sampleCommand(variant)], { env, cwd: ROOT, cpu: 'server' });
       try {
         await load.next('ready');
