@@ -543,7 +543,21 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
   protected readonly onRequest = (req: http.IncomingMessage, response: http.ServerResponse): void => {
     const res = response as TrackedResponse;
     const socket = req.socket as TrackedSocket;
-    let conn = socket[CONN];
+    const conn = socket[CONN];
+    const pool = socket[POOL]; // set with CONN in onConnection: no getter per request
+    // The common case first, with one test: a kept-alive request on a tracked socket of a pool
+    // that is not draining and has no admission. Everything else goes to onRequestOther.
+    if (conn === undefined || pool === undefined || pool.isDraining || pool.admitsWork || socket[LINGER] !== undefined) {
+      this.onRequestOther(req, res, socket, conn);
+      return;
+    }
+    socket[NEWEST_RESPONSE] = res; // a drain puts Connection: close on it (see HttpConnectionPool.drainConnection)
+    res[STARTED] = pool.beginWork(conn); // ended in detachTracked, or onSocketClose
+    this.runHandler(req, res, conn);
+  };
+
+  /** A request on a deferred or refused socket, a draining pool, admission on, or after a body linger. */
+  private onRequestOther(req: http.IncomingMessage, res: TrackedResponse, socket: TrackedSocket, conn: PooledConnection<Socket> | undefined): void {
     let priority: WorkPriority | undefined;
     if (conn === undefined) {
       if (socket[DEFERRED] === true) {
@@ -556,17 +570,17 @@ export abstract class HttpServer<P extends HttpConnectionPool = HttpConnectionPo
         return;
       }
     }
-    const pool = socket[POOL] as HttpConnectionPool<HttpPoolConfig>; // set with CONN in onConnection: no getter per request
+    const pool = socket[POOL] as HttpConnectionPool<HttpPoolConfig>;
     if (pool.isDraining) res.shouldKeepAlive = false;
     if (socket[LINGER] !== undefined) clearLinger(socket);
-    socket[NEWEST_RESPONSE] = res; // a drain puts Connection: close on it (see HttpConnectionPool.drainConnection)
+    socket[NEWEST_RESPONSE] = res;
     if (pool.admitsWork) {
       this.admitRequest(req, res, conn, pool, priority);
       return;
     }
-    res[STARTED] = pool.beginWork(conn); // ended in detachTracked, or onSocketClose
+    res[STARTED] = pool.beginWork(conn);
     this.runHandler(req, res, conn);
-  };
+  }
 
   /**
    * Overload protection (the pool's `overload` block sets a limiter or a pressure signal): the
