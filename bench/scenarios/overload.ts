@@ -183,29 +183,48 @@ interface CpuReading extends Message {
   served: number;
 }
 
+const SETTLE_INTERVAL_MS = 300;
 /**
- * Waits until the server has stopped serving (requests it counts stay the same for 300 ms: the
- * backlog of abandoned requests of the previous point is done), then starts its event-loop delay
- * window, so one point's backlog does not load the next.
+ * A server's CPU may grow this much (ms) in a settle interval and count as idle: an idle server
+ * takes 1-2 ms (timers, the IPC), one run with `--cpu-prof` 15; one serving a backlog, or
+ * accepting and closing thousands of abandoned connections, takes most of the 300.
  */
-async function settle(server: Child): Promise<CpuReading> {
-  const served = async (): Promise<number> => (await server.request<{ type: string; served: number }>({ type: 'cpu' }, 'cpu', 60_000)).served;
+const SETTLE_IDLE_CPU_MS = 30;
+
+/**
+ * Waits until every server has stopped working: the requests each counts stay the same, and its
+ * CPU time grows less than `SETTLE_IDLE_CPU_MS`, over `SETTLE_INTERVAL_MS` (so the backlog of
+ * abandoned requests of the previous point is done, on whichever server it was: they all share
+ * one core, and bare node at 4x keeps running queued handlers for a second or more after its
+ * clients gave up). Then starts the event-loop delay window of `server`, so one point's backlog
+ * does not load the next.
+ */
+async function settle(options: BenchOptions, server: Child, all: readonly Child[]): Promise<CpuReading> {
+  const read = (s: Child): Promise<CpuReading> => s.request<CpuReading>({ type: 'cpu' }, 'cpu', 60_000);
   const deadline = Date.now() + 60_000;
-  let last = await served();
+  let last = await Promise.all(all.map(read));
   for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const now = await served();
-    if (now === last || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_INTERVAL_MS));
+    const now = await Promise.all(all.map(read));
+    const idle = now.every((r, i) => r.served === last[i].served && r.cpuUs - last[i].cpuUs < SETTLE_IDLE_CPU_MS * 1000);
+    if (idle) break;
+    if (Date.now() > deadline) {
+      const busy = now.map((r, i) => `${Math.round((r.cpuUs - last[i].cpuUs) / 1000)} ms CPU, ${r.served - last[i].served} served`).join('; ');
+      options.log(`  !! the servers did not settle within 60 s (last ${SETTLE_INTERVAL_MS} ms: ${busy}); measuring anyway`);
+      break;
+    }
     last = now;
   }
   await server.request({ type: 'eld-reset' }, 'eld-reset', 60_000);
-  return server.request<CpuReading>({ type: 'cpu' }, 'cpu', 60_000);
+  return read(server);
 }
 
 /** One point of the table: a side at a rate with a client shape. */
 interface PointRun {
   openLoop: Child;
   server: Child;
+  /** Every side's server (they share a core: `settle` waits for all of them). */
+  servers: readonly Child[];
   port: number;
   key: string;
   rate: number;
@@ -221,7 +240,7 @@ async function runPoint(options: BenchOptions, run: PointRun, p: Point): Promise
   if (run.shape.connections > 0) {
     await openLoop.request({ type: 'warm', url: `http://127.0.0.1:${port}/cpu?ms=0`, connections: run.shape.connections }, 'warmed', 60_000);
   }
-  const before = await settle(server);
+  const before = await settle(options, server, run.servers);
   const overflowsBefore = listenOverflows();
   const t0 = performance.now();
   const r = await openLoop.request<OpenLoopResult>(
@@ -290,7 +309,7 @@ export const overload: Scenario = {
               const key = pointKey(sides[i].label, factor, shape);
               const p = points.get(key) ?? { round: [], goodputRatio: [], cpuPerServed: [], cpuShare: [], goodput: [], p50: [], p99: [], shed: [], timeouts: [], eldP99: [], overflows: [] };
               points.set(key, p);
-              await runPoint(options, { openLoop, server: servers[i], port: ports[i], key, rate: Math.round(capacity * factor), shape, capacity, round }, p);
+              await runPoint(options, { openLoop, server: servers[i], servers, port: ports[i], key, rate: Math.round(capacity * factor), shape, capacity, round }, p);
             }
           }
         }
