@@ -22,11 +22,16 @@ const SAMPLE_MAIN = join(ROOT, 'dist', 'samples', 'multi-protocol', 'main.js');
 /** Config sections of the sample whose port the bench frees (the shipped fixed ports may be taken on a shared machine). */
 const SAMPLE_SECTIONS = ['HTTP', 'HTTPS', 'GRPC', 'WS', 'HTTP2', 'ADMIN'];
 
+/** The variant that runs the bench's own server instead of the sample (compared with bare on the bench's handler). */
+const BENCH_SERVER = 'bench-server';
+
 /**
- * Side B: the shipped sample (`UNIPOOL_BENCH_SAMPLE_VARIANT` unset) or one variant of it (see
- * bench/servers/sample-variant.ts), for finding where its cost comes from.
+ * Side B: the shipped sample (`UNIPOOL_BENCH_SAMPLE_VARIANT` unset), one variant of it (see
+ * bench/servers/sample-variant.ts), or `bench-server`: the bench's own unipool server in a
+ * plain process (bench/servers/sample-bench-server.ts), for finding where its cost comes from.
  */
 function sampleCommand(variant: string | undefined): string[] {
+  if (variant === BENCH_SERVER) return [join(__dirname, '..', 'servers', 'sample-bench-server.js')];
   return variant ? [join(__dirname, '..', 'servers', 'sample-variant.js'), variant] : [SAMPLE_MAIN];
 }
 
@@ -55,7 +60,7 @@ export const sampleProcess: Scenario = {
       // The bench's own UNIPOOL_BENCH_* knobs are not the sample's: it would reject them as unknown config keys.
       const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('UNIPOOL_BENCH_'))), ...freePorts };
       // A variant that answers with the bench's handler is compared with bare node answering with the same one.
-      const bareArgs = variant?.split('+').includes('bench-handler') ? ['0', 'bench-handler'] : [];
+      const bareArgs = variant === BENCH_SERVER || variant?.split('+').includes('bench-handler') ? ['0', 'bench-handler'] : [];
       const a = new PlainProcess('bare node:http', process.execPath, [...nodeArgs, join(__dirname, '..', 'servers', 'sample-bare.js'), ...bareArgs], { env, cwd: ROOT, cpu: 'server' });
       const b = new PlainProcess(variant ? `sample (${variant})` : 'sample', process.execPath, [...nodeArgs, ...sampleCommand(variant)], { env, cwd: ROOT, cpu: 'server' });
       try {
