@@ -4,7 +4,7 @@
  * ends) and replies `result` with completed calls per second.
  */
 import * as grpc from '@grpc/grpc-js';
-import { loadDemoPackage } from '../../samples/multi-protocol/grpc-echo-server';
+import { loadDemoPackage } from '../../samples/multi-protocol/demo-proto';
 import { onParentMessage, toParent } from '../lib/worker';
 
 const Echo = loadDemoPackage().Echo;

@@ -44,6 +44,12 @@ export function fail(err: unknown): void {
   void toParent({ type: 'error', message: (err as Error)?.stack ?? String(err) }).then(() => process.exit(1));
 }
 
+/** CPU time (user + system, ms) this process used since `since` (a `process.cpuUsage()` read). */
+export function cpuMsSince(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+}
+
 /**
  * Replies `cpu` with the process's CPU time so far (user + system, µs) and `served`, the count
  * of units of work done: CPU per unit is the bench's noise-resistant companion to throughput.

@@ -8,20 +8,16 @@
  * shuts down and replies `stopped` with the time from the call to the promise resolving and
  * the CPU time (user + system) the process used in it.
  */
-import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
-import { createTerminus } from '@godaddy/terminus';
-import { createApp, HttpsConnectionPool, HttpsPoolConfig, HttpsServer, PoolConfig, UsePool } from '../../src';
-import { BenchHttpServer } from './bench-http-server';
 import { benchHandler, inflight, served } from './handlers';
-import { nullLogger } from './null-logger';
-import { fail, onParentMessage, reportCpu, toParent, workerArgs } from '../lib/worker';
+import { assertUnipoolNotLoaded } from './unipool-free';
+import { cpuMsSince, fail, onParentMessage, reportCpu, toParent, workerArgs } from '../lib/worker';
 
-interface Args {
+export interface HttpTargetArgs {
   impl: 'bare' | 'terminus' | 'unipool';
   keepAliveTimeout?: number;
   stopAtInflight?: number;
@@ -32,47 +28,15 @@ interface Args {
   overload?: Record<string, unknown>;
 }
 
-@UsePool(HttpsConnectionPool)
-class BenchHttpsServer extends HttpsServer {
-  constructor(@PoolConfig(HttpsPoolConfig, 'https') config: HttpsPoolConfig) {
-    super(config);
-  }
-  handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    benchHandler(req, res);
-  }
-}
-
-const args = workerArgs<Args>();
+const args = workerArgs<HttpTargetArgs>();
 const keepAliveTimeout = args.keepAliveTimeout ?? 5000;
-
-/** CPU time (user + system, ms) this process used since `since` (a `process.cpuUsage()` read). */
-function cpuMsSince(since: NodeJS.CpuUsage): number {
-  const d = process.cpuUsage(since);
-  return (d.user + d.system) / 1000;
-}
 
 async function start(): Promise<{ port: number; stop: () => Promise<Record<string, unknown>> }> {
   if (args.impl === 'unipool') {
-    const section = { host: '127.0.0.1', port: 0, maxConnections: args.maxConnections ?? 20_000, keepAliveTimeout, ...(args.overload ? { overload: args.overload } : {}) };
-    const app = createApp({
-      servers: [args.tls ? BenchHttpsServer : BenchHttpServer],
-      config: args.tls ? { https: { ...section, tls: args.tls }, shutdown: { timeout: 5000 } } : { http: section, shutdown: { timeout: 5000 } },
-      logger: nullLogger,
-      // UNIPOOL_BENCH_OTEL=1: OpenTelemetry on (every request recorded; the export, hourly to a closed port, never runs during a slice).
-      env: process.env.UNIPOOL_BENCH_OTEL === '1' ? { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_METRIC_EXPORT_INTERVAL: '3600000' } : {},
-      handleSignals: false,
-    });
-    await app.start();
-    const port = (app.servers[0].address() as AddressInfo).port;
-    return {
-      port,
-      stop: async () => {
-        const t0 = performance.now();
-        const cpu0 = process.cpuUsage();
-        const result = await app.stop();
-        return { ms: performance.now() - t0, cpuMs: cpuMsSince(cpu0), graceful: result.graceful, forced: result.forced, ok: result.ok };
-      },
-    };
+    // Loaded for this side only (see unipool-free.ts).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { startUnipool } = require('./http-target-unipool') as typeof import('./http-target-unipool');
+    return startUnipool(args, keepAliveTimeout);
   }
   const server = args.tls
     ? https.createServer({ keepAliveTimeout, cert: readFileSync(args.tls.cert), key: readFileSync(args.tls.key) }, benchHandler)
@@ -82,6 +46,8 @@ async function start(): Promise<{ port: number; stop: () => Promise<Record<strin
     let t0 = 0;
     let cpu0 = process.cpuUsage();
     let finished: (ms: number) => void = () => undefined;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createTerminus } = require('@godaddy/terminus') as typeof import('@godaddy/terminus');
     // signals: a private one, raised by emit() below so no OS signal timing is measured.
     createTerminus(server, {
       signals: ['SIGUSR2'],
@@ -114,6 +80,7 @@ async function start(): Promise<{ port: number; stop: () => Promise<Record<strin
 }
 
 start().then(({ port, stop }) => {
+  if (args.impl !== 'unipool') assertUnipoolNotLoaded(args.impl);
   let stopping: Promise<void> | undefined;
   const doStop = (): Promise<void> =>
     (stopping ??= stop().then((result) => toParent({ type: 'stopped', ...result })));
@@ -128,4 +95,4 @@ start().then(({ port, stop }) => {
     else if (msg.type === 'cpu') await reportCpu(served.count);
   });
   return toParent({ type: 'ready', port, pid: process.pid });
-}, fail);
+}).catch(fail);

@@ -8,12 +8,10 @@
  * Messages: `cpu` (CPU time, messages served), `mem` (forced GC, then memory figures),
  * `broadcast` {bytes} (times the broadcast call, replies `broadcast-done`).
  */
-import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import WebSocket, { WebSocketServer as WsServer, type RawData } from 'ws';
-import { createApp, PoolConfig, UsePool, WebSocketConnectionPool, WebSocketPoolConfig, WebSocketServer } from '../../src';
-import { nullLogger } from './null-logger';
+import { assertUnipoolNotLoaded } from './unipool-free';
 import { fail, onParentMessage, reportCpu, toParent, workerArgs } from '../lib/worker';
 
 interface Args {
@@ -22,20 +20,10 @@ interface Args {
 }
 
 const args = workerArgs<Args>();
-let served = 0;
+/** Messages echoed (both sides count here). */
+const served = { count: 0 };
 
-@UsePool(WebSocketConnectionPool)
-class BenchWsServer extends WebSocketServer {
-  constructor(@PoolConfig(WebSocketPoolConfig, 'ws') config: WebSocketPoolConfig) {
-    super(config);
-  }
-  onMessage(socket: WebSocket, data: RawData, isBinary: boolean): void {
-    served++;
-    this.send(socket, data as Buffer, isBinary);
-  }
-}
-
-interface Target {
+export interface WsTarget {
   port: number;
   broadcast(payload: Buffer): number;
 }
@@ -46,25 +34,19 @@ function heartbeat(this: WebSocket): void {
   (this as AliveSocket).isAlive = true;
 }
 
-async function start(): Promise<Target> {
+async function start(): Promise<WsTarget> {
   if (args.impl === 'unipool') {
-    const app = createApp({
-      servers: [BenchWsServer],
-      config: { ws: { host: '127.0.0.1', port: 0, path: '/', maxConnections: 20_000, pingInterval: args.pingInterval, pongTimeout: Math.floor(args.pingInterval / 2) } },
-      logger: nullLogger,
-      env: {},
-      handleSignals: false,
-    });
-    await app.start();
-    const server = app.servers[0] as BenchWsServer;
-    return { port: (server.address() as AddressInfo).port, broadcast: (payload) => server.broadcast(payload).sent };
+    // Loaded for this side only (see unipool-free.ts).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { startUnipoolWs } = require('./ws-target-unipool') as typeof import('./ws-target-unipool');
+    return startUnipoolWs(args.pingInterval, served);
   }
   const wss = new WsServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
   wss.on('connection', (ws: AliveSocket) => {
     ws.isAlive = true;
     ws.on('pong', heartbeat);
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      served++;
+      served.count++;
       ws.send(data, { binary: isBinary });
     });
   });
@@ -97,8 +79,9 @@ async function start(): Promise<Target> {
 const gc = (globalThis as { gc?: () => void }).gc;
 
 start().then((target) => {
+  if (args.impl !== 'unipool') assertUnipoolNotLoaded(args.impl);
   onParentMessage(async (msg) => {
-    if (msg.type === 'cpu') await reportCpu(served);
+    if (msg.type === 'cpu') await reportCpu(served.count);
     else if (msg.type === 'mem') {
       gc?.();
       gc?.();
@@ -114,4 +97,4 @@ start().then((target) => {
     }
   });
   return toParent({ type: 'ready', port: target.port });
-}, fail);
+}).catch(fail);

@@ -1,21 +1,12 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { GrpcConnectionPool, GrpcPoolConfig, GrpcServer, PoolConfig, UsePool } from '../../src';
+import { loadDemoPackage } from './demo-proto';
 import { MAX_SLOW_MS } from './demo-routes';
 
-/** The demo .proto: next to this file when run from source, in the repository's samples folder when run from dist/. */
-export const DEMO_PROTO_PATH = [join(__dirname, 'demo.proto'), join(__dirname, '../../../samples/multi-protocol/demo.proto')].find((p) => existsSync(p)) ?? join(__dirname, 'demo.proto');
+export { DEMO_PROTO_PATH, loadDemoPackage } from './demo-proto';
 
 /** Interval (ms) of EchoStream when the request gives none. */
 const DEFAULT_STREAM_INTERVAL_MS = 100;
-
-/** The `demo` package loaded from `demo.proto`. */
-export function loadDemoPackage(): { Echo: grpc.ServiceClientConstructor } {
-  const definition = protoLoader.loadSync(DEMO_PROTO_PATH, { keepCase: true, longs: Number, defaults: true });
-  return grpc.loadPackageDefinition(definition).demo as unknown as { Echo: grpc.ServiceClientConstructor };
-}
 
 interface EchoRequest {
   message: string;
