@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,9 +21,23 @@ export function portZeroSampleConfig(): Record<string, Record<string, unknown>> 
   return config;
 }
 
-/** Writes `config` to a temp JSON file and returns its path. */
+/** Temp config folders made by this test process; removed when it exits, so a test run leaves nothing in the temp folder. */
+const tempDirs = new Set<string>();
+let removeOnExit = false;
+
+function rememberTempDir(dir: string): void {
+  tempDirs.add(dir);
+  if (removeOnExit) return;
+  removeOnExit = true;
+  process.once('exit', () => {
+    for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+  });
+}
+
+/** Writes `config` to a temp JSON file and returns its path. The folder is removed when the test process exits. */
 export function writeTempConfig(config: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), 'unipool-cfg-'));
+  rememberTempDir(dir);
   const file = join(dir, 'config.json');
   writeFileSync(file, typeof config === 'string' ? config : JSON.stringify(config, null, 2));
   return file;
