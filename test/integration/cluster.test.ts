@@ -25,6 +25,7 @@ function rawRequest(port: number, path: string): Promise<string> {
     const socket = net.connect(port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
     let data = '';
     socket.setEncoding('utf8');
+    socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer to ${path} within 10 s`)));
     socket.on('data', (c: string) => (data += c));
     socket.on('close', () => resolve(data));
     socket.on('error', reject);
@@ -387,7 +388,7 @@ function curlLoad(port: number): { ok: number; stop(): Promise<{ ok: number; fai
   const loop = (async () => {
     while (state.running) {
       if (state.errors.length > 100) break;
-      const child = spawn('/usr/bin/curl', ['-s', '-w', '%{http_code}\\n', ...Array.from({ length: 100 }, () => ['-o', '/dev/null', url]).flat()], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('/usr/bin/curl', ['-s', '--max-time', '30', '-w', '%{http_code}\\n', ...Array.from({ length: 100 }, () => ['-o', '/dev/null', url]).flat()], { stdio: ['ignore', 'pipe', 'pipe'] });
       state.child = child;
       let out = '';
       child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
@@ -428,6 +429,8 @@ function sendOnce(port: number, agent: http.Agent, state: { retries: number }): 
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       res.on('error', reject);
     });
+    // A request left without an answer is a failure with a name, not a test that hangs.
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
     req.on('error', (err: NodeJS.ErrnoException) => {
       // reusedSocket: the connection had served a request before; nothing of this one's answer arrived.
       if (req.reusedSocket && (err.code === 'ECONNRESET' || err.message === 'socket hang up')) {
