@@ -23,15 +23,10 @@ export function portZeroSampleConfig(): Record<string, Record<string, unknown>> 
 
 /** Temp config folders made by this test process; removed when it exits, so a test run leaves nothing in the temp folder. */
 const tempDirs = new Set<string>();
-let removeOnExit = false;
 
 function rememberTempDir(dir: string): void {
+  if (tempDirs.size === 0) process.once('exit', () => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
   tempDirs.add(dir);
-  if (removeOnExit) return;
-  removeOnExit = true;
-  process.once('exit', () => {
-    for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-  });
 }
 
 /** Writes `config` to a temp JSON file and returns its path. The folder is removed when the test process exits. */
