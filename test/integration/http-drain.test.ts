@@ -110,7 +110,24 @@ describe('HTTP/HTTPS drain loses nothing (slow readers, preconnects, pipelining)
     expect(m.requests.failed).to.equal(1);
   });
 
-  it('item 2: a connection that never sent a byte (a preconnect) is closed at drain start, counted graceful, and the drain does not wait for connectionTimeout', async () => {
+  it('item 2: a connection opened just before the drain whose request comes after the drain started (its first request in its socket, unread) is answered with Connection: close, not reset', async () => {
+    const { app, port, pool } = await bootHttp({ connectionTimeout: 10_000 }, { timeout: 5000 });
+    const socket = await connect(port);
+    sockets.push(socket);
+    const received = readUntilClose(socket);
+    await waitFor(() => pool.size === 1, 2000, 'connection admitted');
+    const stopping = app.stop();
+    await waitFor(() => pool.isDraining, 2000, 'drain started');
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const result = await stopping;
+    const data = await received;
+    expect(data).to.match(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(data).to.match(/\r\nconnection: close\r\n/i);
+    expect(result.ok).to.equal(true);
+    expect(result.graceful).to.equal(1);
+  });
+
+  it('item 2: a connection that never sends a byte (a preconnect) is closed when the drain grace ends (at drain start if it is older than the grace), counted graceful, and the drain does not wait for connectionTimeout', async () => {
     const { app, port, pool } = await bootHttp({ connectionTimeout: 10_000 }, { timeout: 5000 });
     const socket = await connect(port);
     sockets.push(socket);
@@ -127,7 +144,7 @@ describe('HTTP/HTTPS drain loses nothing (slow readers, preconnects, pipelining)
     expect(pool.getMetrics().timeouts.connection ?? 0).to.equal(0);
   });
 
-  it('item 2: an HTTPS preconnect (handshake done, no request) is closed at drain start, counted graceful', async () => {
+  it('item 2: an HTTPS preconnect (handshake done, no request) is closed when the drain grace ends, counted graceful', async () => {
     const { app, port, pool } = await bootHttps({ connectionTimeout: 10_000 }, { timeout: 5000 });
     const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
       const s = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => resolve(s));

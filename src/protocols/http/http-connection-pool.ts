@@ -24,8 +24,10 @@ export const HTTP_LABEL_VALUES: KnownLabelValues = Object.freeze({
  * once: its client may have sent its next request already (on the wire, not yet read), which a
  * close would reset, and a client that does not retry (autocannon, most non-browser clients on a
  * non-idempotent request) would count failed. It stays open this long for that request, which is
- * answered with `Connection: close`; then (if it sent none) it is closed. A socket idle longer is
- * closed at drain start: no request of a busy client is on its way.
+ * answered with `Connection: close`; then (if it sent none) it is closed. The same holds for a
+ * connection opened this recently that has sent nothing yet: its first request may be in its
+ * socket, unread. A socket idle longer is closed at drain start: no request of a busy client is on
+ * its way.
  */
 export const DRAIN_KEEP_ALIVE_GRACE_MS = 500;
 
@@ -149,9 +151,9 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
    * - a request arriving (headers, or the unread body of one already answered): left to finish
    *   (it is answered with `Connection: close`) or to time out (`headersTimeout`, body linger);
    * - otherwise it holds no request (an idle keep-alive socket, a preconnect that never sent a
-   *   byte): closed now, unless it served a request within `DRAIN_KEEP_ALIVE_GRACE_MS`: then it
-   *   is closed at the end of that grace if its client sent nothing in it (a request sent in it is
-   *   answered with `Connection: close`, which closes it).
+   *   byte): closed now, unless it was opened or served a request within
+   *   `DRAIN_KEEP_ALIVE_GRACE_MS`: then it is closed at the end of that grace if its client sent
+   *   nothing in it (a request sent in it is answered with `Connection: close`, which closes it).
    */
   protected override drainConnection(conn: PooledConnection<Socket>): void {
     const socket = conn.raw as HttpSocket;
@@ -170,7 +172,9 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
     if (requestArriving(socket, conn.requests === 0)) return;
     // Active within the grace before the drain started (the walk's one clock read; a pool's own read outside it).
     const now = this.drainWalkMono >= 0 ? this.drainWalkMono : monotonicMs();
-    if (conn.requests > 0 && now - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS) {
+    // A connection opened in the grace counts as active too: its request may be in its socket,
+    // not read yet (accepted this turn; in a cluster worker, handed over by the primary just before).
+    if (now - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS) {
       this.graced.push(conn);
       this.graceTimer ??= setTimeout(this.endDrainGrace, DRAIN_KEEP_ALIVE_GRACE_MS).unref();
       return;
@@ -193,7 +197,7 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
     const graced = this.graced;
     this.graced = [];
     for (const conn of graced) {
-      if (conn.removed || conn.inFlight > 0 || requestArriving(conn.raw as HttpSocket, false)) continue;
+      if (conn.removed || conn.inFlight > 0 || requestArriving(conn.raw as HttpSocket, conn.requests === 0)) continue;
       conn.closeReason = 'drain';
       this.closeConnection(conn, 'drain');
     }
