@@ -200,9 +200,17 @@ export class ClusterWorker {
     const code = result.ok && !result.forcedByUser ? 0 : 1;
     process.exitCode = code;
     process.off('message', this.onMessage);
-    // Disconnect once the report is written: a disconnect may drop a message still queued.
+    // Disconnect once the report is written (a disconnect may drop a message still queued), and
+    // through node:cluster's own handshake, not `process.disconnect()`: the primary may have
+    // handed this worker a connection (round robin) before it read that the worker's servers
+    // closed. Such a `newconn` is still in the channel; a worker that disconnects before reading
+    // it never answers, and the primary holds that connection, unread, for ever. The worker's
+    // `disconnect()` waits for the primary's ack, which comes after any such `newconn`: the
+    // worker refuses it first, and the primary hands it to another worker.
     this.send({ unipool: 'stopped', ok: code === 0, graceful: result.graceful, forced: result.forced }, () => {
-      if (process.connected) process.disconnect();
+      if (!process.connected) return;
+      if (cluster.worker) cluster.worker.disconnect();
+      else process.disconnect();
     });
     const shutdown = this.host.config?.get('shutdown') as ShutdownConfig | undefined;
     scheduleExit(shutdown?.exitDelay ?? new ShutdownConfig().exitDelay, code, this.logger);
