@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type WebSocket from 'ws';
+import { waitFor } from '../helpers/http-fixtures';
 import { activeReaches, tryUpgrade, wsTestContext } from './ws-support';
 
 describe('WebSocket admission (integration)', () => {
@@ -44,6 +45,27 @@ describe('WebSocket admission (integration)', () => {
     expect(outcome.status).to.equal(503);
     expect(outcome.ws).to.equal(undefined);
     await drained;
+    expect(started.pool.getMetrics().rejected.byReason.draining).to.equal(1);
+  });
+
+  it('a connection opened just before app.stop() whose upgrade request comes once the drain has started is answered 503 (shutting down), not cut by the server close', async () => {
+    const started = await ctx.start({});
+    const node = (started.server as unknown as { server: net.Server }).server;
+    const accepted = new Promise((resolve) => node.once('connection', resolve));
+    const socket = net.connect(started.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    let data = '';
+    socket.setEncoding('utf8').on('data', (c: string) => (data += c));
+    const ended = new Promise((resolve) => socket.once('close', resolve));
+    await accepted;
+    const stopping = started.app.stop();
+    await waitFor(() => started.pool.isDraining, 2000, 'drain started');
+    socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    const result = await stopping;
+    await ended;
+    expect(data).to.match(/^HTTP\/1\.1 503 /);
+    expect(data).to.contain('server is shutting down');
+    expect(result.ok).to.equal(true);
     expect(started.pool.getMetrics().rejected.byReason.draining).to.equal(1);
   });
 

@@ -18,6 +18,8 @@ import { WebSocketPoolConfig } from './ws-config';
 import { WebSocketConnectionPool, type BroadcastFilter, type BroadcastResult, type WebSocketData } from './ws-connection-pool';
 import { WS_CLOSE, WS_CLOSE_REASON, WS_ERROR, WS_ERR_MESSAGE_TOO_BIG, WS_REMOVE_REASON, WS_SHED_CLOSE_REASON, WS_TIMEOUT } from './ws-constants';
 import { PoolWebSocket } from './pool-web-socket';
+import { ArrivingConnections } from './arriving-connections';
+import { DRAIN_KEEP_ALIVE_GRACE_MS } from '../http/http-connection-pool';
 
 /** `ws` server options, plus `closeTimeout`, which `ws` 8 reads but `@types/ws` does not declare. */
 type WsServerOptions = NonNullable<ConstructorParameters<typeof WsServer>[0]> & { closeTimeout?: number };
@@ -133,6 +135,8 @@ export abstract class WebSocketServer<P extends WebSocketConnectionPool = WebSoc
   private host: HttpServer | undefined;
   /** Upgrades waiting for an asynchronous `authorizeUpgrade`, with the timer that bounds the wait. */
   private readonly pendingUpgrades = new Map<Duplex, NodeJS.Timeout>();
+  /** Connections of the own listener on their way to an upgrade (answered, not cut, at close). */
+  private readonly arriving = new ArrivingConnections();
   /** `overload` block and path `pathCritical` was worked out for (both change only with the config). */
   private criticalOf: Readonly<OverloadConfig> | undefined;
   private criticalPathOf = '';
@@ -290,6 +294,7 @@ export abstract class WebSocketServer<P extends WebSocketConnectionPool = WebSoc
     // and each drop is counted as a refusal.
     server.maxConnections = socketCap(this.pool.config);
     server.on('drop', () => this.pool.reject('handshake_backlog'));
+    server.on('connection', this.arriving.accepted);
     await this.bind(server);
   }
 
@@ -300,7 +305,13 @@ export abstract class WebSocketServer<P extends WebSocketConnectionPool = WebSoc
 
   override async close(): Promise<void> {
     const host = this.host;
-    if (!host) return super.close();
+    if (!host) {
+      // A connection accepted just before the listener closed may carry an upgrade request not
+      // read yet: it gets the drain grace to send it (answered 503, shutting down) before node's
+      // close cuts every connection left.
+      await this.arriving.settle(DRAIN_KEEP_ALIVE_GRACE_MS);
+      return super.close();
+    }
     host.removeUpgradeRoute(this.config.path, this.onUpgrade);
     this.pool.setListening(false);
     this.pool.detachServer(this);
@@ -316,6 +327,7 @@ export abstract class WebSocketServer<P extends WebSocketConnectionPool = WebSoc
    * wrong path gets 404; then `authorizeUpgrade` decides (see there), then admission.
    */
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    this.arriving.upgraded(socket);
     if (pathOf(req.url) !== this.config.path) {
       this.pool.reject('bad_path', req.socket.remoteAddress);
       rejectUpgrade(socket, 404, {}, 'not found\n');
