@@ -2,39 +2,35 @@
  * The HTTP server of the cluster scenario, as a `node:cluster` primary with `workers` workers.
  * `impl`:
  * - `bare`: the primary forks the workers itself; each runs `node:http` with the bench handler;
- * - `unipool`: `createApp` with `cluster.workers` (the same handler in an `HttpServer`).
+ * - `unipool` (cluster-target-unipool.ts, loaded by this side only): `createApp` with
+ *   `cluster.workers` (the same handler in an `HttpServer`).
  * The primary replies `ready` with the shared port; `cpu` with the CPU time of the primary and
  * every worker (from /proc) and the requests they served; `roll` (unipool) runs a rolling
  * restart and replies `rolled` with its duration.
  */
-import 'reflect-metadata';
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { createApp, type Application } from '../../src';
-import { BenchHttpServer } from './bench-http-server';
+import type { Application } from '../../src';
 import { benchHandler, served } from './handlers';
-import { nullLogger } from './null-logger';
+import { assertUnipoolNotLoaded } from './unipool-free';
 import { fail, onParentMessage, toParent, workerArgs } from '../lib/worker';
 
-interface Args {
+export interface ClusterTargetArgs {
   impl: 'bare' | 'unipool';
   workers: number;
 }
 
-const args = workerArgs<Args>();
+const args = workerArgs<ClusterTargetArgs>();
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 const TICK_US = 10_000;
 
+/** The unipool app of this side (primary and workers): required here only, so the bare side never loads unipool (unipool-free.ts). */
 function createBenchApp(): Application {
-  return createApp({
-    servers: [BenchHttpServer],
-    config: { http: { host: '127.0.0.1', port: 0, maxConnections: 20_000, keepAliveTimeout: 5000 }, cluster: { workers: args.workers }, shutdown: { timeout: 5000, exitDelay: 2000 } },
-    logger: nullLogger,
-    env: {},
-    handleSignals: false,
-  });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createClusterBenchApp } = require('./cluster-target-unipool') as typeof import('./cluster-target-unipool');
+  return createClusterBenchApp(args.workers);
 }
 
 /** A worker answers the primary's `served` with its count (unipool's own messages pass it by). */
@@ -87,6 +83,7 @@ async function primary(): Promise<void> {
       let listening = 0;
       cluster.on('listening', () => ++listening === args.workers && resolve());
     });
+    assertUnipoolNotLoaded('bare primary');
   }
   // Requests served by workers that were replaced (rolling restart) still count.
   let retired = 0;
@@ -119,5 +116,5 @@ if (cluster.isPrimary) {
   createBenchApp().start().catch(() => process.exit(1));
 } else {
   answerServed();
-  http.createServer({ keepAliveTimeout: 5000 }, benchHandler).listen(0, '127.0.0.1');
+  http.createServer({ keepAliveTimeout: 5000 }, benchHandler).listen(0, '127.0.0.1', () => assertUnipoolNotLoaded('bare worker'));
 }
