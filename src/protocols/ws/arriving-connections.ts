@@ -13,9 +13,12 @@ export class ArrivingConnections {
   /** Each arriving socket with the time it was accepted (ms, monotonic). */
   private readonly sockets = new Map<Socket, number>();
 
+  /** `clock`: whole milliseconds on a monotonic clock (tests pass a fake one). */
+  constructor(private readonly clock: () => number = monotonicMs) {}
+
   /** Tracks `socket` until it upgrades (`upgraded`) or closes. */
   readonly accepted = (socket: Socket): void => {
-    this.sockets.set(socket, monotonicMs());
+    this.sockets.set(socket, this.clock());
     socket.once('close', () => this.sockets.delete(socket));
   };
 
@@ -26,7 +29,7 @@ export class ArrivingConnections {
 
   /** Resolves once every socket accepted less than `graceMs` ago has closed, or when the last one's grace ends. */
   settle(graceMs: number): Promise<void> {
-    const now = monotonicMs();
+    const now = this.clock();
     const waiting: Array<Promise<unknown>> = [];
     let latest = -Infinity;
     for (const [socket, acceptedAt] of this.sockets) {
