@@ -43,6 +43,8 @@ export class ClusterMetrics implements MetricsExposition {
     const p = primary;
     this.counter('unipool_cluster_worker_restarts_total', 'Workers replaced after they died (crash, kill, or not ready in time).', () => p.stats.restarts);
     this.counter('unipool_cluster_scrape_failures_total', 'Worker scrapes (/metrics, /status) that got no answer within cluster.scrapeTimeout.', () => p.stats.scrapeFailures);
+    this.counter('unipool_cluster_connections_rescued_total', 'Connections the primary had handed to a worker that died before taking them, handed to a live worker instead.', () => p.stats.rescuedConnections);
+    this.counter('unipool_cluster_connections_dropped_total', 'Connections a dead worker was handed and never took that no live worker took either: closed.', () => p.stats.droppedConnections);
     new Gauge({
       name: 'unipool_cluster_workers',
       help: 'Worker processes by state.',

@@ -7,6 +7,7 @@ import type { ClusterConfig } from './cluster-config';
 import { isClusterMessage, type PrimaryMessage, type WorkerMessage } from './cluster-messages';
 import { BUDGET_ENV, WORKER_ENV, workerCount } from './cluster-role';
 import type { BudgetSpec } from './connection-budget';
+import { HandoverRescue } from './handover-rescue';
 import { RestartBackoff } from './restart-backoff';
 
 /** Where a worker is in its life, as `/status` shows it. */
@@ -60,6 +61,10 @@ export type WorkerReply<T> = { info: WorkerInfo; value: T; error?: undefined } |
 export interface ClusterStats {
   restarts: number;
   scrapeFailures: number;
+  /** Connections a dead worker was handed and never took, handed to a live worker (`HandoverRescue`). */
+  readonly rescuedConnections: number;
+  /** Such connections no live worker took: closed. */
+  readonly droppedConnections: number;
 }
 
 /** What the supervisor needs from its application. */
@@ -81,7 +86,8 @@ const KILL_MARGIN_MS = 5000;
  * stops them all on shutdown, and replaces them one at a time on a rolling restart.
  */
 export class ClusterPrimary {
-  readonly stats: ClusterStats = { restarts: 0, scrapeFailures: 0 };
+  private readonly rescue: HandoverRescue;
+  readonly stats: ClusterStats;
   private readonly slots: Slot[] = [];
   private readonly live = new Set<WorkerEntry>();
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
@@ -94,6 +100,18 @@ export class ClusterPrimary {
   private booting = false;
 
   constructor(private readonly host: PrimaryHost) {
+    this.rescue = new HandoverRescue((dead) => this.takers(dead), host.logger);
+    const rescue = this.rescue.stats;
+    this.stats = {
+      restarts: 0,
+      scrapeFailures: 0,
+      get rescuedConnections() {
+        return rescue.rescued;
+      },
+      get droppedConnections() {
+        return rescue.dropped;
+      },
+    };
     const config = host.clusterConfig;
     const count = workerCount(config);
     for (let i = 0; i < count; i++) this.slots.push({ index: i, restarts: 0, backoff: new RestartBackoff(config.restartDelay, config.maxRestartDelay, config.stableAfter) });
@@ -137,8 +155,16 @@ export class ClusterPrimary {
     }
   }
 
+  /** Workers that may take a connection a dead worker left: ready ones first, then those not ready (never starting or stopping ones: no listener). */
+  private takers(dead: Worker): Worker[] {
+    const entries = [...this.live].filter((e) => e.worker !== dead && e.worker.isConnected() && (e.state === 'ready' || e.state === 'not ready'));
+    entries.sort((a, b) => Number(b.state === 'ready') - Number(a.state === 'ready'));
+    return entries.map((e) => e.worker);
+  }
+
   private fork(slot: Slot, budget: BudgetSpec): WorkerEntry {
     const worker = cluster.fork({ [WORKER_ENV]: String(slot.index + 1), [BUDGET_ENV]: JSON.stringify(budget) });
+    this.rescue.watch(worker);
     let markReady!: () => void;
     let failReady!: (err: Error) => void;
     const ready = new Promise<void>((resolve, reject) => {
