@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import sinon from 'sinon';
-import { ArrivingConnections } from '../../src/protocols/ws/arriving-connections';
+import { ArrivingConnections } from '../../src/protocols/http/arriving-connections';
 
 /** What ArrivingConnections reads of a socket: its 'close' event and `destroyed`. */
 class FakeSocket extends EventEmitter {
@@ -15,7 +15,7 @@ class FakeSocket extends EventEmitter {
 
 const socket = (): Socket & FakeSocket => new FakeSocket() as unknown as Socket & FakeSocket;
 
-describe('ArrivingConnections (WebSocket connections before their upgrade, at close; fake timers)', () => {
+describe('ArrivingConnections (connections before their upgrade or TLS handshake is done, at close; fake timers)', () => {
   let clock: sinon.SinonFakeTimers;
   let arriving: ArrivingConnections;
   let settled: boolean;
@@ -68,12 +68,12 @@ describe('ArrivingConnections (WebSocket connections before their upgrade, at cl
     expect(clock.now).to.equal(10_800);
   });
 
-  it('forgets a connection once it upgrades (the pool answers for it) or closes', async () => {
+  it('forgets a connection once it arrives (upgrade read, handshake done: the pool answers for it) or closes', async () => {
     const upgraded = socket();
     const closed = socket();
     arriving.accepted(upgraded);
     arriving.accepted(closed);
-    arriving.upgraded(upgraded);
+    arriving.arrived(upgraded);
     closed.close();
     const done = settle();
     expect(clock.countTimers()).to.equal(0); // nothing left to wait for: no grace timer

@@ -18,7 +18,7 @@ import { WebSocketPoolConfig } from './ws-config';
 import { WebSocketConnectionPool, type BroadcastFilter, type BroadcastResult, type WebSocketData } from './ws-connection-pool';
 import { WS_CLOSE, WS_CLOSE_REASON, WS_ERROR, WS_ERR_MESSAGE_TOO_BIG, WS_REMOVE_REASON, WS_SHED_CLOSE_REASON, WS_TIMEOUT } from './ws-constants';
 import { PoolWebSocket } from './pool-web-socket';
-import { ArrivingConnections } from './arriving-connections';
+import { ArrivingConnections } from '../http/arriving-connections';
 import { DRAIN_KEEP_ALIVE_GRACE_MS } from '../http/http-connection-pool';
 
 /** `ws` server options, plus `closeTimeout`, which `ws` 8 reads but `@types/ws` does not declare. */
@@ -327,7 +327,7 @@ export abstract class WebSocketServer<P extends WebSocketConnectionPool = WebSoc
    * wrong path gets 404; then `authorizeUpgrade` decides (see there), then admission.
    */
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
-    this.arriving.upgraded(socket);
+    this.arriving.arrived(socket);
     if (pathOf(req.url) !== this.config.path) {
       this.pool.reject('bad_path', req.socket.remoteAddress);
       rejectUpgrade(socket, 404, {}, 'not found\n');

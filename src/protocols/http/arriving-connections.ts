@@ -2,12 +2,13 @@ import type { Socket } from 'node:net';
 import { monotonicMs } from '../../core/clock';
 
 /**
- * TCP connections a WebSocket server's own listener accepted that have not reached their upgrade
- * yet (they are not pool connections until then). At close, node's `closeAllConnections()` would
- * cut them; one accepted just before the listener closed may hold its upgrade request unread (in
- * a cluster worker, handed over by the primary just before), and cutting it loses that request
- * without an answer. `settle` gives each one accepted within the grace until the grace's end to
- * send it: it is then answered as any upgrade in a drain (503, shutting down) and closed.
+ * TCP connections a server's own listener accepted that are not pool connections yet: a
+ * WebSocket server's before their upgrade, an HTTPS server's in their TLS handshake. At close,
+ * the server would cut them; one accepted just before the listener closed may hold its upgrade
+ * request or its ClientHello unread (in a cluster worker, handed over by the primary just
+ * before), and cutting it loses that request without an answer. `settle` gives each one accepted
+ * within the grace until the grace's end to get its answer (in a drain, 503: shutting down) and
+ * close; what is left is then cut.
  */
 export class ArrivingConnections {
   /** Each arriving socket with the time it was accepted (ms, monotonic). */
@@ -16,15 +17,26 @@ export class ArrivingConnections {
   /** `clock`: whole milliseconds on a monotonic clock (tests pass a fake one). */
   constructor(private readonly clock: () => number = monotonicMs) {}
 
-  /** Tracks `socket` until it upgrades (`upgraded`) or closes. */
+  /** Tracks `socket` until it arrives (`arrived`) or closes. */
   readonly accepted = (socket: Socket): void => {
     this.sockets.set(socket, this.clock());
     socket.once('close', () => this.sockets.delete(socket));
   };
 
-  /** `socket` reached its upgrade: from here the upgrade path (and the pool) answers for it. */
-  upgraded(socket: object): void {
+  /** `socket` arrived (upgrade request read, handshake done or failed): from here the server and its pool answer for it. */
+  arrived(socket: object): void {
     this.sockets.delete(socket as Socket);
+  }
+
+  /** Connections arriving now. */
+  get size(): number {
+    return this.sockets.size;
+  }
+
+  /** Destroys every connection still arriving (at close, once `settle` is done). */
+  destroyAll(): void {
+    for (const socket of this.sockets.keys()) socket.destroy();
+    this.sockets.clear();
   }
 
   /** Resolves once every socket accepted less than `graceMs` ago has closed, or when the last one's grace ends. */
