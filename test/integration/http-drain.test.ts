@@ -127,6 +127,29 @@ describe('HTTP/HTTPS drain loses nothing (slow readers, preconnects, pipelining)
     expect(result.graceful).to.equal(1);
   });
 
+  it('item 2: an HTTPS connection accepted just before the drain whose TLS handshake comes after the drain started is answered 503 (shutting down, Retry-After), not cut', async () => {
+    const { app, port, pool } = await bootHttps({ connectionTimeout: 10_000 }, { timeout: 5000 });
+    const node = (app.server(HttpsApiServer) as unknown as { server: tls.Server }).server;
+    const accepted = new Promise((resolve) => node.once('connection', resolve));
+    const raw = await connect(port);
+    sockets.push(raw);
+    const rawClosed = new Promise((resolve) => raw.once('close', resolve));
+    await accepted;
+    const stopping = app.stop();
+    await waitFor(() => pool.isDraining, 2000, 'drain started');
+    const secure = tls.connect({ socket: raw, servername: 'localhost', rejectUnauthorized: false });
+    secure.on('error', () => undefined);
+    let data = '';
+    secure.setEncoding('utf8').on('data', (c: string) => (data += c));
+    secure.once('secureConnect', () => secure.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await rawClosed;
+    await stopping;
+    expect(data).to.match(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    expect(data).to.match(/\r\nretry-after: \d+\r\n/i);
+    expect(data).to.match(/\r\nconnection: close\r\n/i);
+    expect(data).to.contain('server is shutting down');
+  });
+
   it('item 2: a connection that never sends a byte (a preconnect) is closed when the drain grace ends (at drain start if it is older than the grace), counted graceful, and the drain does not wait for connectionTimeout', async () => {
     const { app, port, pool } = await bootHttp({ connectionTimeout: 10_000 }, { timeout: 5000 });
     const socket = await connect(port);

@@ -7,10 +7,11 @@ import type { ServerPoolSettings } from '../../config/pool-config';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { ConfigUpdateResult } from '../../core/pool-types';
 import { ConfigValidationError, TlsMaterialError } from '../../errors';
+import { ArrivingConnections } from '../http/arriving-connections';
+import { DRAIN_KEEP_ALIVE_GRACE_MS, type HttpConnectionPool } from '../http/http-connection-pool';
 import { HttpServer } from '../http/http-server';
 import { HttpsPoolConfig, type HttpsTlsSettings } from './https-config';
 import type { HttpPoolConfig } from '../http/http-config';
-import type { HttpConnectionPool } from '../http/http-connection-pool';
 import { HttpsConnectionPool, type CertificateServer, type TlsConnectionInfo } from './https-connection-pool';
 import { describeCertificate, loadTlsMaterial, readTlsMaterial, sameMaterial, secureContextOptions, type TlsMaterial } from '../../config/tls-material';
 
@@ -86,7 +87,7 @@ export abstract class HttpsServer<P extends HttpsConnectionPool<TlsServerConfig>
   #pendingMaterial: TlsMaterial | undefined;
 
   /** TCP sockets still in their TLS handshake; the pool does not track them, so close() must. */
-  private readonly handshaking = new Set<RawSocket>();
+  private readonly handshaking = new ArrivingConnections();
 
   protected override createNodeServer(options: http.ServerOptions): http.Server {
     const server = https.createServer({ ...options, ...this.secureServerOptions(this.tlsSettings()) });
@@ -139,8 +140,7 @@ export abstract class HttpsServer<P extends HttpsConnectionPool<TlsServerConfig>
       return;
     }
     socket[HANDSHAKE_STARTED] = performance.now();
-    this.handshaking.add(socket);
-    socket.once('close', () => this.handshaking.delete(socket));
+    this.handshaking.accepted(socket);
   }
 
   /** TCP connections in their TLS handshake now. */
@@ -151,7 +151,7 @@ export abstract class HttpsServer<P extends HttpsConnectionPool<TlsServerConfig>
   private onTlsClientError(err: NodeJS.ErrnoException, socket: ServerTlsSocket): void {
     const raw = socket._parent;
     const started = raw?.[HANDSHAKE_STARTED];
-    if (raw) this.handshaking.delete(raw);
+    if (raw) this.handshaking.arrived(raw);
     this.pool.recordHandshakeFailure(err.code ?? 'unknown', err, started === undefined ? undefined : performance.now() - started);
     socket.destroy();
   }
@@ -175,7 +175,7 @@ export abstract class HttpsServer<P extends HttpsConnectionPool<TlsServerConfig>
     const raw = tlsSocket._parent;
     let handshakeMs: number | undefined;
     if (raw !== undefined) {
-      this.handshaking.delete(raw);
+      this.handshaking.arrived(raw);
       const started = raw[HANDSHAKE_STARTED];
       if (started !== undefined) handshakeMs = performance.now() - started;
     }
@@ -268,8 +268,12 @@ export abstract class HttpsServer<P extends HttpsConnectionPool<TlsServerConfig>
 
   override async close(): Promise<void> {
     if (this.server) this.pool.unregisterCertificate(this);
-    for (const socket of this.handshaking) socket.destroy();
-    this.handshaking.clear();
+    // A handshake that began just before the listener closed may be a client whose request
+    // follows (its ClientHello unread when the drain started; in a cluster worker, a connection
+    // the primary handed over just before): it gets until the drain grace ends to finish and be
+    // answered (503 in a drain) before what is left is cut.
+    await this.handshaking.settle(DRAIN_KEEP_ALIVE_GRACE_MS);
+    this.handshaking.destroyAll();
     await super.close();
   }
 }
