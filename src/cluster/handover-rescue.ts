@@ -37,9 +37,6 @@ function ackOf(message: unknown): { ack: unknown; accepted: boolean } | undefine
   return { ack: m.ack, accepted: m.accepted === true };
 }
 
-/** How long a live worker has to answer a rescued connection before the next one is asked. */
-const OFFER_TIMEOUT_MS = 5000;
-
 /** What the primary counts of rescues (`/metrics`). */
 export interface RescueStats {
   /** Connections a dead worker never took, handed to a live worker. */
@@ -92,46 +89,61 @@ export class HandoverRescue {
     // 'close': the process has exited and its channel reached its end, so every answer the
     // worker wrote has been read. ('disconnect' may never come: node holds it back while a
     // handle it sent waits for its acknowledgement, which a dead worker never sends.)
-    proc.once('close', () => {
-      if (pending.size === 0) return;
-      const stuck = [...pending.values()];
-      pending.clear();
-      void this.rescue(worker, stuck);
-    });
+    // One more turn first: answers read in the channel's last chunk are emitted on the next tick.
+    proc.once('close', () =>
+      setImmediate(() => {
+        if (pending.size === 0) return;
+        const stuck = [...pending.values()];
+        pending.clear();
+        void this.rescue(worker, stuck);
+      }),
+    );
   }
 
   private async rescue(dead: Worker, stuck: HandedOver[]): Promise<void> {
-    let rescued = 0;
-    for (const conn of stuck) {
-      let taken = false;
-      for (const target of this.liveWorkers(dead)) {
-        if (await this.offer(target, conn)) {
-          taken = true;
-          break;
-        }
-      }
-      conn.handle.close();
-      if (taken) rescued++;
-    }
+    const taken = await Promise.all(stuck.map((conn) => this.place(dead, conn)));
+    const rescued = taken.filter(Boolean).length;
     this.stats.rescued += rescued;
     this.stats.dropped += stuck.length - rescued;
     this.logger.warn({ worker: dead.id, pid: dead.process.pid, rescued, dropped: stuck.length - rescued }, 'cluster worker left connections it was handed and never took: handed to live workers');
   }
 
-  /** Hands `conn` to `target` as node's round robin does; resolves whether it took it. */
+  /** Offers `conn` to the live workers in turn until one takes it, then closes the primary's copy; resolves whether one took it. */
+  private async place(dead: Worker, conn: HandedOver): Promise<boolean> {
+    let taken = false;
+    for (const target of this.liveWorkers(dead)) {
+      if (await this.offer(target, conn)) {
+        taken = true;
+        break;
+      }
+    }
+    conn.handle.close();
+    return taken;
+  }
+
+  /**
+   * Hands `conn` to `target` as node's round robin does; resolves whether it took it. There is
+   * no timeout: a worker that is slow to answer may still take the connection, and offering it
+   * elsewhere meanwhile would give one socket to two workers. The offer ends with the answer, or
+   * with the end of the target (its 'close': every answer it wrote has been read by then).
+   */
   private offer(target: Worker, conn: HandedOver): Promise<boolean> {
     const seq = `unipool-rescue-${this.nextOffer++}`;
+    const proc = target.process;
     return new Promise<boolean>((resolve) => {
+      const gone = (): void => {
+        setImmediate(() => done(false));
+      };
       const done = (accepted: boolean): void => {
-        clearTimeout(timer);
-        this.offers.delete(seq);
+        if (!this.offers.delete(seq)) return;
+        proc.off('close', gone);
         resolve(accepted);
       };
-      const timer = setTimeout(() => done(false), OFFER_TIMEOUT_MS);
       this.offers.set(seq, done);
       if (!target.isConnected()) return done(false);
+      proc.once('close', gone);
       try {
-        target.process.send({ cmd: 'NODE_CLUSTER', act: 'newconn', key: conn.key, seq }, conn.handle as never);
+        proc.send({ cmd: 'NODE_CLUSTER', act: 'newconn', key: conn.key, seq }, conn.handle as never);
       } catch {
         done(false);
       }

@@ -89,7 +89,7 @@ describe('HandoverRescue: connections a dead worker was handed and never took (f
     expect(rescue.stats).to.deep.equal({ rescued: 1, dropped: 0 });
   });
 
-  it('asks the next live worker when one refuses or does not answer in 5 s; none taking it, the connection is closed and counted dropped', async () => {
+  it('asks the next live worker when one refuses or ends before answering; none taking it, the connection is closed and counted dropped', async () => {
     const handle = new FakeHandle();
     handOver(dead, 4, handle);
     die();
@@ -97,12 +97,27 @@ describe('HandoverRescue: connections a dead worker was handed and never took (f
     ack(live[0], live[0].process.sent[0].message.seq, false);
     await clock.tickAsync(0);
     expect(live[1].process.sent).to.have.length(1);
-    await clock.tickAsync(4999);
-    expect(handle.closed).to.equal(0);
-    await clock.tickAsync(1);
+    live[1].connected = false;
+    live[1].process.emit('close', null, 'SIGKILL');
+    await clock.tickAsync(0);
     expect(handle.closed).to.equal(1);
     expect(rescue.stats).to.deep.equal({ rescued: 0, dropped: 1 });
     expect(clock.countTimers()).to.equal(0);
+  });
+
+  it('waits for a slow answer however long it takes: the connection is never offered to a second worker meanwhile (one socket, one worker)', async () => {
+    const handle = new FakeHandle();
+    handOver(dead, 5, handle);
+    die();
+    await clock.tickAsync(0);
+    expect(live[0].process.sent).to.have.length(1);
+    await clock.tickAsync(60_000);
+    expect(live[1].process.sent).to.deep.equal([]);
+    expect(handle.closed).to.equal(0);
+    ack(live[0], live[0].process.sent[0].message.seq, true);
+    await clock.tickAsync(0);
+    expect(handle.closed).to.equal(1);
+    expect(rescue.stats).to.deep.equal({ rescued: 1, dropped: 0 });
   });
 
   it('skips a live worker whose channel is closed', async () => {
