@@ -111,6 +111,8 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   private destroyed = false;
   /** The drain, once `drain()` was called (kept after it finished: `drain()` again returns its promise). */
   private drainRun: DrainRun | undefined;
+  /** `forceAll` ran: a forced stop (deadline, second signal) or a destroy; servers skip their close-time grace. */
+  private forced = false;
   /**
    * @internal `monotonicMs()` at the start of the drain, read once for the whole walk over the
    * connections: a connection the walk closes at once is timed (and judged recently active, see
@@ -345,6 +347,11 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   /** Whether the pool is draining (admits nothing). */
   get isDraining(): boolean {
     return this.draining;
+  }
+
+  /** Whether what was left has been forced (drain deadline, `stop({ force: true })`, destroy). */
+  get wasForced(): boolean {
+    return this.forced;
   }
 
   /** Whether the pool admits a new connection right now; `undefined` if it does, else the reason it would refuse. */
@@ -882,6 +889,7 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
 
   /** Destroys every connection now, counting each as forced. */
   forceAll(): void {
+    this.forced = true;
     for (const conn of this.connections.snapshot()) {
       if (conn.removed) continue;
       conn.forced = true;

@@ -69,6 +69,27 @@ describe('WebSocket admission (integration)', () => {
     expect(started.pool.getMetrics().rejected.byReason.draining).to.equal(1);
   });
 
+  it('a forced stop does not wait for a connection that has not sent its upgrade: it is cut at once', async () => {
+    const started = await ctx.start({});
+    const node = (started.server as unknown as { server: net.Server }).server;
+    const accepted = new Promise((resolve) => node.once('connection', resolve));
+    const socket = net.connect(started.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    let data = '';
+    socket.setEncoding('utf8').on('data', (c: string) => (data += c));
+    const ended = new Promise((resolve) => socket.once('close', resolve));
+    await accepted;
+    const stopping = started.app.stop({ force: true });
+    await waitFor(() => started.pool.wasForced, 2000, 'the stop forced');
+    // Sent after the force: a server that still waited for it would answer 503.
+    socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    const result = await stopping;
+    await ended;
+    expect(data).to.equal('');
+    expect(result.forcedByUser).to.equal(true);
+    expect(started.pool.wasForced).to.equal(true);
+  });
+
   it('answers 404 to an upgrade on another path and admits nothing', async () => {
     const started = await ctx.start({ path: '/live' });
     const outcome = await tryUpgrade(`ws://127.0.0.1:${started.port}/other`);

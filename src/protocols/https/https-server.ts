@@ -271,8 +271,8 @@ export abstract class HttpsServer<P extends HttpsConnectionPool<TlsServerConfig>
     // A handshake that began just before the listener closed may be a client whose request
     // follows (its ClientHello unread when the drain started; in a cluster worker, a connection
     // the primary handed over just before): it gets until the drain grace ends to finish and be
-    // answered (503 in a drain) before what is left is cut.
-    await this.handshaking.settle(DRAIN_KEEP_ALIVE_GRACE_MS);
+    // answered (503 in a drain) before what is left is cut. Not in a forced stop: that cuts at once.
+    if (!this.pool.wasForced) await this.handshaking.settle(DRAIN_KEEP_ALIVE_GRACE_MS);
     this.handshaking.destroyAll();
     await super.close();
   }

@@ -309,7 +309,8 @@ export abstract class WebSocketServer<P extends WebSocketConnectionPool = WebSoc
       // A connection accepted just before the listener closed may carry an upgrade request not
       // read yet: it gets the drain grace to send it (answered 503, shutting down) before node's
       // close cuts every connection left.
-      await this.arriving.settle(DRAIN_KEEP_ALIVE_GRACE_MS);
+      // (Not in a forced stop: that cuts at once.)
+      if (!this.pool.wasForced) await this.arriving.settle(DRAIN_KEEP_ALIVE_GRACE_MS);
       return super.close();
     }
     host.removeUpgradeRoute(this.config.path, this.onUpgrade);
