@@ -5,6 +5,22 @@ import type WebSocket from 'ws';
 import { waitFor } from '../helpers/http-fixtures';
 import { activeReaches, tryUpgrade, wsTestContext } from './ws-support';
 
+/** A valid upgrade request to `/ws`. */
+const UPGRADE = 'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+
+/** A TCP connection the WebSocket server has accepted and that has sent nothing yet; `received` is what it got until it closed. */
+async function silentConnection(started: { server: unknown; port: number }): Promise<{ socket: net.Socket; received: Promise<string> }> {
+  const node = (started.server as { server: net.Server }).server;
+  const accepted = new Promise((resolve) => node.once('connection', resolve));
+  const socket = net.connect(started.port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  let data = '';
+  socket.setEncoding('utf8').on('data', (c: string) => (data += c));
+  const received = new Promise<string>((resolve) => socket.once('close', () => resolve(data)));
+  await accepted;
+  return { socket, received };
+}
+
 describe('WebSocket admission (integration)', () => {
   const ctx = wsTestContext();
   const clients = ctx.clients;
@@ -50,19 +66,12 @@ describe('WebSocket admission (integration)', () => {
 
   it('a connection opened just before app.stop() whose upgrade request comes once the drain has started is answered 503 (shutting down), not cut by the server close', async () => {
     const started = await ctx.start({});
-    const node = (started.server as unknown as { server: net.Server }).server;
-    const accepted = new Promise((resolve) => node.once('connection', resolve));
-    const socket = net.connect(started.port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    let data = '';
-    socket.setEncoding('utf8').on('data', (c: string) => (data += c));
-    const ended = new Promise((resolve) => socket.once('close', resolve));
-    await accepted;
+    const { socket, received } = await silentConnection(started);
     const stopping = started.app.stop();
     await waitFor(() => started.pool.isDraining, 2000, 'drain started');
-    socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    socket.write(UPGRADE);
     const result = await stopping;
-    await ended;
+    const data = await received;
     expect(data).to.match(/^HTTP\/1\.1 503 /);
     expect(data).to.contain('server is shutting down');
     expect(result.ok).to.equal(true);
@@ -71,20 +80,13 @@ describe('WebSocket admission (integration)', () => {
 
   it('a forced stop does not wait for a connection that has not sent its upgrade: it is cut at once', async () => {
     const started = await ctx.start({});
-    const node = (started.server as unknown as { server: net.Server }).server;
-    const accepted = new Promise((resolve) => node.once('connection', resolve));
-    const socket = net.connect(started.port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    let data = '';
-    socket.setEncoding('utf8').on('data', (c: string) => (data += c));
-    const ended = new Promise((resolve) => socket.once('close', resolve));
-    await accepted;
+    const { socket, received } = await silentConnection(started);
     const stopping = started.app.stop({ force: true });
     await waitFor(() => started.pool.wasForced, 2000, 'the stop forced');
     // Sent after the force: a server that still waited for it would answer 503.
-    socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    socket.write(UPGRADE);
     const result = await stopping;
-    await ended;
+    const data = await received;
     expect(data).to.equal('');
     expect(result.forcedByUser).to.equal(true);
     expect(started.pool.wasForced).to.equal(true);
