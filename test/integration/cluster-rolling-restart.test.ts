@@ -3,7 +3,9 @@ import * as http from 'node:http';
 import autocannon from 'autocannon';
 import { expect } from 'chai';
 import { waitFor } from '../helpers/http-fixtures';
-import { alive, get, killClusters, sample, startCluster } from './cluster-support';
+import { SYSTEM_PYTHON } from '../helpers/grpc-python';
+import { portZeroSampleConfig } from '../helpers/sample-process';
+import { alive, get, killClusters, sample, startCluster, startScript } from './cluster-support';
 
 /** Outcome of the non-retrying keep-alive loops. */
 interface LoadResult {
@@ -209,5 +211,69 @@ describe('A worker killed while connections arrive (SIGKILL)', function () {
     const metrics = (await get(app.adminPort, '/metrics')).body;
     expect(sample(metrics, 'unipool_cluster_connections_rescued_total')).to.be.above(0);
     expect(sample(metrics, 'unipool_cluster_connections_dropped_total')).to.equal(0);
+  });
+});
+
+/**
+ * grpcio loops of unary calls to the sample's `demo.Echo/Echo`, each on a new channel (so a new
+ * connection) until stdin closes; prints one JSON object: outcome -> count.
+ */
+const GRPC_LOOPS = String.raw`
+import json, sys, threading, collections, grpc
+port = int(sys.argv[1]); threads = int(sys.argv[2])
+request = bytes([0x0a, 2]) + b'hi'
+stop = threading.Event(); lock = threading.Lock(); outcomes = collections.Counter()
+def loop():
+    while not stop.is_set():
+        with grpc.insecure_channel('127.0.0.1:%d' % port) as channel:
+            try:
+                channel.unary_unary('/demo.Echo/Echo')(request, timeout=10)
+                key = 'OK'
+            except grpc.RpcError as e:
+                key = '%s: %s' % (e.code().name, e.details())
+        with lock:
+            outcomes[key] += 1
+workers = [threading.Thread(target=loop) for _ in range(threads)]
+for t in workers: t.start()
+sys.stdin.read()
+stop.set()
+for t in workers: t.join()
+print(json.dumps(outcomes))
+`;
+
+describe('Rolling restart of the multi-protocol sample under gRPC clients (grpcio)', function () {
+  this.timeout(120_000);
+
+  afterEach(async () => {
+    for (const stop of running.splice(0)) await stop();
+    await killClusters();
+  });
+
+  it('every unary call of 4 grpcio loops (a new channel per call) through two rolling restarts of 2 workers is answered OK', async () => {
+    const app = await startScript('samples/multi-protocol/main.js', { ...portZeroSampleConfig(), cluster: { workers: 2 } });
+    await waitFor(() => (app.out().match(/^grpc .*\(cluster worker pid \d+\)$/gm) ?? []).length === 2 && /^admin /m.test(app.out()), 40_000, `sample started (output: ${app.out().slice(-2000)})`);
+    const port = Number(/^grpc +\S+ listening on 127\.0\.0\.1:(\d+)/m.exec(app.out())![1]);
+    const client = spawn(SYSTEM_PYTHON, ['-c', GRPC_LOOPS, String(port), '4'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    client.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    client.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    const exited = new Promise((resolve) => client.once('close', resolve));
+    running.push(async () => {
+      client.stdin.end();
+      await exited;
+      return { ok: 0, failures: 0, errors: [] };
+    });
+    const restarts = (): number => app.out().split('\n').filter((l) => l.includes('rolling restart done')).length;
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // calls under way before the first restart
+    for (let round = 1; round <= 2; round++) {
+      process.kill(app.child.pid!, 'SIGUSR2');
+      await waitFor(() => restarts() === round, 60_000, `rolling restart ${round} done (output: ${app.out().slice(-2000)})`);
+    }
+    client.stdin.end();
+    await exited;
+    const outcomes = JSON.parse(out) as Record<string, number>;
+    expect(Object.keys(outcomes), `grpcio: ${out} ${err.slice(-1000)}`).to.deep.equal(['OK']);
+    expect(outcomes.OK).to.be.above(1000);
   });
 });
