@@ -104,16 +104,19 @@ function freshConnectionCurls(port: number, loops: number, perProcess = 100): { 
 
 const running: Array<() => Promise<LoadResult>> = [];
 
+/** After each test: its loads stop (a failed test leaves them running), then its cluster processes go. */
+async function stopLoadsAndClusters(): Promise<void> {
+  for (const stop of running.splice(0)) await stop();
+  await killClusters();
+}
+
 /** Every test's cluster: two workers, every port picked by the system. */
 const TWO_WORKERS = { http: { port: 0 }, admin: { port: 0 }, cluster: { workers: 2, restartDelay: 100, scrapeTimeout: 500 }, shutdown: { timeout: 10_000, exitDelay: 2000 } };
 
 describe('Rolling restart with clients that never retry', function () {
   this.timeout(90_000);
 
-  afterEach(async () => {
-    for (const stop of running.splice(0)) await stop();
-    await killClusters();
-  });
+  afterEach(stopLoadsAndClusters);
 
   it('zero failed requests: SIGUSR2 replaces both workers under 16 non-retrying keep-alive loops; no request errors, none is not 200 (idle keep-alive sockets get a grace for their next request, answered with Connection: close)', async () => {
     const app = await startCluster(TWO_WORKERS, 2);
@@ -178,10 +181,7 @@ describe('Rolling restart with clients that never retry', function () {
 describe('A worker killed while connections arrive (SIGKILL)', function () {
   this.timeout(90_000);
 
-  afterEach(async () => {
-    for (const stop of running.splice(0)) await stop();
-    await killClusters();
-  });
+  afterEach(stopLoadsAndClusters);
 
   it('no connection is left hanging: ten SIGKILLs of a worker under 8 curl loops of one-request connections; every request is answered, or reset (in flight on the killed worker), none waits for curl\'s timeout', async () => {
     // node:cluster's round robin keeps, in the primary, a connection it handed to a worker that
@@ -244,10 +244,7 @@ print(json.dumps(outcomes))
 describe('Rolling restart of the multi-protocol sample under gRPC clients (grpcio)', function () {
   this.timeout(120_000);
 
-  afterEach(async () => {
-    for (const stop of running.splice(0)) await stop();
-    await killClusters();
-  });
+  afterEach(stopLoadsAndClusters);
 
   it('every unary call of 4 grpcio loops (a new channel per call) through two rolling restarts of 2 workers is answered OK', async () => {
     const app = await startScript('samples/multi-protocol/main.js', { ...portZeroSampleConfig(), cluster: { workers: 2 } });
