@@ -87,14 +87,20 @@ function keepAliveLoops(port: number, clients: number): { readonly ok: number; s
 function freshConnectionCurls(port: number, loops: number, perProcess = 100): { readonly ok: number; stop(): Promise<LoadResult> } {
   const url = `http://127.0.0.1:${port}/`;
   const args = ['-s', '--max-time', '10', '-H', 'Connection: close', '-w', '%{http_code} %{exitcode} %{errormsg}\\n', ...Array.from({ length: perProcess }, () => ['-o', '/dev/null', url]).flat()];
+  return curlLoops(loops, args, (line) => (line.startsWith('200 0 ') ? 'ok' : 'failed'));
+}
+
+/** `loops` curl processes in a row with `args` (one `-w` line per transfer); `classify` reads each line: ok, failed, or left out of both counts. */
+function curlLoops(loops: number, args: string[], classify: (line: string) => 'ok' | 'failed' | 'other'): { readonly ok: number; stop(): Promise<LoadResult> } {
   return runLoad(loops, async (state) => {
     const child = spawn('/usr/bin/curl', args, { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     await new Promise((resolve) => child.once('close', resolve));
     for (const line of out.split('\n').filter(Boolean)) {
-      if (line.startsWith('200 0 ')) state.ok++;
-      else {
+      const kind = classify(line);
+      if (kind === 'ok') state.ok++;
+      else if (kind === 'failed') {
         state.failures++;
         state.errors.push(line);
       }
@@ -241,10 +247,37 @@ for t in workers: t.join()
 print(json.dumps(outcomes))
 `;
 
-describe('Rolling restart of the multi-protocol sample under gRPC clients (grpcio)', function () {
+describe('Rolling restart of the multi-protocol sample under gRPC and HTTP/2 clients (grpcio, curl --http2)', function () {
   this.timeout(120_000);
 
   afterEach(stopLoadsAndClusters);
+
+  it('HTTP/2 over TLS: 8 curl --http2 loops (100 transfers per connection, one stream at a time, refused streams not retried) through three rolling restarts; no transfer fails, at most a 503 + Retry-After for a connection handed to a closing worker', async () => {
+    const app = await startScript('samples/multi-protocol/main.js', { ...portZeroSampleConfig(), cluster: { workers: 2 } });
+    await waitFor(() => (app.out().match(/^http2 .*\(cluster worker pid \d+\)$/gm) ?? []).length === 2 && /^admin /m.test(app.out()), 40_000, `sample started (output: ${app.out().slice(-2000)})`);
+    const port = Number(/^http2 +\S+ listening on 127\.0\.0\.1:(\d+)/m.exec(app.out())![1]);
+    const url = `https://127.0.0.1:${port}/`;
+    const args = ['-sk', '--http2', '--max-time', '10', '-w', '%{http_code} %{http_version} %{exitcode} %{errormsg}\\n', ...Array.from({ length: 100 }, () => ['-o', '/dev/null', url]).flat()];
+    const refusals: string[] = [];
+    const load = curlLoops(8, args, (line) => {
+      if (line.startsWith('200 2 0')) return 'ok';
+      if (!line.startsWith('503 2 0')) return 'failed';
+      refusals.push(line);
+      return 'other';
+    });
+    await waitFor(() => load.ok >= 500, 15_000, 'load running');
+    const restarts = (): number => app.out().split('\n').filter((l) => l.includes('rolling restart done')).length;
+    for (let round = 1; round <= 3; round++) {
+      process.kill(app.child.pid!, 'SIGUSR2');
+      await waitFor(() => restarts() === round, 60_000, `rolling restart ${round} done (output: ${app.out().slice(-2000)})`);
+    }
+    const during = load.ok;
+    await waitFor(() => load.ok >= during + 500, 15_000, 'load served by the new workers');
+    const result = await load.stop();
+    expect(result.failures, `${result.failures} failed of ${result.ok + result.failures}: ${result.errors.slice(0, 10).join('; ')}`).to.equal(0);
+    expect(refusals.length, refusals.join('; ')).to.be.below(10);
+    expect(result.ok).to.be.above(5000);
+  });
 
   it('every unary call of 4 grpcio loops (a new channel per call) through two rolling restarts of 2 workers is answered OK', async () => {
     const app = await startScript('samples/multi-protocol/main.js', { ...portZeroSampleConfig(), cluster: { workers: 2 } });

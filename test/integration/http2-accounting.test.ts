@@ -113,7 +113,7 @@ describe('HTTP/2 accounting: connections and streams in flight return to 0 (h2lo
   });
 
   for (const answerPings of [true, false]) {
-    it(`drain of a session with no stream whose peer ${answerPings ? 'answers' : 'never answers'} the PING: graceful GOAWAY (2^31-1), PING, final GOAWAY (last stream 0) by the 1 s bound, closed gracefully well before the shutdown deadline`, async () => {
+    it(`drain of a session with no stream whose peer ${answerPings ? 'answers' : 'never answers'} PINGs: graceful GOAWAY (2^31-1) and at once the final GOAWAY (last stream 0), no PING round trip (nghttp2 reads nothing more from a session with a GOAWAY out and no stream, so the ack would never count), closed gracefully well before the shutdown deadline`, async () => {
       const { port, server } = await start({ h2c: true }, 10_000);
       const peer = await RawH2Peer.open(port);
       peers.push(peer);
@@ -124,7 +124,7 @@ describe('HTTP/2 accounting: connections and streams in flight return to 0 (h2lo
       expect([result.graceful, result.forced]).to.deep.equal([1, 0]);
       const order = peer.frames.filter((f) => f.type === FRAME.GOAWAY || (f.type === FRAME.PING && (f.flags & 1) === 0)).map((f) => f.type);
       // node's session.close() sends the final GOAWAY and its destroy (no stream left) sends nghttp2's own, the same: read as one.
-      expect(order.filter((t, i) => i === 0 || t !== order[i - 1])).to.deep.equal([FRAME.GOAWAY, FRAME.PING, FRAME.GOAWAY]);
+      expect(order.filter((t, i) => i === 0 || t !== order[i - 1])).to.deep.equal([FRAME.GOAWAY]);
       const goaways = peer.goaways();
       expect(goaways[0]).to.deep.equal({ lastStreamId: 2 ** 31 - 1, code: 0 });
       expect(new Set(goaways.slice(1).map((g) => `${g.lastStreamId}/${g.code}`))).to.deep.equal(new Set(['0/0']));

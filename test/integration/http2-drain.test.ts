@@ -36,6 +36,18 @@ describe('HTTP/2 drain: graceful GOAWAY, in-flight streams complete, zero loss',
     return { port: s.address()?.port as number, pool: s.pool, app: started };
   }
 
+  /** An h2c session (a raw peer that answers PINGs) whose stream 1 was just answered. */
+  async function sessionAnsweredOneStream(): Promise<{ peer: RawH2Peer; pool: Http2ConnectionPool; app: Application }> {
+    const { port, pool, app } = await start({ h2c: true });
+    const peer = await RawH2Peer.open(port);
+    peers.push(peer);
+    peer.answerPings = true;
+    await waitFor(() => peer.settings().size > 0, 5000, 'server SETTINGS');
+    peer.write(peer.get(1, '/slow?ms=1'));
+    await waitFor(() => peer.answered().includes(1), 5000, 'stream 1 answered');
+    return { peer, pool, app };
+  }
+
   it('drain (app.stop): the client reads the graceful GOAWAY (last-stream-id 2^31-1), its 5 in-flight streams complete, the session closes with its last stream, two GOAWAYs counted', async () => {
     const { port, pool, app } = await start({});
     release = closeGate();
@@ -91,6 +103,45 @@ describe('HTTP/2 drain: graceful GOAWAY, in-flight streams complete, zero loss',
     expect(result.forced).to.equal(0);
     expect(result.graceful).to.equal(1);
     expect(pool.getMetrics().requests.total).to.equal(1);
+  });
+
+  it('a session idle at drain start but active just before gets a grace: the next stream of a one-at-a-time client (curl) is run, and the GOAWAYs go with it, so no stream is refused', async () => {
+    const { peer, pool, app } = await sessionAnsweredOneStream();
+    // The client's next stream leaves as the drain starts: before the fix it met a GOAWAY already
+    // sent, was not run, and a client that does not retry refused streams failed it.
+    const stopping = app.stop();
+    await waitFor(() => pool.isDraining, 5000, 'drain started');
+    expect(peer.goaways(), 'no GOAWAY while the next stream may be on its way').to.deep.equal([]);
+    peer.write(peer.get(3, '/slow?ms=1'));
+    const result = await stopping;
+    expect(peer.answered()).to.deep.equal([1, 3]);
+    // node repeats the final GOAWAY when it closes a session with no stream left: same last stream.
+    expect(peer.goaways()[0]).to.deep.equal({ lastStreamId: MAX_STREAM_ID, code: 0 });
+    const finals = peer.goaways().slice(1);
+    expect(finals.length).to.be.above(0);
+    expect(finals.every((g) => g.lastStreamId === 3 && g.code === 0), JSON.stringify(finals)).to.equal(true);
+    expect(result.graceful).to.equal(1);
+    expect(result.forced).to.equal(0);
+    expect(pool.getMetrics().requests.total).to.equal(2);
+  });
+
+  it('a recently active session that sends nothing more gets its GOAWAYs when the grace ends (500 ms), and the drain ends gracefully', async () => {
+    const { peer, pool, app } = await sessionAnsweredOneStream();
+    const stopping = app.stop();
+    await waitFor(() => pool.isDraining, 5000, 'drain started');
+    expect(peer.goaways(), 'the session waits out the grace').to.deep.equal([]);
+    const result = await stopping;
+    // node repeats the final GOAWAY when it closes a session with no stream left: same last stream.
+    expect(peer.goaways()[0]).to.deep.equal({ lastStreamId: MAX_STREAM_ID, code: 0 });
+    const finals = peer.goaways().slice(1);
+    expect(finals.length).to.be.above(0);
+    expect(finals.every((g) => g.lastStreamId === 1 && g.code === 0), JSON.stringify(finals)).to.equal(true);
+    expect(result.graceful).to.equal(1);
+    expect(result.forced).to.equal(0);
+    expect(result.durationMs).to.be.at.least(400);
+    // No PING round trip for a session with no stream open: nghttp2 would not read its ack, and
+    // the drain would wait out GOAWAY_PING_BOUND_MS (1 s) for it.
+    expect(peer.frames.filter((f) => f.type === FRAME.PING)).to.deep.equal([]);
   });
 
   it('the deadline forces a stream that never ends: counted as forced, the client stream is reset', async () => {

@@ -6,6 +6,7 @@ import { LatencyHistogram } from '../../core/latency-histogram';
 import type { PooledConnection } from '../../core/pooled-connection';
 import type { CloseReason, KnownLabelValues, PoolMetricsSnapshot } from '../../core/pool-types';
 import { countSamples, type ProtocolMetricFamily } from '../../core/protocol-metrics';
+import { DRAIN_KEEP_ALIVE_GRACE_MS } from '../http/http-connection-pool';
 import { HTTPS_LABEL_VALUES, HttpsConnectionPool, type TlsConnectionInfo, type TlsMetricsSnapshot } from '../https/https-connection-pool';
 import { Http2PoolConfig } from './http2-config';
 import { GoawayPhase, Http2ConnectionState } from './http2-connection-state';
@@ -102,6 +103,10 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
   private pingTimeouts = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private pingCheckTimer: NodeJS.Timeout | undefined;
+  /** Ends the drain's grace for recently active idle sessions (one timer per drain, none otherwise). */
+  private sessionGraceTimer: NodeJS.Timeout | undefined;
+  /** The sessions given that grace. */
+  private gracedSessions: PooledConnection<Socket>[] = [];
 
   constructor(configClass: new () => C = Http2PoolConfig as new () => C) {
     super(configClass);
@@ -217,7 +222,9 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
     if (state?.session === undefined) return super.closeConnection(conn, reason);
     // GOAWAY means nothing to a peer that never sent its preface and SETTINGS: cut it.
     if (!conn.started) return this.destroyConnection(conn);
-    if (reason === 'drain') this.goAwayGracefully(state);
+    // Graced: not when its last stream ends (the client may send its next one as it reads that answer).
+    if (reason === 'drain' && state.drainGraced) return;
+    if (reason === 'drain') this.goAwayGracefully(state, conn.inFlight === 0);
     else this.goAway(state);
   }
 
@@ -235,13 +242,53 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
     conn.raw.destroy();
   }
 
-  /** Every session gets the graceful GOAWAY at once, busy or not; HTTP/1.1 connections drain as in HTTP. */
+  /**
+   * A session active within `DRAIN_KEEP_ALIVE_GRACE_MS` before the drain started says goodbye when
+   * its next stream starts (the GOAWAYs then reach the client before that stream's answer), or
+   * when the grace ends; not at once, and not when its last stream ends. A client that runs one
+   * stream at a time (curl) sends its next stream as soon as it reads an answer: a GOAWAY written
+   * after that answer, or while the connection is idle, meets that stream on the way, and node's
+   * GOAWAY refuses it (node's API has no shutdown notice: nghttp2 takes no stream once any GOAWAY
+   * is out). A refused stream may be retried elsewhere, but curl 7.88 fails it ("Error in the
+   * HTTP2 framing layer"). A session quiet for longer gets the GOAWAYs at once. HTTP/1.1
+   * connections drain as in HTTP.
+   */
   protected override drainConnection(conn: PooledConnection<Socket>): void {
     const state = this.stateOf(conn);
     if (state?.session === undefined) return super.drainConnection(conn);
     conn.closeReason = 'drain';
+    if (conn.started && state.goaway === GoawayPhase.None) {
+      const now = this.drainWalkMono >= 0 ? this.drainWalkMono : monotonicMs();
+      if (now - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS) {
+        state.drainGraced = true;
+        this.gracedSessions.push(conn);
+        this.sessionGraceTimer ??= setTimeout(this.endSessionGrace, DRAIN_KEEP_ALIVE_GRACE_MS).unref();
+        return;
+      }
+    }
     this.closeConnection(conn, 'drain');
   }
+
+  /** @internal A stream started on a session while the pool drains: a graced session says goodbye now (this stream is taken; the GOAWAYs reach the client before its answer). */
+  streamWhileDraining(conn: PooledConnection<Socket>): void {
+    const state = this.stateOf(conn);
+    if (state === undefined || !state.drainGraced) return;
+    state.drainGraced = false;
+    if (!conn.removed) this.closeConnection(conn, 'drain');
+  }
+
+  /** The grace is over: every graced session that sent nothing says goodbye. */
+  private readonly endSessionGrace = (): void => {
+    this.sessionGraceTimer = undefined;
+    const graced = this.gracedSessions;
+    this.gracedSessions = [];
+    for (const conn of graced) {
+      const state = this.stateOf(conn);
+      if (state === undefined || !state.drainGraced) continue;
+      state.drainGraced = false;
+      if (!conn.removed) this.closeConnection(conn, 'drain');
+    }
+  };
 
   /**
    * RFC 9113 section 6.8: GOAWAY with last-stream-id 2^31-1 tells the client to open no new
@@ -250,13 +297,19 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
    * out: a stream the client sent in between is not run, and the final GOAWAY's last-stream-id
    * tells the client so, which makes it safe to retry elsewhere.) Without the PING back within
    * `GOAWAY_PING_BOUND_MS` the final GOAWAY goes anyway.
+   *
+   * A session with no stream open (`idle`) gets both GOAWAYs at once: nghttp2 reads nothing more
+   * from a session that has sent a GOAWAY and has no stream left, so the PING's ack would never
+   * be read and every idle session would hold the drain for the whole bound (1 s, measured).
+   * Waiting would not take any stream either (see above).
    */
-  private goAwayGracefully(state: Http2ConnectionState): void {
+  private goAwayGracefully(state: Http2ConnectionState, idle = false): void {
     const session = state.session as ServerHttp2Session;
     if (state.goaway !== GoawayPhase.None || session.closed || session.destroyed) return;
     state.goaway = GoawayPhase.Notice;
     session.goaway(NGHTTP2_NO_ERROR, MAX_STREAM_ID);
     increment(this.goawaysSent, 'NO_ERROR');
+    if (idle) return this.goAway(state);
     const final = (): void => this.goAway(state);
     state.goawayTimer = setTimeout(final, GOAWAY_PING_BOUND_MS).unref();
     // nghttp2 sends PING ahead of queued frames: pinging once the GOAWAY has been written keeps

@@ -294,6 +294,7 @@ export abstract class Http2Server<P extends Http2ConnectionPool = Http2Connectio
     const conn = session?.[CONN];
     if (conn === undefined) return this.answerRefusedStream(stream, session);
     const pool = this.pool as unknown as Http2ConnectionPool<Http2PoolConfig>;
+    if (pool.isDraining) pool.streamWhileDraining(conn);
     if (pool.admitsWork) return this.admitStream(stream, headers, conn, pool);
     stream[S_CONN] = conn;
     stream[S_POOL] = pool;
