@@ -70,9 +70,17 @@ describe('Http2ConnectionPool (fake sessions, fake timers)', () => {
     clock.restore();
   });
 
-  it('drain: graceful GOAWAY (NO_ERROR, 2^31-1) first, the PING only after it, and the final GOAWAY (close) when the PING comes back', () => {
+  /** A session with one stream in flight, quiet for longer than the drain's grace (500 ms). */
+  function busyQuietSession(): FakeSession {
+    const { session, conn } = admit(pool);
+    pool.beginWork(conn);
+    clock.tick(600);
+    return session;
+  }
+
+  it('drain: a busy session quiet for over 500 ms gets the graceful GOAWAY (NO_ERROR, 2^31-1) at once, the PING only after it, and the final GOAWAY (close) when the PING comes back', () => {
     pool = makePool();
-    const { session } = admit(pool);
+    const session = busyQuietSession();
     void pool.drain();
     expect(session.calls).to.deep.equal([`goaway 0 ${MAX_STREAM_ID}`]);
     clock.tick(1); // the PING waits for the GOAWAY to be written
@@ -84,12 +92,51 @@ describe('Http2ConnectionPool (fake sessions, fake timers)', () => {
 
   it('drain: without the PING back, the final GOAWAY goes 1 s after the graceful one', () => {
     pool = makePool();
-    const { session } = admit(pool);
+    const session = busyQuietSession();
     void pool.drain();
     clock.tick(999);
     expect(session.calls).to.not.include('close');
     clock.tick(1);
     expect(session.calls).to.include('close');
+  });
+
+  it('drain: a session with no stream open, quiet for over 500 ms, gets both GOAWAYs at once and no PING (nghttp2 would never read its ack)', () => {
+    pool = makePool();
+    const { session } = admit(pool);
+    clock.tick(600);
+    void pool.drain();
+    expect(session.calls).to.deep.equal([`goaway 0 ${MAX_STREAM_ID}`, 'close']);
+    clock.tick(2000);
+    expect(session.calls).to.deep.equal([`goaway 0 ${MAX_STREAM_ID}`, 'close']);
+    expect(pool.getMetrics().http2.goawaysSent.NO_ERROR).to.equal(2);
+  });
+
+  it('drain: a session active within 500 ms waits: nothing at drain start, nothing when its last stream ends, and both GOAWAYs when the grace ends', () => {
+    pool = makePool();
+    const { session, conn } = admit(pool);
+    const started = pool.beginWork(conn);
+    void pool.drain();
+    expect(session.calls).to.deep.equal([]);
+    clock.tick(100);
+    pool.endWork(conn, started, false);
+    expect(session.calls, 'not as its last stream ends: the client may be sending the next').to.deep.equal([]);
+    clock.tick(399);
+    expect(session.calls).to.deep.equal([]);
+    clock.tick(1);
+    expect(session.calls).to.deep.equal([`goaway 0 ${MAX_STREAM_ID}`, 'close']);
+  });
+
+  it('drain: a graced session says goodbye when its next stream starts (that stream is taken: the GOAWAYs precede its answer), and the grace timer then does nothing more', () => {
+    pool = makePool();
+    const { session, conn } = admit(pool);
+    void pool.drain();
+    clock.tick(50);
+    pool.streamWhileDraining(conn);
+    expect(session.calls).to.deep.equal([`goaway 0 ${MAX_STREAM_ID}`, 'close']);
+    clock.tick(1000);
+    expect(session.calls).to.deep.equal([`goaway 0 ${MAX_STREAM_ID}`, 'close']);
+    pool.streamWhileDraining(conn);
+    expect(session.calls).to.have.length(2);
   });
 
   it('PING keepalive: every session is pinged each pingInterval; one that does not answer within pingTimeout is destroyed and counted', () => {
