@@ -252,7 +252,7 @@ describe('Rolling restart of the multi-protocol sample under gRPC and HTTP/2 cli
 
   afterEach(stopLoadsAndClusters);
 
-  it('HTTP/2 over TLS: 8 curl --http2 loops (100 transfers per connection, one stream at a time, refused streams not retried) through three rolling restarts; no transfer fails, at most a 503 + Retry-After for a connection handed to a closing worker', async () => {
+  it('HTTP/2 over TLS: 8 curl --http2 loops (100 transfers per connection, one stream at a time, refused streams not retried) through three rolling restarts; no transfer fails or is refused, not even one handed to a worker as it closes', async () => {
     const app = await startScript('samples/multi-protocol/main.js', { ...portZeroSampleConfig(), cluster: { workers: 2 } });
     await waitFor(() => (app.out().match(/^http2 .*\(cluster worker pid \d+\)$/gm) ?? []).length === 2 && /^admin /m.test(app.out()), 40_000, `sample started (output: ${app.out().slice(-2000)})`);
     const port = Number(/^http2 +\S+ listening on 127\.0\.0\.1:(\d+)/m.exec(app.out())![1]);
@@ -275,7 +275,8 @@ describe('Rolling restart of the multi-protocol sample under gRPC and HTTP/2 cli
     await waitFor(() => load.ok >= during + 500, 15_000, 'load served by the new workers');
     const result = await load.stop();
     expect(result.failures, `${result.failures} failed of ${result.ok + result.failures}: ${result.errors.slice(0, 10).join('; ')}`).to.equal(0);
-    expect(refusals.length, refusals.join('; ')).to.be.below(10);
+    // A connection handed to a worker as its listener closed finishes its handshake before the drain, and is served.
+    expect(refusals, refusals.join('; ')).to.deep.equal([]);
     expect(result.ok).to.be.above(5000);
   });
 

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import type * as http2 from 'node:http2';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { createTestApp } from '../../src/testing';
 import { MAX_STREAM_ID, type Application, type Http2ConnectionPool } from '../../src';
 import { closeGate } from '../helpers/gate';
@@ -142,6 +144,30 @@ describe('HTTP/2 drain: graceful GOAWAY, in-flight streams complete, zero loss',
     // No PING round trip for a session with no stream open: nghttp2 would not read its ack, and
     // the drain would wait out GOAWAY_PING_BOUND_MS (1 s) for it.
     expect(peer.frames.filter((f) => f.type === FRAME.PING)).to.deep.equal([]);
+  });
+
+  it('a TLS connection accepted just before the listener closed, whose handshake and first stream come after it, is admitted before the drain starts: its stream is answered 200 (not 503), then the GOAWAYs', async () => {
+    const { port, pool, app } = await start({});
+    const node = (app.server(TestHttp2Server) as unknown as { server: tls.Server }).server;
+    const accepted = new Promise((resolve) => node.once('connection', resolve));
+    const raw = net.connect(port, '127.0.0.1');
+    raw.on('error', () => undefined);
+    await accepted;
+    const stopping = app.stop();
+    await waitFor(() => !node.listening, 2000, 'listener closed');
+    expect(pool.isDraining, 'the drain waits for the handshake in progress').to.equal(false);
+    const session = http2.connect(`https://localhost:${port}`, { createConnection: () => tls.connect({ socket: raw, servername: 'localhost', ca: certs.certPem, ALPNProtocols: ['h2'] }) });
+    sessions.push(session);
+    session.on('error', () => undefined);
+    const goaways: number[] = [];
+    session.on('goaway', (_code: number, last: number) => goaways.push(last));
+    const reply = await h2request(session, '/slow?ms=1');
+    expect(reply.status).to.equal(200);
+    const result = await stopping;
+    expect(result.graceful).to.equal(1);
+    expect(result.forced).to.equal(0);
+    expect(goaways[0]).to.equal(MAX_STREAM_ID);
+    expect(pool.getMetrics().requests.total).to.equal(1);
   });
 
   it('the deadline forces a stream that never ends: counted as forced, the client stream is reset', async () => {

@@ -81,4 +81,39 @@ describe('ArrivingConnections (connections before their upgrade or TLS handshake
     expect(settled).to.equal(true);
     expect(clock.now).to.equal(10_000);
   });
+  it('settleArrivals: resolves as soon as each connection accepted within the grace has arrived (handshake done), without waiting for it to close', async () => {
+    const a = socket();
+    const b = socket();
+    arriving.accepted(a);
+    arriving.accepted(b);
+    clock.tick(100);
+    let done = false;
+    const waiting = arriving.settleArrivals(500).then(() => void (done = true));
+    await clock.tickAsync(50);
+    arriving.arrived(a);
+    await clock.tickAsync(0);
+    expect(done).to.equal(false);
+    b.close();
+    await waiting;
+    expect(clock.now).to.equal(10_150);
+    expect(arriving.size).to.equal(0);
+    expect(clock.countTimers()).to.equal(0);
+  });
+
+  it('settleArrivals: stops waiting when the grace ends for one that neither arrives nor closes; one older than the grace is not waited for', async () => {
+    const old = socket();
+    arriving.accepted(old);
+    clock.tick(600);
+    const fresh = socket();
+    arriving.accepted(fresh);
+    clock.tick(100);
+    let done = false;
+    const waiting = arriving.settleArrivals(500).then(() => void (done = true));
+    await clock.tickAsync(399);
+    expect(done).to.equal(false);
+    await clock.tickAsync(1);
+    await waiting;
+    expect(clock.now).to.equal(11_100);
+    expect(arriving.size).to.equal(2);
+  });
 });

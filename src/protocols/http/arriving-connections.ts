@@ -25,8 +25,17 @@ export class ArrivingConnections {
 
   /** `socket` arrived (upgrade request read, handshake done or failed): from here the server and its pool answer for it. */
   arrived(socket: object): void {
-    this.sockets.delete(socket as Socket);
+    if (!this.sockets.delete(socket as Socket)) return;
+    const waiting = this.waiting;
+    if (waiting === undefined) return;
+    const done = waiting.get(socket as Socket);
+    if (done === undefined) return;
+    waiting.delete(socket as Socket);
+    done();
   }
+
+  /** While `settleArrivals` waits: what ends each awaited socket's wait when it arrives. */
+  private waiting: Map<Socket, () => void> | undefined;
 
   /** Connections arriving now. */
   get size(): number {
@@ -37,6 +46,35 @@ export class ArrivingConnections {
   destroyAll(): void {
     for (const socket of this.sockets.keys()) socket.destroy();
     this.sockets.clear();
+  }
+
+  /**
+   * Resolves once every socket accepted less than `graceMs` ago has arrived (or closed), or when
+   * the last one's grace ends: a server that waits for it before its pool drains admits them as
+   * ordinary connections, and the drain then answers their request instead of refusing it.
+   */
+  settleArrivals(graceMs: number): Promise<void> {
+    const now = this.clock();
+    const waiting: Array<Promise<unknown>> = [];
+    let latest = -Infinity;
+    const ends = (this.waiting ??= new Map());
+    for (const [socket, acceptedAt] of this.sockets) {
+      if (now - acceptedAt >= graceMs || socket.destroyed) continue;
+      latest = Math.max(latest, acceptedAt);
+      waiting.push(
+        new Promise<void>((resolve) => {
+          ends.set(socket, resolve);
+          socket.once('close', () => resolve());
+        }),
+      );
+    }
+    if (waiting.length === 0) return Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const graceEnd = new Promise((resolve) => (timer = setTimeout(resolve, latest + graceMs - now)));
+    return Promise.race([Promise.all(waiting), graceEnd]).then(() => {
+      clearTimeout(timer);
+      this.waiting = undefined;
+    });
   }
 
   /** Resolves once every socket accepted less than `graceMs` ago has closed, or when the last one's grace ends. */

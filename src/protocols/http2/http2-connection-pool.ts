@@ -220,10 +220,11 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
   protected override closeConnection(conn: PooledConnection<Socket>, reason: CloseReason): void {
     const state = this.stateOf(conn);
     if (state?.session === undefined) return super.closeConnection(conn, reason);
+    // Graced: not when its last stream ends (the client may send its next one as it reads that
+    // answer), nor before its preface (a session opened in the grace may be sending its first stream).
+    if (reason === 'drain' && state.drainGraced) return;
     // GOAWAY means nothing to a peer that never sent its preface and SETTINGS: cut it.
     if (!conn.started) return this.destroyConnection(conn);
-    // Graced: not when its last stream ends (the client may send its next one as it reads that answer).
-    if (reason === 'drain' && state.drainGraced) return;
     if (reason === 'drain') this.goAwayGracefully(state, conn.inFlight === 0);
     else this.goAway(state);
   }
@@ -250,14 +251,15 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
    * after that answer, or while the connection is idle, meets that stream on the way, and node's
    * GOAWAY refuses it (node's API has no shutdown notice: nghttp2 takes no stream once any GOAWAY
    * is out). A refused stream may be retried elsewhere, but curl 7.88 fails it ("Error in the
-   * HTTP2 framing layer"). A session quiet for longer gets the GOAWAYs at once. HTTP/1.1
-   * connections drain as in HTTP.
+   * HTTP2 framing layer"). A session opened within the grace counts as active (its preface and
+   * first stream may be on the way); one that has sent nothing when the grace ends is cut. A
+   * session quiet for longer gets the GOAWAYs at once. HTTP/1.1 connections drain as in HTTP.
    */
   protected override drainConnection(conn: PooledConnection<Socket>): void {
     const state = this.stateOf(conn);
     if (state?.session === undefined) return super.drainConnection(conn);
     conn.closeReason = 'drain';
-    if (conn.started && state.goaway === GoawayPhase.None) {
+    if (state.goaway === GoawayPhase.None) {
       const now = this.drainWalkMono >= 0 ? this.drainWalkMono : monotonicMs();
       if (now - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS) {
         state.drainGraced = true;

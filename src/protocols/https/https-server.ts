@@ -266,6 +266,18 @@ export abstract class HttpsServer<P extends HttpsConnectionPool<TlsServerConfig>
     this.pool.registerCertificate(this, describeCertificate(material.cert), settings.certExpiryWarningDays);
   }
 
+  /**
+   * Closes the listener, then gives every TLS handshake accepted in the last 500 ms until then to
+   * finish before the pool starts draining: such a connection (in a cluster worker, handed over by
+   * the primary just before the listener closed) is admitted as any other and its request is then
+   * served by the drain (`Connection: close`; over HTTP/2, its first stream with the GOAWAYs).
+   * Refused by a draining pool, it got `503`. Not in a forced stop.
+   */
+  override async stopAccepting(): Promise<void> {
+    await super.stopAccepting();
+    if (!this.pool.wasForced && !this.pool.isDraining) await this.handshaking.settleArrivals(DRAIN_KEEP_ALIVE_GRACE_MS);
+  }
+
   override async close(): Promise<void> {
     if (this.server) this.pool.unregisterCertificate(this);
     // A handshake that began just before the listener closed may be a client whose request
