@@ -103,7 +103,7 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
   private pingTimeouts = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private pingCheckTimer: NodeJS.Timeout | undefined;
-  /** Ends the drain's grace for recently active idle sessions (one timer per drain, none otherwise). */
+  /** Ends the drain's grace for recently active sessions (one timer per drain, none otherwise). */
   private sessionGraceTimer: NodeJS.Timeout | undefined;
   /** The sessions given that grace. */
   private gracedSessions: PooledConnection<Socket>[] = [];

@@ -18,7 +18,7 @@ export class Http2ConnectionState {
   /** Streams the client reset in the current window. */
   resets = 0;
   goaway: GoawayPhase = GoawayPhase.None;
-  /** Idle at drain start but active just before: its goodbye waits for its next stream or the end of the drain's grace. */
+  /** Active (or opened) within the drain's grace before it started: its goodbye waits for its next stream or the end of that grace. */
   drainGraced = false;
   /** Bounds the PING round trip of a graceful GOAWAY. */
   goawayTimer: NodeJS.Timeout | undefined;
