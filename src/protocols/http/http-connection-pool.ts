@@ -40,9 +40,9 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
   }
   /** Responses written completely, by status class: index 1 to 5 for 1xx to 5xx, 0 for a status outside 100-599. */
   private readonly statusClasses = new Float64Array(6);
-  /** Ends the drain's grace for recently active idle sockets (one timer per drain, none otherwise). */
+  /** Ends the drain's grace for recently active connections (one timer per drain, none otherwise). */
   private graceTimer: NodeJS.Timeout | undefined;
-  /** The sockets given that grace (only these: an HTTP/2 session has its own goodbye). */
+  /** The connections given that grace (sockets here; HTTP/2 sessions too, see `graceEnded`). */
   private graced: PooledConnection<Socket>[] = [];
 
   constructor(configClass: new () => C = HttpPoolConfig as new () => C) {
@@ -175,8 +175,7 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
     // A connection opened in the grace counts as active too: its request may be in its socket,
     // not read yet (accepted this turn; in a cluster worker, handed over by the primary just before).
     if (now - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS) {
-      this.graced.push(conn);
-      this.graceTimer ??= setTimeout(this.endDrainGrace, DRAIN_KEEP_ALIVE_GRACE_MS).unref();
+      this.grace(conn);
       return;
     }
     conn.closeReason = 'drain';
@@ -191,16 +190,24 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
     }
   }
 
-  /** The grace is over: closes every drained socket still idle (one whose request is arriving is left to finish, as at drain start). */
+  /** Keeps a drained connection open until the grace ends (`DRAIN_KEEP_ALIVE_GRACE_MS` from now), then `graceEnded` decides. */
+  protected grace(conn: PooledConnection<Socket>): void {
+    this.graced.push(conn);
+    this.graceTimer ??= setTimeout(this.endDrainGrace, DRAIN_KEEP_ALIVE_GRACE_MS).unref();
+  }
+
+  /** The grace of `conn` is over: closes it if still idle (one whose request is arriving is left to finish, as at drain start). */
+  protected graceEnded(conn: PooledConnection<Socket>): void {
+    if (conn.inFlight > 0 || requestArriving(conn.raw as HttpSocket, conn.requests === 0)) return;
+    conn.closeReason = 'drain';
+    this.closeConnection(conn, 'drain');
+  }
+
   private readonly endDrainGrace = (): void => {
     this.graceTimer = undefined;
     const graced = this.graced;
     this.graced = [];
-    for (const conn of graced) {
-      if (conn.removed || conn.inFlight > 0 || requestArriving(conn.raw as HttpSocket, conn.requests === 0)) continue;
-      conn.closeReason = 'drain';
-      this.closeConnection(conn, 'drain');
-    }
+    for (const conn of graced) if (!conn.removed) this.graceEnded(conn);
   };
 
   protected override peerOf(socket: Socket): { address?: string; port?: number } {

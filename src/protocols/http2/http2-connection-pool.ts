@@ -103,10 +103,6 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
   private pingTimeouts = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private pingCheckTimer: NodeJS.Timeout | undefined;
-  /** Ends the drain's grace for recently active sessions (one timer per drain, none otherwise). */
-  private sessionGraceTimer: NodeJS.Timeout | undefined;
-  /** The sessions given that grace. */
-  private gracedSessions: PooledConnection<Socket>[] = [];
 
   constructor(configClass: new () => C = Http2PoolConfig as new () => C) {
     super(configClass);
@@ -263,8 +259,7 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
       const now = this.drainWalkMono >= 0 ? this.drainWalkMono : monotonicMs();
       if (now - conn.lastActivityMono < DRAIN_KEEP_ALIVE_GRACE_MS) {
         state.drainGraced = true;
-        this.gracedSessions.push(conn);
-        this.sessionGraceTimer ??= setTimeout(this.endSessionGrace, DRAIN_KEEP_ALIVE_GRACE_MS).unref();
+        this.grace(conn);
         return;
       }
     }
@@ -279,18 +274,15 @@ export class Http2ConnectionPool<C extends Http2PoolConfig = Http2PoolConfig> ex
     if (!conn.removed) this.closeConnection(conn, 'drain');
   }
 
-  /** The grace is over: every graced session that sent nothing says goodbye. */
-  private readonly endSessionGrace = (): void => {
-    this.sessionGraceTimer = undefined;
-    const graced = this.gracedSessions;
-    this.gracedSessions = [];
-    for (const conn of graced) {
-      const state = this.stateOf(conn);
-      if (state === undefined || !state.drainGraced) continue;
-      state.drainGraced = false;
-      if (!conn.removed) this.closeConnection(conn, 'drain');
-    }
-  };
+  /** The grace is over: a graced session that started no stream says goodbye now; HTTP/1.1 connections as in HTTP. */
+  protected override graceEnded(conn: PooledConnection<Socket>): void {
+    const state = this.stateOf(conn);
+    if (state?.session === undefined) return super.graceEnded(conn);
+    // Said goodbye with its next stream already (its GOAWAY is out).
+    if (!state.drainGraced && state.goaway !== GoawayPhase.None) return;
+    state.drainGraced = false;
+    this.closeConnection(conn, 'drain');
+  }
 
   /**
    * RFC 9113 section 6.8: GOAWAY with last-stream-id 2^31-1 tells the client to open no new
