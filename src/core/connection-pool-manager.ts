@@ -11,7 +11,7 @@ import { PoolHealthStatus, SHEDDING_REASON_PREFIX, type HealthReport } from './p
 import { ConnectionList } from './connection-list';
 import { ConnectionTimers } from './connection-timers';
 import { PooledConnection, type PeerLookup } from './pooled-connection';
-import { PoolStats } from './pool-stats';
+import { PoolStats, type ByteTotals } from './pool-stats';
 import { HealthMonitor } from './health-monitor';
 import { DrainRun } from './pool-drain';
 import { PoolAdmission } from './pool-admission';
@@ -479,12 +479,11 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     // A drain runs this once per connection in code not yet optimized, where every call counts:
     // no timer to stop is no call, and the drain's walk lends its clock read.
     if (conn.timerKind !== undefined) this.timers.clear(conn);
-    // Indexed, not destructured: destructuring in unoptimized code allocates an iterator and its
-    // results (a thousand closes: a young-GC pause).
-    const bytes = this.connectionBytes(conn);
+    const stats = this.stats;
+    this.addConnectionBytes(conn, stats.closedBytes);
     const walkMono = this.drainWalkMono;
     const lifetimeMs = (walkMono >= 0 ? walkMono : monotonicMs()) - conn.startedMono;
-    this.stats.connectionClosed(lifetimeMs, bytes[0], bytes[1]);
+    stats.connectionDurations.observe(lifetimeMs);
     const active = connections.size;
     this.admission.removed(active);
     const why = reason ?? conn.closeReason ?? 'closed';
@@ -815,9 +814,14 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
     }
   }
 
-  /** Bytes read and written on a connection; protocols that know better override it. */
-  protected connectionBytes(conn: PooledConnection<T>): [number, number] {
-    return [conn.bytesIn, conn.bytesOut];
+  /**
+   * Adds the bytes read and written on a connection to `totals` (when it closes, and for each
+   * live one on a metrics read); protocols that know better override it. Added in place rather
+   * than returned: a pair would be an allocation per closed connection and per scrape.
+   */
+  protected addConnectionBytes(conn: PooledConnection<T>, totals: ByteTotals): void {
+    totals.bytesIn += conn.bytesIn;
+    totals.bytesOut += conn.bytesOut;
   }
 
   /**
@@ -963,11 +967,10 @@ export abstract class ConnectionPoolManager<T, C extends PoolSettings = PoolSett
   getMetrics(): PoolMetricsSnapshot {
     // Bytes, idle and in-flight counts are read in one walk, so tracking a unit of work updates
     // no pool-wide counter but the request totals.
-    const live = { active: this.connections.size, idle: 0, inFlight: 0, streamsInFlight: 0, bytesIn: this.stats.closedBytesIn, bytesOut: this.stats.closedBytesOut };
+    const closed = this.stats.closedBytes;
+    const live = { active: this.connections.size, idle: 0, inFlight: 0, streamsInFlight: 0, bytesIn: closed.bytesIn, bytesOut: closed.bytesOut };
     for (let conn = this.connections.head; conn !== undefined; conn = conn.next) {
-      const [i, o] = this.connectionBytes(conn);
-      live.bytesIn += i;
-      live.bytesOut += o;
+      this.addConnectionBytes(conn, live);
       if (conn.inFlight === 0) live.idle++;
       else {
         live.inFlight += conn.inFlight - conn.streamsInFlight;

@@ -32,6 +32,9 @@ export class LatencyHistogram {
   /** The count of each bucket (the last one is +Inf); a view of the histogram's own memory. */
   readonly counts: Float64Array;
 
+  /** The bucket of the last `observe` (tried first by the next). */
+  private lastBucket = 0;
+
   constructor(readonly bounds: readonly number[] = LATENCY_BUCKETS_MS) {
     this.data = new Float64Array(BUCKETS + bounds.length + 1);
     this.counts = this.data.subarray(BUCKETS);
@@ -52,9 +55,32 @@ export class LatencyHistogram {
     return this.data[MAX];
   }
 
-  /** Records one observation (ms). */
+  /**
+   * Records one observation (ms). Consecutive observations often fall in the same bucket (a
+   * drain records every connection it closes, oldest first and all at the same instant, so their
+   * lifetimes fall bucket by bucket): the last one's bucket is tried before the binary search.
+   * All in one function: a drain runs this in code V8 has not optimized yet, where every call
+   * and every operation costs tens of instructions.
+   */
   observe(ms: number): void {
-    this.observeAt(bucketIndex(ms, this.bounds), ms);
+    const bounds = this.bounds;
+    const n = bounds.length;
+    let i = this.lastBucket;
+    if (i < n ? ms > bounds[i] || (i > 0 && ms <= bounds[i - 1]) : ms <= bounds[n - 1]) {
+      let hi = n;
+      i = 0;
+      while (i < hi) {
+        const mid = (i + hi) >>> 1;
+        if (ms <= bounds[mid]) hi = mid;
+        else i = mid + 1;
+      }
+      this.lastBucket = i;
+    }
+    const d = this.data;
+    d[BUCKETS + i]++;
+    d[COUNT]++;
+    d[SUM] += ms;
+    if (ms > d[MAX]) d[MAX] = ms;
   }
 
   /** Records one observation whose bucket index is already known. */

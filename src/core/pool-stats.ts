@@ -19,13 +19,17 @@ function increment(map: Map<string, number>, key: string): void {
 }
 
 /** What a walk over the live connections adds to a metrics snapshot (read on demand, never kept up to date per request). */
-export interface LiveConnectionFigures {
+/** Bytes read and written, summed over connections (a pool's protocol adds each connection's). */
+export interface ByteTotals {
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface LiveConnectionFigures extends ByteTotals {
   active: number;
   idle: number;
   inFlight: number;
   streamsInFlight: number;
-  bytesIn: number;
-  bytesOut: number;
 }
 
 /**
@@ -45,9 +49,8 @@ export class PoolStats {
   readonly timeoutsByKind = new Map<string, number>();
   errorsTotal = 0;
   readonly errorsByType = new Map<string, number>();
-  /** Bytes of connections already closed (live ones are read on demand). */
-  closedBytesIn = 0;
-  closedBytesOut = 0;
+  /** Bytes of connections already closed (live ones are read on demand); the pool adds each closing connection's. */
+  readonly closedBytes: ByteTotals = { bytesIn: 0, bytesOut: 0 };
   /** Latency of requests whose window slot has been reused; with the live slots, every request since the pool was created. */
   private readonly retiredLatency = new LatencyHistogram(LATENCY_BUCKETS_MS);
   /** Lifetime of closed connections (ms). */
@@ -96,12 +99,6 @@ export class PoolStats {
     this.window.recordConnection();
   }
 
-  /** One connection closed after `lifetimeMs`, having moved these bytes. */
-  connectionClosed(lifetimeMs: number, bytesIn: number, bytesOut: number): void {
-    this.closedBytesIn += bytesIn;
-    this.closedBytesOut += bytesOut;
-    this.connectionDurations.observe(lifetimeMs);
-  }
 
   countRejection(reason: string): void {
     this.rejectedTotal++;

@@ -94,6 +94,24 @@ describe('LatencyHistogram', () => {
     expect(b.max).to.equal(a.max);
   });
 
+
+  it('observe() tries the last bucket first and still lands every value where the search puts it', () => {
+    // Runs that stay in a bucket, then move up, down, to +Inf and back, and values on the bounds.
+    const values = [5, 5, 4, 2.5, 2.6, 1e9, 1e9, 60_000, 60_001, 0, 0.05, 0.06, -1, 42, 42, 41, 10, 10.0001, 30_000, 0.1];
+    for (let ms = 0; ms <= 61_000; ms = ms * 1.7 + 0.01) values.push(ms);
+    for (let ms = 61_000; ms > 0.01; ms /= 1.9) values.push(ms);
+    const observed = new LatencyHistogram();
+    const expected = new LatencyHistogram();
+    for (const ms of values) {
+      const before = [...observed.counts];
+      observed.observe(ms);
+      expected.observeAt(bucketIndex(ms), ms);
+      const changed = [...observed.counts].findIndex((c, i) => c !== before[i]);
+      expect(changed, `ms=${ms}`).to.equal(bucketIndex(ms));
+    }
+    expect([...observed.counts]).to.deep.equal([...expected.counts]);
+    expect(observed.count).to.equal(values.length);
+  });
   it('merges and resets', () => {
     const a = new LatencyHistogram([10]);
     const b = new LatencyHistogram([10]);
@@ -119,7 +137,8 @@ describe('LatencyHistogram', () => {
     expect(h.counts).to.equal(counts);
     expect(h.counts.length).to.equal(LATENCY_BUCKETS_MS.length + 1);
     expect(h.count).to.equal(1_000_000);
-    expect(Object.keys(h)).to.have.members(['bounds', 'data', 'counts']);
+    expect(Object.keys(h)).to.have.members(['bounds', 'data', 'counts', 'lastBucket']);
+    expect((h as unknown as { lastBucket: unknown }).lastBucket).to.be.a('number');
     expect(h.counts.buffer.byteLength).to.equal((LATENCY_BUCKETS_MS.length + 4) * 8);
   });
 });

@@ -4,6 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import { certificateExpiryFamily, histogramSampleSeconds, type ProtocolHistogramSample, type ProtocolMetricFamily, type ProtocolMetricSample } from '../../core/protocol-metrics';
 import type { PooledConnection } from '../../core/pooled-connection';
+import type { ByteTotals } from '../../core/pool-stats';
 import type { CloseReason, PoolMetricsSnapshot } from '../../core/pool-types';
 import { GrpcPoolConfig } from './grpc-config';
 import { GrpcMethodStats, STATUS_NAMES, type GrpcMethodStatsSnapshot, type GrpcMethodType, type GrpcServiceInfo } from './grpc-method-stats';
@@ -169,7 +170,8 @@ export class GrpcConnectionPool<C extends GrpcPoolConfig = GrpcPoolConfig> exten
     this.closeConnection(conn, 'drain');
   }
 
-  protected override connectionBytes(conn: PooledConnection<Socket>): [number, number] {
-    return [conn.raw.bytesRead, conn.raw.bytesWritten];
+  protected override addConnectionBytes(conn: PooledConnection<Socket>, totals: ByteTotals): void {
+    totals.bytesIn += conn.raw.bytesRead;
+    totals.bytesOut += conn.raw.bytesWritten;
   }
 }

@@ -5,6 +5,7 @@ import { monotonicMs } from '../../core/clock';
 import type { CloseReason, KnownLabelValues } from '../../core/pool-types';
 import { ConnectionPoolManager } from '../../core/connection-pool-manager';
 import type { PooledConnection } from '../../core/pooled-connection';
+import type { ByteTotals } from '../../core/pool-stats';
 import type { ProtocolMetricFamily, ProtocolMetricSample } from '../../core/protocol-metrics';
 import { HttpPoolConfig } from './http-config';
 import { NEWEST_RESPONSE, leaveConnectionList, requestArriving, requestQueued, type HttpSocket } from './http-socket';
@@ -222,8 +223,10 @@ export class HttpConnectionPool<C extends HttpPoolConfig = HttpPoolConfig> exten
     return requestArriving(conn.raw as HttpSocket, conn.requests === 0) || requestQueued(conn.raw as HttpSocket);
   }
 
-  protected override connectionBytes(conn: PooledConnection<Socket>): [number, number] {
-    return [conn.raw.bytesRead, bytesWritten(conn.raw)];
+  protected override addConnectionBytes(conn: PooledConnection<Socket>, totals: ByteTotals): void {
+    const socket = conn.raw;
+    totals.bytesIn += socket.bytesRead;
+    totals.bytesOut += bytesWritten(socket);
   }
 }
 
