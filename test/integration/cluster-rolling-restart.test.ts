@@ -189,6 +189,37 @@ describe('A worker killed while connections arrive (SIGKILL)', function () {
 
   afterEach(stopLoadsAndClusters);
 
+  it('HTTP/2 over TLS: a worker SIGKILLed three times under 8 curl --http2 loops; every transfer is answered, or reset (a stream in flight on the killed worker), none waits for curl\'s timeout, and the replacements serve', async () => {
+    const app = await startScript('samples/multi-protocol/main.js', { ...portZeroSampleConfig(), cluster: { workers: 2, restartDelay: 100 } });
+    const workerLines = (): string[] => app.out().match(/^http2 .*\(cluster worker pid \d+\)$/gm) ?? [];
+    await waitFor(() => workerLines().length === 2 && /^admin /m.test(app.out()), 40_000, `sample started (output: ${app.out().slice(-2000)})`);
+    const port = Number(/^http2 +\S+ listening on 127\.0\.0\.1:(\d+)/m.exec(app.out())![1]);
+    const url = `https://127.0.0.1:${port}/`;
+    const args = ['-sk', '--http2', '--max-time', '10', '-w', '%{http_code} %{http_version} %{exitcode} %{errormsg}\\n', ...Array.from({ length: 100 }, () => ['-o', '/dev/null', url]).flat()];
+    const load = curlLoops(8, args, (line) => (line.startsWith('200 2 0') ? 'ok' : 'failed'));
+    await waitFor(() => load.ok >= 500, 15_000, 'load running');
+    for (let kill = 1; kill <= 3; kill++) {
+      const live = workerLines()
+        .map((l) => Number(/pid (\d+)\)$/.exec(l)![1]))
+        .filter(alive);
+      process.kill(live[live.length - 1], 'SIGKILL');
+      await waitFor(() => workerLines().length === 2 + kill, 30_000, `replacement ${kill} listening (output: ${app.out().slice(-2000)})`);
+      const served = load.ok;
+      await waitFor(() => load.ok >= served + 300, 15_000, `load served after kill ${kill}`);
+    }
+    const result = await load.stop();
+    const exitCode = (line: string): number => Number(line.split(' ')[2]);
+    const hung = result.errors.filter((e) => exitCode(e) === 28);
+    // What a reset stream or connection looks like to curl: framing or stream error (16, 92),
+    // partial transfer (18), TLS cut (35), empty reply (52), send or receive failure (55, 56).
+    const notReset = result.errors.filter((e) => ![16, 18, 35, 52, 55, 56, 92].includes(exitCode(e)));
+    expect(hung, `${hung.length} waited for curl's timeout of ${result.ok + result.failures}: ${hung.slice(0, 5).join('; ')}`).to.deep.equal([]);
+    expect(notReset, result.errors.slice(0, 10).join('; ')).to.deep.equal([]);
+    // One stream at a time per loop: each kill can cut at most one transfer per loop.
+    expect(result.failures).to.be.at.most(3 * 8);
+    expect(result.ok).to.be.above(2000);
+  });
+
   it('no connection is left hanging: ten SIGKILLs of a worker under 8 curl loops of one-request connections; every request is answered, or reset (in flight on the killed worker), none waits for curl\'s timeout', async () => {
     // node:cluster's round robin keeps, in the primary, a connection it handed to a worker that
     // died before acknowledging it: the client waits until it gives up. The primary hands such a
