@@ -81,7 +81,7 @@ export class PoolStats {
   /** One finished unit of work of `ms`; `now` is `performance.now()`, the window's clock. */
   observeWork(ms: number, failed: boolean, now: number): void {
     // One histogram per request: the window's slot, folded into the lifetime one when reused.
-    this.window.recordRequest(bucketIndex(ms, LATENCY_BUCKETS_MS), ms, failed, now);
+    this.window.recordRequest(bucketIndex(ms), ms, failed, now);
     this.requestsTotal++;
     if (failed) this.requestsFailed++;
   }

@@ -137,7 +137,7 @@ describe('LatencyHistogram', () => {
     expect(h.counts).to.equal(counts);
     expect(h.counts.length).to.equal(LATENCY_BUCKETS_MS.length + 1);
     expect(h.count).to.equal(1_000_000);
-    expect(Object.keys(h)).to.have.members(['bounds', 'data', 'counts', 'lastBucket']);
+    expect(Object.keys(h)).to.have.members(['bounds', 'data', 'counts', 'search', 'lastBucket']);
     expect((h as unknown as { lastBucket: unknown }).lastBucket).to.be.a('number');
     expect(h.counts.buffer.byteLength).to.equal((LATENCY_BUCKETS_MS.length + 4) * 8);
   });
