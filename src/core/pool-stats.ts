@@ -18,13 +18,13 @@ function increment(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
 
-/** What a walk over the live connections adds to a metrics snapshot (read on demand, never kept up to date per request). */
 /** Bytes read and written, summed over connections (a pool's protocol adds each connection's). */
 export interface ByteTotals {
   bytesIn: number;
   bytesOut: number;
 }
 
+/** What a walk over the live connections adds to a metrics snapshot (read on demand, never kept up to date per request). */
 export interface LiveConnectionFigures extends ByteTotals {
   active: number;
   idle: number;
