@@ -9,6 +9,17 @@ import { waitFor } from '../helpers/http-fixtures';
 import { makeTlsFixtures, type TlsFixtures } from '../helpers/https-fixtures';
 import { connect, FRAME, h2request, RawH2Peer, run, TestHttp2Server } from '../helpers/http2-fixtures';
 
+/**
+ * The GOAWAYs of a graceful close: first the notice (last stream 2^31-1), then the final one
+ * naming `lastStreamId` (node repeats it when it closes a session with no stream left), all NO_ERROR.
+ */
+function expectGoawaysEndingAt(goaways: Array<{ lastStreamId: number; code: number }>, lastStreamId: number): void {
+  expect(goaways[0]).to.deep.equal({ lastStreamId: MAX_STREAM_ID, code: 0 });
+  const finals = goaways.slice(1);
+  expect(finals.length).to.be.above(0);
+  expect(finals.every((g) => g.lastStreamId === lastStreamId && g.code === 0), JSON.stringify(finals)).to.equal(true);
+}
+
 describe('HTTP/2 drain: graceful GOAWAY, in-flight streams complete, zero loss', () => {
   let certs: TlsFixtures;
   let app: Application | undefined;
@@ -117,11 +128,7 @@ describe('HTTP/2 drain: graceful GOAWAY, in-flight streams complete, zero loss',
     peer.write(peer.get(3, '/slow?ms=1'));
     const result = await stopping;
     expect(peer.answered()).to.deep.equal([1, 3]);
-    // node repeats the final GOAWAY when it closes a session with no stream left: same last stream.
-    expect(peer.goaways()[0]).to.deep.equal({ lastStreamId: MAX_STREAM_ID, code: 0 });
-    const finals = peer.goaways().slice(1);
-    expect(finals.length).to.be.above(0);
-    expect(finals.every((g) => g.lastStreamId === 3 && g.code === 0), JSON.stringify(finals)).to.equal(true);
+    expectGoawaysEndingAt(peer.goaways(), 3);
     expect(result.graceful).to.equal(1);
     expect(result.forced).to.equal(0);
     expect(pool.getMetrics().requests.total).to.equal(2);
@@ -133,11 +140,7 @@ describe('HTTP/2 drain: graceful GOAWAY, in-flight streams complete, zero loss',
     await waitFor(() => pool.isDraining, 5000, 'drain started');
     expect(peer.goaways(), 'the session waits out the grace').to.deep.equal([]);
     const result = await stopping;
-    // node repeats the final GOAWAY when it closes a session with no stream left: same last stream.
-    expect(peer.goaways()[0]).to.deep.equal({ lastStreamId: MAX_STREAM_ID, code: 0 });
-    const finals = peer.goaways().slice(1);
-    expect(finals.length).to.be.above(0);
-    expect(finals.every((g) => g.lastStreamId === 1 && g.code === 0), JSON.stringify(finals)).to.equal(true);
+    expectGoawaysEndingAt(peer.goaways(), 1);
     expect(result.graceful).to.equal(1);
     expect(result.forced).to.equal(0);
     expect(result.durationMs).to.be.at.least(400);
